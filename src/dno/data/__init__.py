@@ -1,0 +1,36 @@
+"""Datasets on disk: the HDF5 schema, generation, legacy import and summaries.
+
+See :mod:`dno.data._schema` (and the README, "Dataset files") for the layout.
+"""
+
+from __future__ import annotations
+
+from dno.data._generate import generate_dataset
+from dno.data._info import describe_dataset
+from dno.data._legacy import RestrictedUnpickler, import_legacy, load_legacy_pickle
+from dno.data._schema import (
+    FORMAT,
+    FORMAT_VERSION,
+    SPLITS,
+    Dataset,
+    Split,
+    read_dataset,
+    split_indices,
+    write_dataset,
+)
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "SPLITS",
+    "Dataset",
+    "RestrictedUnpickler",
+    "Split",
+    "describe_dataset",
+    "generate_dataset",
+    "import_legacy",
+    "load_legacy_pickle",
+    "read_dataset",
+    "split_indices",
+    "write_dataset",
+]

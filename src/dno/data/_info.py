@@ -1,0 +1,57 @@
+"""A readable summary of a dataset file (what ``dno data info`` prints)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from dno.data._schema import SPLITS, Dataset
+
+__all__ = ["describe_dataset"]
+
+
+def _range(values: np.ndarray) -> str:
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return "unknown"
+    lo, hi = float(finite.min()), float(finite.max())
+    return f"{lo:.6g}" if lo == hi else f"[{lo:.6g}, {hi:.6g}]"
+
+
+def describe_dataset(dataset: Dataset, name: str = "") -> str:
+    """Counts per split, parameter and length ranges, and provenance, as plain text."""
+    splits = dataset.splits
+    total = sum(len(s) for s in splits.values())
+    n_x = dataset.x.shape[0]
+    lines = [
+        f"dataset    {name}",
+        f"family     {dataset.family}",
+        f"format     dno-dataset v{dataset.format_version}, written by dno {dataset.dno_version}",
+        f"state      X = {n_x} spatial point{'s' if n_x > 1 else ''}",
+        "splits     " + ", ".join(f"{s} {len(splits[s])}" for s in SPLITS) + f" (total {total})",
+    ]
+    every = {p: np.concatenate([splits[s].params[p] for s in SPLITS]) for p in dataset.parameters}
+    for p in dataset.parameters:
+        lines.append(f"  {p:<8} {_range(every[p])}")
+    lengths = np.concatenate([splits[s].lengths for s in SPLITS])
+    t_last = np.concatenate(
+        [s.t[np.arange(len(s)), s.lengths - 1] for s in splits.values() if len(s)]
+    )
+    if lengths.size:
+        lines.append(
+            f"lengths    min {lengths.min()}, median {int(np.median(lengths))}, "
+            f"max {lengths.max()} observations; last time {_range(t_last)}"
+        )
+    lines.append("provenance")
+    for key, value in dataset.provenance.items():
+        if isinstance(value, dict) and value and key != "priors":
+            lines.append(f"  {key}")
+            lines.extend(f"    {k:<20} {_text(v)}" for k, v in value.items())
+        else:
+            lines.append(f"  {key:<22} {_text(value)}")
+    return "\n".join(lines)
+
+
+def _text(value: object) -> str:
+    return json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else str(value)
