@@ -60,10 +60,14 @@ class GenerateCommand(Command):
             total=args.n, desc=f"solving {args.family}", unit="traj", file=sys.stderr,
             disable=args.quiet, leave=False,
         ) as bar:  # fmt: skip
+
+            def advance(solved: int) -> None:
+                bar.update(solved)
+
             generate_dataset(
                 args.family, args.n, args.seed, out, args.prior,
                 t_end=args.t_end, dt=args.dt, dt_obs=args.dt_obs, grid_points=args.grid_points,
-                overwrite=args.overwrite, progress=bar.update,
+                overwrite=args.overwrite, progress=advance,
             )  # fmt: skip
         if not args.quiet:
             print(describe_dataset(read_dataset(out), out))

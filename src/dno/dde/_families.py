@@ -126,7 +126,7 @@ FAMILIES: dict[str, Family] = {
         t_end=100.0,
         dt_obs=0.2,
         n_fixed_steps=0,
-        dt=0.01,
+        dt=0.005,
         bound=1e6,
         notes="Default priors keep r tau in [1.6, 2.5] > pi/2. Irregular times, mean spacing 0.2.",
     ),
@@ -178,7 +178,7 @@ FAMILIES: dict[str, Family] = {
         t_end=50.0,
         dt_obs=0.1,
         n_fixed_steps=500,
-        dt=0.02,
+        dt=0.01,
         grid_points=20,
         bound=1e6,
         notes=(
