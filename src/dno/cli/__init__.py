@@ -16,11 +16,17 @@ from dno.cli._base import Command
 from dno.cli._data import DataCommand
 from dno.cli._diagnose import DiagnoseCommand
 from dno.cli._generate import GenerateCommand
+from dno.cli._train import TrainCommand
 from dno.errors import DnoError
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS: tuple[type[Command], ...] = (GenerateCommand, DataCommand, DiagnoseCommand)
+COMMANDS: tuple[type[Command], ...] = (
+    GenerateCommand,
+    DataCommand,
+    TrainCommand,
+    DiagnoseCommand,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

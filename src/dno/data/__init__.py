@@ -18,18 +18,22 @@ from dno.data._schema import (
     split_indices,
     write_dataset,
 )
+from dno.data._windows import Normalizer, WindowSet, make_windows
 
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "SPLITS",
     "Dataset",
+    "Normalizer",
     "RestrictedUnpickler",
     "Split",
+    "WindowSet",
     "describe_dataset",
     "generate_dataset",
     "import_legacy",
     "load_legacy_pickle",
+    "make_windows",
     "read_dataset",
     "split_indices",
     "write_dataset",

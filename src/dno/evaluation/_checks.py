@@ -108,9 +108,15 @@ def default_shift_append(history: np.ndarray, new: np.ndarray, m: int) -> np.nda
         m: number of new slices.
 
     Returns:
-        Array of shape (B, S, X, C). For ``m >= S`` it is the last S new slices.
+        Array of shape (B, S, X, C).
+
+    This is :func:`dno.models.shift_append`, the one rollout primitive (imported on first use,
+    so that the metrics do not import torch).
     """
-    return np.concatenate([history[:, m:], new], axis=1)[:, -history.shape[1] :]
+    from dno.models import shift_append
+
+    result: np.ndarray = shift_append(history, new, m)
+    return result
 
 
 ShiftAppend = Callable[[np.ndarray, np.ndarray, int], np.ndarray]

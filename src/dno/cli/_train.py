@@ -1,0 +1,115 @@
+"""``dno train``: train one model on one family's dataset and write a run folder."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from dno.cli._args import non_negative_int, positive_int
+from dno.cli._base import Command
+from dno.data import generate_dataset, read_dataset
+from dno.dde import FAMILIES
+from dno.errors import UsageError
+from dno.models import available
+from dno.training import TRAINING_DEFAULTS, load_config_file, parse_set, resolve_config, train
+
+#: Trajectories generated when --data is not given and the default file does not exist.
+DEFAULT_TRAJECTORIES = 128
+
+
+def default_data_path(family: str) -> Path:
+    """Where ``dno train`` and ``dno search`` keep a family's default dataset."""
+    return Path("data") / f"{family}.h5"
+
+
+def ensure_dataset(family: str, data: str | None, quiet: bool) -> Path:
+    """``data`` if given (it must exist); else the family's default file, generated if absent."""
+    if data is not None:
+        path = Path(data)
+        if not path.is_file():
+            raise UsageError(f"dataset {data!r} does not exist (make one with dno generate)")
+        return path
+    if family not in FAMILIES:
+        raise UsageError(f"unknown family {family!r}; expected one of: {', '.join(FAMILIES)}")
+    path = default_data_path(family)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not quiet:
+            print(f"generating {DEFAULT_TRAJECTORIES} {family} trajectories into {path} (seed 0)")
+        generate_dataset(family, DEFAULT_TRAJECTORIES, 0, path)
+    return path
+
+
+class TrainCommand(Command):
+    name = "train"
+    help = "train one model on one DDE family (selection on the validation split)"
+    description = (
+        "Train a model on a dataset's train split, select and stop early on its validation\n"
+        "split (the test split is never read), and write a run folder:\n"
+        "  config.json  metrics.csv  final_results.json  artifacts/{best,last}.pt\n"
+        "  artifacts/prediction_vs_truth.png\n\n"
+        "Config keys (YAML file with --config, or --set key=value) are training options or the\n"
+        "model's own arguments; a key the model does not use is an error.\n\n"
+        "training options and defaults:\n"
+        + "\n".join(f"  {k} = {json.dumps(v)}" for k, v in TRAINING_DEFAULTS.items())
+        + "\n\nexamples:\n"
+        "  dno train --model method_of_steps --family mackey --max-epochs 20\n"
+        "  dno train --model fno --family neutral --set width=64 --set lr=3e-4 --seed 1\n"
+        "  dno train --model stacked_history --family reaction_diffusion --data rd64.h5 \\\n"
+        "      --config my.yaml --out runs/rd64"
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--model", required=True, help="one of: " + ", ".join(available()))
+        parser.add_argument(
+            "--family", help="DDE family (default: the dataset's, or mackey without --data)"
+        )
+        parser.add_argument(
+            "--data", help="dataset file (default: data/FAMILY.h5, generated if absent)"
+        )
+        parser.add_argument("--max-epochs", type=positive_int, help="epochs at most")
+        parser.add_argument("--seed", type=non_negative_int, help="seed of everything (0)")
+        parser.add_argument("--out", help="run folder (default: runs/MODEL-FAMILY-sSEED)")
+        parser.add_argument("--config", help="YAML file of config keys")
+        parser.add_argument(
+            "--set", action="append", default=[], metavar="KEY=VALUE",
+            help="override one config key (repeatable); the value is read as YAML",
+        )  # fmt: skip
+        parser.add_argument(
+            "--device", choices=("auto", "cpu", "cuda", "mps"), help="device (auto)"
+        )
+        parser.add_argument("--resume", action="store_true", help="continue from last.pt")
+        parser.add_argument("--overwrite", action="store_true", help="replace the run folder")
+        parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    def run(self, args: argparse.Namespace) -> int:
+        file_layer = load_config_file(args.config) if args.config else {}
+        flags = {
+            key: value
+            for key, value in (
+                ("max_epochs", args.max_epochs), ("seed", args.seed), ("device", args.device),
+            )
+            if value is not None
+        }  # fmt: skip
+        config = resolve_config(args.model, file_layer, flags, parse_set(args.set))
+        family = args.family or "mackey"
+        dataset = read_dataset(ensure_dataset(family, args.data, args.quiet))
+        if args.family is not None and dataset.family != args.family:
+            raise UsageError(f"{args.data} holds {dataset.family!r} data, not {args.family!r}")
+        out = Path(args.out or f"runs/{args.model}-{dataset.family}-s{config['seed']}")
+        if (out / "final_results.json").exists() and not (args.resume or args.overwrite):
+            raise UsageError(
+                f"run folder {str(out)!r} already holds a run; use --resume to continue it, "
+                "--overwrite to replace it, or another --out"
+            )
+        if args.overwrite and not args.resume:
+            for name in ("config.json", "metrics.csv", "final_results.json"):
+                (out / name).unlink(missing_ok=True)
+        results = train(config, dataset, out, resume=args.resume, progress=not args.quiet)
+        print(
+            f"{results['status']}: {args.model} on {dataset.family}, best validation relative "
+            f"L2 {results['best_val_rel_l2']:.4g} at epoch {results['best_epoch']} of "
+            f"{results['epochs_run']}; run folder {out}"
+        )
+        return 0

@@ -1,0 +1,158 @@
+"""The trainer: every model learns, resume equals an uninterrupted run, best weights restored."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import dno.data as data
+from dno.errors import DnoError, UsageError
+from dno.models import available, load_checkpoint
+from dno.training import NonFiniteLoss, resolve_config, train
+
+FAST = {"S": 16, "width": 16, "lr": 3e-3, "patience": 0, "stride": 4, "batch_size": 16}
+
+
+@pytest.fixture(scope="module")
+def linear_dde(tmp_path_factory: pytest.TempPathFactory) -> data.Dataset:
+    """x' = b x(t - tau): the neutral family with a = c = 0, b and tau drawn per trajectory."""
+    path = tmp_path_factory.mktemp("lin") / "lin.h5"
+    data.generate_dataset(
+        "neutral", 32, 0, path, ["a=0", "c=0", "b=-1:-0.5", "tau=1:1.5"], t_end=10.0
+    )
+    return data.read_dataset(path)
+
+
+@pytest.fixture(scope="module")
+def linear_ode(tmp_path_factory: pytest.TempPathFactory) -> data.Dataset:
+    """x' = a x (b = c = 0): the future depends on the current state only."""
+    path = tmp_path_factory.mktemp("ode") / "ode.h5"
+    data.generate_dataset(
+        "neutral", 32, 0, path, ["a=-1:-0.2", "b=0", "c=0", "tau=1:1.5"], t_end=10.0
+    )
+    return data.read_dataset(path)
+
+
+def persistence_error(dataset: data.Dataset, m: int) -> float:
+    """Relative L2 of predicting the current state for all m slices (validation windows)."""
+    w = data.make_windows(dataset.splits["val"], FAST["S"], m, FAST["stride"])
+    return float(np.linalg.norm(w.target - w.history[:, -1:]) / np.linalg.norm(w.target))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", available())
+def test_every_model_learns_a_linear_delay_operator(
+    model: str, linear_dde: data.Dataset, linear_ode: data.Dataset, tmp_path: Path
+) -> None:
+    # fno sees the current state only, so its operator is the ODE; the others learn the DDE.
+    dataset, cond = (linear_ode, ["a"]) if model == "fno" else (linear_dde, ["b"])
+    config = resolve_config(
+        model, FAST, {"max_epochs": 15, "cond_params": cond, "schedule": "cosine"}
+    )
+    results = train(config, dataset, tmp_path / model, progress=False)
+    baseline = persistence_error(dataset, results["m"])
+    assert results["best_val_rel_l2"] < 0.25 * baseline, (results["best_val_rel_l2"], baseline)
+    assert results["best_val_rel_l2"] < 0.15
+
+
+def test_run_folder_and_best_weights_restored(linear_dde: data.Dataset, tmp_path: Path) -> None:
+    config = resolve_config("method_of_steps", FAST, {"max_epochs": 4, "cond_params": ["b"]})
+    results = train(config, linear_dde, tmp_path / "run", progress=False)
+    run = tmp_path / "run"
+    assert json.loads((run / "config.json").read_text())["model"] == "method_of_steps"
+    rows = (run / "metrics.csv").read_text().strip().splitlines()
+    assert rows[0].startswith("epoch,train_loss,val_loss,val_rel_l2,lr") and len(rows) == 5
+    final = json.loads((run / "final_results.json").read_text())
+    assert (
+        final["status"] == "completed" and final["restored_val_rel_l2"] == final["best_val_rel_l2"]
+    )
+    assert results["best_epoch"] == 1 + int(np.argmin([float(r.split(",")[3]) for r in rows[1:]]))
+    model, extra = load_checkpoint(run / "artifacts" / "best.pt")  # from the file alone
+    assert model.name == "method_of_steps" and extra is not None
+    assert (
+        extra["normalizer"]["cond_names"] == ["tau", "b"] and extra["epoch"] == final["best_epoch"]
+    )
+    assert (run / "artifacts" / "prediction_vs_truth.png").stat().st_size > 1000
+
+
+def test_resume_continues_to_the_same_result(linear_dde: data.Dataset, tmp_path: Path) -> None:
+    layer = {**FAST, "cond_params": ["b"], "dropout": 0.1, "schedule": "cosine", "max_epochs": 4}
+    config = resolve_config("stacked_history", layer)
+    whole = train(config, linear_dde, tmp_path / "a", progress=False)
+
+    def interrupt(epoch: int, row: dict) -> None:
+        if epoch == 2:
+            raise KeyboardInterrupt  # as if the process were stopped after epoch 2
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, linear_dde, tmp_path / "b", progress=False, on_epoch=interrupt)
+    resumed = train(config, linear_dde, tmp_path / "b", resume=True, progress=False)
+    assert resumed["best_val_rel_l2"] == whole["best_val_rel_l2"]
+    a_rows = [r.split(",")[:4] for r in (tmp_path / "a" / "metrics.csv").read_text().splitlines()]
+    b_rows = [r.split(",")[:4] for r in (tmp_path / "b" / "metrics.csv").read_text().splitlines()]
+    assert a_rows == b_rows and len(a_rows) == 5
+    wa = load_checkpoint(tmp_path / "a" / "artifacts" / "last.pt")[0].state_dict()
+    wb = load_checkpoint(tmp_path / "b" / "artifacts" / "last.pt")[0].state_dict()
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_test_split_is_never_read(linear_dde: data.Dataset, tmp_path: Path) -> None:
+    poisoned = data.Dataset(**{**linear_dde.__dict__, "splits": dict(linear_dde.splits)})
+    test = linear_dde.splits["test"]
+    poisoned.splits["test"] = data.Split(
+        **{**test.__dict__, "y": np.full_like(test.y, np.nan), "t": np.full_like(test.t, np.nan)}
+    )
+    config = resolve_config("fno", FAST, {"max_epochs": 2})
+    clean = train(config, linear_dde, tmp_path / "clean", progress=False)
+    dirty = train(config, poisoned, tmp_path / "dirty", progress=False)
+    assert clean["best_val_rel_l2"] == dirty["best_val_rel_l2"]
+
+
+def test_non_finite_loss_stops_with_reason(linear_dde: data.Dataset, tmp_path: Path) -> None:
+    config = resolve_config(
+        "fno", FAST, {"max_epochs": 3, "lr": 1e30, "grad_clip": 0, "schedule": "none"}
+    )
+    with pytest.raises(NonFiniteLoss, match="non-finite training loss"):
+        train(config, linear_dde, tmp_path / "nan", progress=False)
+    final = json.loads((tmp_path / "nan" / "final_results.json").read_text())
+    assert final["status"] == "failed" and "non-finite" in final["reason"]
+
+
+@pytest.mark.parametrize(
+    ("model", "layer", "match"),
+    [
+        ("transformer", {}, "unknown model 'transformer'"),
+        ("fno", {"lags": 3}, "config key 'lags' is neither a training option nor used by model"),
+        ("fno", {"X": 20}, "set by the data"),
+        ("fno", {"schedule": "linear"}, "schedule='linear'; expected one of"),
+        ("fno", {"batch_size": 0}, "batch_size=0; expected an integer >= 1"),
+        ("fno", {"model": "deeponet"}, "the config names model 'deeponet'"),
+    ],
+)
+def test_bad_config_is_one_clear_error(model: str, layer: dict, match: str) -> None:
+    with pytest.raises(UsageError, match=match):
+        resolve_config(model, layer)
+
+
+def test_modes_larger_than_s_and_resume_with_other_data(
+    linear_dde: data.Dataset, tmp_path: Path
+) -> None:
+    with pytest.raises(UsageError, match="modes_theta=40 exceeds S=16"):
+        train(
+            resolve_config("stacked_history", FAST, {"modes_theta": 40}), linear_dde, tmp_path / "x"
+        )
+    config = resolve_config("fno", FAST, {"max_epochs": 1})
+    train(config, linear_dde, tmp_path / "run", progress=False)
+    other = data.read_dataset(_rd_file(tmp_path))
+    with pytest.raises((UsageError, DnoError), match="does not match"):
+        train(config, other, tmp_path / "run", resume=True, progress=False)
+
+
+def _rd_file(tmp_path: Path) -> Path:
+    path = tmp_path / "rd.h5"
+    data.generate_dataset("reaction_diffusion", 6, 0, path, t_end=10.0)
+    return path
