@@ -86,6 +86,7 @@ class Dataset:
     provenance: dict[str, Any]
     format_version: int
     dno_version: str
+    path: str = ""
 
 
 def split_indices(
@@ -204,6 +205,7 @@ def _read_open(f: h5py.File, name: str) -> Dataset:
         provenance=json.loads(str(f.attrs["provenance"])),
         format_version=version,
         dno_version=str(f.attrs["dno_version"]),
+        path=str(Path(name).resolve()),
     )
 
 

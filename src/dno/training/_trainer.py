@@ -242,7 +242,7 @@ def train(
     if resume:
         state = _resume(run, model, optimizer, scheduler, config, device)
     else:
-        run.write_json("config.json", {**config, "dno_version": __version__})
+        run.write_json("config.json", _config_record(config, dataset))
     run.write_json(
         "final_results.json",
         {"status": "running", "model": config["model"], "family": dataset.family},
@@ -427,12 +427,12 @@ def _resume(
     saved = run.read_json("config.json")
     differing = sorted(
         k for k in set(saved) | set(config)
-        if k not in ("max_epochs", "dno_version") and saved.get(k) != _plain(config).get(k)
+        if k not in ("max_epochs", "dno_version", "data") and saved.get(k) != _plain(config).get(k)
     )  # fmt: skip
     if differing:
         raise UsageError(f"cannot resume {run.path}: the config differs in {', '.join(differing)}")
     if saved.get("max_epochs") != config["max_epochs"]:
-        run.write_json("config.json", {**config, "dno_version": __version__})
+        run.write_json("config.json", {**saved, "max_epochs": config["max_epochs"]})
     loaded, extra = load_checkpoint(last, config["model"])
     if extra is None or "optimizer" not in extra:
         raise DnoError(f"cannot resume: {last} holds no training state")
@@ -454,6 +454,12 @@ def _resume(
         "since_best": int(extra["since_best"]),
         "rows": rows,
     }
+
+
+def _config_record(config: TrainConfig, dataset: Dataset) -> dict[str, Any]:
+    """What ``config.json`` holds: the config as it ran, the data it ran on, the dno version."""
+    data = {"path": dataset.path, "family": dataset.family, "seed": dataset.provenance.get("seed")}
+    return {**config, "data": data, "dno_version": __version__}
 
 
 def _plain(value: Any) -> Any:
