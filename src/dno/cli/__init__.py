@@ -16,7 +16,9 @@ from dno.cli._base import Command
 from dno.cli._data import DataCommand
 from dno.cli._diagnose import DiagnoseCommand
 from dno.cli._generate import GenerateCommand
+from dno.cli._search import SearchCommand
 from dno.cli._train import TrainCommand
+from dno.cli._worker import WorkerCommand
 from dno.errors import DnoError
 
 __all__ = ["COMMANDS", "build_parser", "main"]
@@ -25,6 +27,8 @@ COMMANDS: tuple[type[Command], ...] = (
     GenerateCommand,
     DataCommand,
     TrainCommand,
+    SearchCommand,
+    WorkerCommand,
     DiagnoseCommand,
 )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dno.training._config import (
     TRAINING_DEFAULTS,
     TrainConfig,
+    check_keys,
     load_config_file,
     parse_set,
     resolve_config,
@@ -32,6 +33,7 @@ __all__ = [
     "TrainConfig",
     "TrainData",
     "band_masks",
+    "check_keys",
     "build_model",
     "load_config_file",
     "parse_set",

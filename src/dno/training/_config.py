@@ -18,7 +18,14 @@ import yaml
 from dno.errors import UsageError
 from dno.models import accepted_keys, model_class
 
-__all__ = ["DATA_KEYS", "TRAINING_DEFAULTS", "TrainConfig", "parse_set", "resolve_config"]
+__all__ = [
+    "DATA_KEYS",
+    "TRAINING_DEFAULTS",
+    "TrainConfig",
+    "check_keys",
+    "parse_set",
+    "resolve_config",
+]
 
 #: Training options and their defaults.
 TRAINING_DEFAULTS: dict[str, Any] = {
@@ -90,6 +97,21 @@ def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
+def check_keys(model: str, names: Iterable[str]) -> None:
+    """Raise :class:`UsageError` for a name that is neither a training option nor a model key."""
+    model_class(model)
+    model_keys = [k for k in accepted_keys(model) if k not in DATA_KEYS]
+    for key in names:
+        if key in DATA_KEYS:
+            raise UsageError(f"config key {key!r} is set by the data, not by the config")
+        if key not in TRAINING_DEFAULTS and key not in model_keys:
+            raise UsageError(
+                f"config key {key!r} is neither a training option nor used by model "
+                f"{model!r}; training options: {', '.join(TRAINING_DEFAULTS)}; "
+                f"model keys: {', '.join(k for k in model_keys if k != 'S')}"
+            )
+
+
 def resolve_config(model: str, *layers: Mapping[str, Any] | None) -> TrainConfig:
     """The complete config: defaults, then each mapping in ``layers`` (later wins), validated.
 
@@ -100,8 +122,6 @@ def resolve_config(model: str, *layers: Mapping[str, Any] | None) -> TrainConfig
         UsageError: an unknown model, a key neither a training option nor used by the model, or
             a value out of range (one line naming it).
     """
-    model_class(model)  # unknown model -> one clear error
-    model_keys = [k for k in accepted_keys(model) if k not in DATA_KEYS]
     config: dict[str, Any] = dict(TRAINING_DEFAULTS)
     model_config: dict[str, Any] = {}
     for layer in layers:
@@ -109,18 +129,13 @@ def resolve_config(model: str, *layers: Mapping[str, Any] | None) -> TrainConfig
             if key == "model":
                 if value != model:
                     raise UsageError(f"the config names model {value!r}, the command {model!r}")
-            elif key in DATA_KEYS:
-                raise UsageError(f"config key {key!r} is set by the data, not by the config")
-            elif key in TRAINING_DEFAULTS:
+                continue
+            check_keys(model, [key])
+            if key in TRAINING_DEFAULTS:
                 config[key] = value
-            elif key in model_keys:
-                model_config[key] = value
             else:
-                raise UsageError(
-                    f"config key {key!r} is neither a training option nor used by model "
-                    f"{model!r}; training options: {', '.join(TRAINING_DEFAULTS)}; "
-                    f"model keys: {', '.join(k for k in model_keys if k != 'S')}"
-                )
+                model_config[key] = value
+    model_class(model)  # an unknown model -> one clear error, even with no keys
     _validate(config)
     return {"model": model, "model_config": model_config, **config}
 

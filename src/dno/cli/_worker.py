@@ -1,0 +1,56 @@
+"""``dno worker``: join a study (on this or another machine) and run its trials."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import threading
+import time
+from pathlib import Path
+
+from dno.cli._base import Command
+from dno.search import run_worker
+
+
+class WorkerCommand(Command):
+    name = "worker"
+    help = "join an existing study and run trials until it has enough"
+    description = (
+        "Run trials of a study created by dno search, sharing its storage (a PostgreSQL URL for\n"
+        "many machines, or the study's .journal file on one). The dataset path recorded in the\n"
+        "study must exist on this machine.\n\n"
+        "example:\n"
+        "  dno worker --storage postgresql://user:pw@db/dno --study shared"
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--storage", required=True, help="postgresql://... or a .journal file")
+        parser.add_argument("--study", required=True, help="the study name")
+        parser.add_argument("--results", default="hyperparameter_results", help="results folder")
+        parser.add_argument("--parent", type=int, help=argparse.SUPPRESS)
+        parser.add_argument("-q", "--quiet", action="store_true", help="no log lines")
+
+    def run(self, args: argparse.Namespace) -> int:
+        if args.parent:
+            _exit_with_parent(args.parent)
+        finished = run_worker(
+            args.storage, args.study, Path(args.results),
+            log=(lambda _: None) if args.quiet else print,
+        )  # fmt: skip
+        if not args.quiet:
+            print(f"study {args.study}: {finished} trials finished")
+        return 0
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Stop this worker when the dno search that started it is gone (its trial is re-run)."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(parent, 0)
+            except ProcessLookupError:
+                os._exit(3)
+
+    threading.Thread(target=watch, daemon=True).start()

@@ -1,0 +1,256 @@
+"""Evaluate a trained run folder: every metric on one split, JSON, a summary and figures.
+
+The protocol is the same for every model, so runs compare fairly:
+
+- Windows of the split with the run's S; the future of each window spans
+  ``max(K (S - 1), S)`` slices for the horizon of K delays (``EvaluationConfig.horizon_delays``),
+  whatever the model's m, so every model with the same S sees the same windows. Windows are
+  made only where the data cover the whole window and its future (no padding, no
+  extrapolation); trajectories shorter than ``(1 + K) tau`` give none.
+- One step: the model's own m slices. Rollout: ``model.rollout(horizon=K (S - 1))``, i.e.
+  ``ceil(K (S - 1) / m)`` steps with ``shift_append`` cut to the horizon. Everything is scored in
+  physical units (normalization undone), times in units of tau.
+- Stability: one step under noise (:func:`noise_sensitivity`), and the rollout under noise on
+  the initial history (:func:`rollout_noise_sensitivity`) one delay at a time: each delay is the
+  model's own rollout cut to S - 1 slices, so every model is scored at 1, 2, ..., K delays.
+- The test split is read only when asked for (``split="test"``); validation is the default.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from dno.errors import DnoError, UsageError
+from dno.evaluation._cost import measure_cost
+from dno.evaluation._figures import plot_diagnostics
+from dno.evaluation._report import to_jsonable, write_json
+from dno.evaluation._run_config import EvaluationConfig
+from dno.evaluation._run_figures import plot_rollout_error, plot_rollouts
+from dno.evaluation._run_scores import (
+    RolloutScores,
+    rollout_record,
+    score_one_step,
+    score_rollout,
+    spectral_record,
+)
+from dno.evaluation._stability import noise_sensitivity, rollout_noise_sensitivity
+
+if TYPE_CHECKING:
+    import torch
+
+    from dno.data import Dataset, Normalizer, WindowSet
+    from dno.models import DelayOperator
+
+__all__ = ["EVALUATION_SPLITS", "evaluate_run"]
+
+#: Splits ``dno evaluate`` scores: validation by default, test only when asked for.
+EVALUATION_SPLITS = ("val", "test")
+
+Predict = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass
+class _Run:
+    """A loaded run: its folder, config, best model, normalization and dataset."""
+
+    path: Path
+    config: dict[str, Any]
+    model: DelayOperator
+    extra: dict[str, Any]
+    normalizer: Normalizer
+    dataset: Dataset
+    status: str | None
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise DnoError(f"cannot read {path}: {error}") from None
+    if not isinstance(data, dict):
+        raise DnoError(f"{path} does not hold a JSON object")
+    return data
+
+
+def _dataset_path(folder: Path, config: dict[str, Any], data: str | os.PathLike[str] | None) -> Path:
+    if data is not None:
+        path = Path(data)
+        if not path.is_file():
+            raise UsageError(f"dataset {str(path)!r} does not exist")
+        return path
+    recorded = (config.get("data") or {}).get("path")
+    if not recorded:
+        raise DnoError(
+            f"{folder / 'config.json'} records no dataset; pass the dataset it was trained on "
+            "with --data PATH"
+        )
+    path = Path(recorded)
+    if not path.is_file():
+        raise DnoError(
+            f"dataset {str(path)!r} of run {str(folder)!r} does not exist (moved or deleted?); "
+            "pass its new location with --data PATH, or regenerate it with dno generate"
+        )
+    return path
+
+
+def _load_run(run_dir: str | os.PathLike[str], data: str | os.PathLike[str] | None) -> _Run:
+    """Read a run folder written by ``dno train``; one clear error for anything missing."""
+    from dno.data import Normalizer, read_dataset
+    from dno.models import load_checkpoint
+
+    folder = Path(run_dir)
+    if not folder.is_dir():
+        raise UsageError(f"run folder {str(folder)!r} does not exist")
+    if not (folder / "config.json").is_file():
+        raise UsageError(
+            f"{str(folder)!r} is not a run folder (no config.json); expected a folder written "
+            "by dno train"
+        )
+    best = folder / "artifacts" / "best.pt"
+    if not best.is_file():
+        raise DnoError(
+            f"run folder {str(folder)!r} has no checkpoint artifacts/best.pt (no epoch finished?); "
+            f"train it first: dno train ... --out {folder}"
+        )
+    config = _read_json(folder / "config.json")
+    model, extra = load_checkpoint(best)
+    if not extra or "normalizer" not in extra:
+        raise DnoError(f"{best} holds no normalization; it was not written by dno train")
+    dataset = read_dataset(_dataset_path(folder, config, data))
+    family = extra.get("family", dataset.family)
+    if dataset.family != family:
+        raise DnoError(
+            f"dataset {dataset.path!r} holds {dataset.family!r} data; run {str(folder)!r} was "
+            f"trained on {family!r}"
+        )
+    results_path = folder / "final_results.json"
+    status = _read_json(results_path).get("status") if results_path.is_file() else None
+    return _Run(
+        folder, config, model, extra, Normalizer.from_dict(extra["normalizer"]), dataset, status
+    )
+
+
+def _windows(run: _Run, split: str, length: int, config: EvaluationConfig) -> WindowSet:
+    """Windows of ``split`` with futures of ``length`` slices, disjoint futures per trajectory."""
+    from dno.data import make_windows
+
+    part = run.dataset.splits[split]
+    if len(part) == 0:
+        raise DnoError(f"dataset {run.dataset.path!r} has no {split} trajectories")
+    S = run.model.S
+    try:
+        windows = make_windows(part, S, length, None, config.max_windows)
+    except DnoError:
+        raise DnoError(
+            f"no {split} trajectory of {run.dataset.path!r} is long enough for a "
+            f"{config.horizon_delays}-delay horizon (each needs {1 + config.horizon_delays} "
+            "delays of data); lower horizon_delays (--horizon-delays)"
+        ) from None
+    run.model.check_data(
+        S=S,
+        X=windows.history.shape[2],
+        channels=windows.history.shape[3],
+        cond_dim=len(run.normalizer.cond_names),
+        source=f"dataset {run.dataset.path!r}",
+    )
+    return windows
+
+
+def _predictor(
+    run: _Run, cond: np.ndarray, device: torch.device, batch_size: int, horizon: int | None
+) -> Predict:
+    """Physical history (B, S, X, C) -> physical prediction: one model step (m slices) if
+    ``horizon`` is None, else ``model.rollout(horizon=horizon)``; ``cond`` has shape (B, P)."""
+    import torch
+
+    cond_tensor = torch.from_numpy(cond).to(device)
+    model, normalizer = run.model, run.normalizer
+
+    def predict(history: np.ndarray) -> np.ndarray:
+        if history.shape[0] != cond_tensor.shape[0]:
+            raise UsageError(f"history has {history.shape[0]} windows, cond {cond.shape[0]}")
+        state = torch.from_numpy(normalizer.state(history)).to(device)
+        outputs = []
+        with torch.inference_mode():
+            for i in range(0, state.shape[0], batch_size):
+                h, c = state[i : i + batch_size], cond_tensor[i : i + batch_size]
+                out = model(h, c) if horizon is None else model.rollout(h, c, horizon=horizon)
+                outputs.append(out.float().cpu().numpy())
+        return np.asarray(normalizer.unstate(np.concatenate(outputs).astype(np.float64)))
+
+    return predict
+
+
+def _spread(n: int, k: int) -> np.ndarray:
+    """``min(n, k)`` evenly spaced indices into ``range(n)``."""
+    return np.unique(np.linspace(0, n - 1, min(n, k)).round().astype(int))
+
+
+def _stability(
+    run: _Run,
+    history: np.ndarray,
+    cond: np.ndarray,
+    device: torch.device,
+    config: EvaluationConfig,
+) -> dict[str, Any]:
+    """One-step and rollout noise sensitivity on ``config.stability_windows`` windows."""
+    pick = _spread(history.shape[0], config.stability_windows)
+    hist, sub = history[pick], cond[pick]
+    one = noise_sensitivity(
+        _predictor(run, sub, device, config.batch_size, None),
+        hist,
+        levels=config.noise_levels,
+        seed=config.seed,
+    )
+    delay = _predictor(run, sub, device, config.batch_size, run.model.S - 1)
+    rollout = rollout_noise_sensitivity(
+        delay, hist, steps=config.horizon_delays, levels=config.noise_levels, seed=config.seed
+    )
+    return {
+        "windows": int(pick.size),
+        "one_step": one,
+        "rollout": {"delay": np.arange(1, config.horizon_delays + 1), **to_jsonable(rollout)},
+    }
+
+
+def _cost(run: _Run, history: np.ndarray, cond: np.ndarray, batch: int) -> Any:
+    """Parameters, throughput (one model step) and peak memory on ``batch`` windows."""
+    import torch
+
+    inputs = [
+        torch.from_numpy(run.normalizer.state(history[:batch])),
+        torch.from_numpy(cond[:batch]),
+    ]
+    return measure_cost(run.model, inputs, repeats=5, warmup=1)
+
+
+def _figures(
+    run: _Run,
+    split: str,
+    history: np.ndarray,
+    truth: np.ndarray,
+    prediction: np.ndarray,
+    scores: RolloutScores,
+    config: EvaluationConfig,
+) -> list[Path]:
+    """PNG files in ``artifacts/evaluation_<split>/``."""
+    folder = run.path / "artifacts" / f"evaluation_{split}"
+    folder.mkdir(parents=True, exist_ok=True)
+    title = f"{run.model.name} on {run.dataset.family} ({split}, {config.horizon_delays} delays)"
+    pick = _spread(history.shape[0], config.figure_windows)
+    paths = [
+        plot_rollouts(
+            folder / "rollout_vs_truth.png", history[pick], truth[pick], prediction[pick], title
+        ),
+        plot_rollout_error(folder / "rollout_error.png", scores, title),
+    ]
+    fields = scores.fields
+    paths += plot_diagnostics(scores.diagnosis, fields.prediction, fields.truth, folder)
+    return paths

@@ -1,0 +1,100 @@
+"""Trial runners: what one trial of a study runs.
+
+A runner takes a trial folder, the trial's parameters, a seed and a ``report(step, value)``
+callback (which raises ``optuna.TrialPruned`` when the pruner says so) and returns the trial's
+metrics. Training a dno model in-process is one runner; running a user's program is another
+implementation of the same protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from dno.data import Dataset
+from dno.training import check_keys, resolve_config, train
+
+__all__ = ["OBJECTIVES", "DnoModelRunner", "Report", "TrialRunner"]
+
+#: Objectives a dno model trial reports, and their direction.
+OBJECTIVES = {
+    "val_rel_l2": "minimize",
+    "n_parameters": "minimize",
+    "latency_ms": "minimize",
+}
+
+Report = Callable[[int, float], None]
+
+
+class TrialRunner(Protocol):
+    """Runs one trial (one configuration, one seed) in its own folder."""
+
+    #: the metric reported per step to the pruner
+    intermediate: str
+
+    def check_params(self, names: list[str]) -> None:
+        """Raise UsageError for a parameter the runner cannot use (before any trial runs)."""
+
+    def run(
+        self, folder: Path, params: dict[str, Any], seed: int, report: Report
+    ) -> dict[str, float]:
+        """Run and return metrics (including every objective); raise on failure."""
+
+
+class DnoModelRunner:
+    """Trains a dno model in-process: ``dno train`` with the trial's parameters and seed."""
+
+    intermediate = "val_rel_l2"
+
+    def __init__(
+        self, model: str, dataset: Dataset, max_epochs: int, base: dict[str, Any] | None = None
+    ) -> None:
+        self.model = model
+        self.dataset = dataset
+        self.max_epochs = max_epochs
+        self.base = dict(base or {})
+
+    def config(self, params: dict[str, Any], seed: int) -> dict[str, Any]:
+        """The resolved training config of a trial (validates every key)."""
+        return resolve_config(
+            self.model, self.base, params, {"seed": seed, "max_epochs": self.max_epochs}
+        )
+
+    def check_params(self, names: list[str]) -> None:
+        check_keys(self.model, names)
+
+    def run(
+        self, folder: Path, params: dict[str, Any], seed: int, report: Report
+    ) -> dict[str, float]:
+        config = self.config(params, seed)
+        results = train(
+            config, self.dataset, folder, progress=False,
+            on_epoch=lambda epoch, row: report(epoch, float(row["val_rel_l2"])),
+        )  # fmt: skip
+        metrics = {
+            "val_rel_l2": float(results["best_val_rel_l2"]),
+            "n_parameters": float(results["n_parameters"]),
+            "epochs_run": float(results["epochs_run"]),
+        }
+        metrics["latency_ms"] = _latency_ms(folder, config)
+        return metrics
+
+
+def _latency_ms(folder: Path, config: dict[str, Any]) -> float:
+    """Milliseconds per sample of a forward pass of the best model (batch of 32, CPU)."""
+    import time
+
+    import torch
+
+    from dno.models import load
+
+    model = load(folder / "artifacts" / "best.pt")
+    history = torch.zeros(32, model.S, model.X, model.channels)
+    cond = torch.zeros(32, model.cond_dim)
+    with torch.no_grad():
+        model(history, cond)
+        start = time.perf_counter()
+        for _ in range(3):
+            model(history, cond)
+    return (time.perf_counter() - start) / 3 / 32 * 1e3

@@ -1,0 +1,152 @@
+"""Study storage: a journal file by default, a database URL for many machines.
+
+- default: Optuna's journal file storage (``<results>/<study>/study.journal``), which several
+  local processes share without "database is locked";
+- ``postgresql://...`` (or any SQLAlchemy URL): Optuna's RDB storage with heartbeats, for
+  workers on many machines.
+
+A trial whose process died is found by :func:`stale_trials`: on the same host by its process
+id (and start time), elsewhere by a heartbeat older than a grace period.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.storages import BaseStorage
+from optuna.trial import FrozenTrial, TrialState
+
+from dno.errors import DnoError, UsageError
+
+__all__ = [
+    "HEARTBEAT_GRACE",
+    "WORKER_ATTR",
+    "describe_url",
+    "open_storage",
+    "stale_trials",
+    "worker_identity",
+]
+
+WORKER_ATTR = "dno:worker"
+HEARTBEAT_ATTR = "dno:heartbeat"
+#: A trial on another host whose heartbeat is older than this (seconds) is considered dead.
+HEARTBEAT_GRACE = 600.0
+
+
+def describe_url(url: str) -> str:
+    """The URL with any password masked, for messages."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+def journal_path(results: Path, study: str) -> Path:
+    return results / study / "study.journal"
+
+
+def open_storage(url: str | None, results: Path, study: str) -> tuple[BaseStorage, str]:
+    """Open the study storage; returns ``(storage, url)``.
+
+    Args:
+        url: ``None`` (the journal file in the study folder), a journal file path (ending in
+            ``.journal`` or starting with ``journal:``), or an SQLAlchemy URL (postgresql, sqlite).
+        results: the results folder.
+        study: the study name.
+
+    Raises:
+        UsageError: an unsupported URL.
+        DnoError: a database that cannot be reached (one line, password masked).
+    """
+    if url is None or url.endswith(".journal") or url.startswith("journal:"):
+        path = (
+            journal_path(results, study)
+            if url is None
+            else Path(url.split(":", 1)[-1] if url.startswith("journal:") else url)
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock, JournalStorage
+
+        backend = JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path)))
+        return JournalStorage(backend), f"journal:{path.resolve()}"
+    if not re.match(r"^(postgresql|postgres|sqlite|mysql)(\+\w+)?://", url):
+        raise UsageError(
+            f"storage {describe_url(url)!r} is not supported; expected a .journal file or a "
+            "postgresql:// (or sqlite:///) URL"
+        )
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    try:
+        storage = optuna.storages.RDBStorage(
+            url,
+            engine_kwargs={"pool_pre_ping": True, "connect_args": _connect_args(url)},
+            heartbeat_interval=60,
+            grace_period=int(HEARTBEAT_GRACE),
+        )
+    except Exception as error:  # sqlalchemy raises many kinds (OperationalError, ArgumentError)
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DnoError(f"cannot reach storage {describe_url(url)}: {first}") from None
+    return storage, url
+
+
+def _connect_args(url: str) -> dict[str, Any]:
+    return {"connect_timeout": 10} if url.startswith("postgresql") else {}
+
+
+def worker_identity() -> dict[str, Any]:
+    """This process: host, pid and the pid's start time (to tell a reused pid apart)."""
+    return {"host": socket.gethostname(), "pid": os.getpid(), "start": _start_time(os.getpid())}
+
+
+def _start_time(pid: int) -> str | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return fields[19]  # field 22 of /proc/PID/stat: start time in clock ticks since boot
+
+
+def _process_alive(pid: int, start: str | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return start is None or _start_time(pid) == start
+
+
+def stale_trials(
+    study: optuna.Study, grace: float = HEARTBEAT_GRACE
+) -> list[tuple[FrozenTrial, str]]:
+    """Running trials whose process is gone, with the reason each is considered dead."""
+    here = socket.gethostname()
+    now = time.time()
+    found = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        worker = trial.user_attrs.get(WORKER_ATTR)
+        beat = trial.user_attrs.get(HEARTBEAT_ATTR)
+        if not isinstance(worker, dict):
+            continue
+        if worker.get("host") == here:
+            if not _process_alive(int(worker["pid"]), worker.get("start")):
+                found.append((trial, f"its process {worker['pid']} on {here} is gone"))
+        elif isinstance(beat, int | float) and now - beat > grace:
+            found.append((trial, f"no heartbeat from {worker.get('host')} for {now - beat:.0f} s"))
+    return found
+
+
+def heartbeat(study: optuna.Study, trial_id: int) -> None:
+    """Record that the trial's process is alive now."""
+    study._storage.set_trial_user_attr(trial_id, HEARTBEAT_ATTR, time.time())
+
+
+def check_reachable(storage: BaseStorage) -> None:
+    """Raise :class:`DnoError` if the storage cannot be read."""
+    try:
+        storage.get_all_studies()
+    except Exception as error:
+        raise DnoError(f"cannot read the study storage: {error}") from None

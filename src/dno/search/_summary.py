@@ -1,0 +1,204 @@
+"""What a study leaves on disk: ``summary.csv``, ``best_config.yaml``, and the confirmation of the
+top configurations on fresh seeds, scored once on the test split.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+from pathlib import Path
+from typing import Any
+
+import optuna
+import torch
+import yaml
+from optuna.trial import FrozenTrial, TrialState
+
+from dno._io import atomic_path
+from dno.data import Dataset, Normalizer, make_windows
+from dno.search._runner import TrialRunner
+from dno.search._study import FAIL_ATTR, INTERRUPTED_ATTR, RETRY_ATTR, StudySpec
+from dno.tracking import RunFolder, json_safe
+
+__all__ = ["CONFIRM_SEED_BASE", "confirm_top", "score_split", "write_summary"]
+
+#: Confirmation runs use seeds from here on: never seen during the search.
+CONFIRM_SEED_BASE = 10_000
+
+
+def _state_name(trial: FrozenTrial) -> str:
+    if trial.state == TrialState.FAIL and INTERRUPTED_ATTR in trial.user_attrs:
+        return "interrupted"
+    return trial.state.name.lower()
+
+
+def summary_rows(study: optuna.Study, spec: StudySpec) -> list[dict[str, Any]]:
+    """One tidy row per trial: state, objectives, every parameter, seeds, cost, reasons."""
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        row: dict[str, Any] = {"trial": t.number, "state": _state_name(t)}
+        values = t.values if t.state == TrialState.COMPLETE and t.values else []
+        for i, name in enumerate(spec.objectives):
+            row[name] = values[i] if i < len(values) else None
+        row.update({f"param_{k}": v for k, v in sorted(t.params.items())})
+        row["seed_values"] = " ".join(f"{v:.6g}" for v in t.user_attrs.get("seed_values", []))
+        row["epochs_run"] = t.user_attrs.get("epochs_run")
+        row["seconds"] = t.user_attrs.get("seconds")
+        row["fail_reason"] = t.user_attrs.get(FAIL_ATTR) or t.user_attrs.get(INTERRUPTED_ATTR, "")
+        row["retry_of"] = t.user_attrs.get(RETRY_ATTR, "")
+        rows.append(row)
+    return rows
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
+    """Write ``rows`` as CSV atomically (the union of their keys as columns)."""
+    fields: list[str] = []
+    for row in rows:
+        fields += [k for k in row if k not in fields]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(json_safe(row) for row in rows)
+    with atomic_path(path) as tmp:
+        tmp.write_text(buffer.getvalue(), encoding="utf-8")
+    return path
+
+
+def best_trials(study: optuna.Study, spec: StudySpec, k: int) -> list[FrozenTrial]:
+    """The k best completed trials by the first objective (the Pareto front first if multi)."""
+    complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+    sign = 1 if spec.directions[0] == "minimize" else -1
+    ranked = sorted(complete, key=lambda t: sign * t.values[0])
+    if len(spec.objectives) > 1:
+        front = {t.number for t in study.best_trials}
+        ranked = [t for t in ranked if t.number in front] + [
+            t for t in ranked if t.number not in front
+        ]
+    return ranked[:k]
+
+
+def write_summary(
+    study: optuna.Study, spec: StudySpec, folder: Path, runner: TrialRunner | None = None
+) -> dict[str, Any]:
+    """Write ``summary.csv`` and ``best_config.yaml``; return a short description."""
+    write_csv(folder / "summary.csv", summary_rows(study, spec))
+    best = best_trials(study, spec, 1)
+    info: dict[str, Any] = {
+        "trials": len(study.get_trials(deepcopy=False)),
+        "states": {},
+        "best": None,
+    }
+    for t in study.get_trials(deepcopy=False):
+        info["states"][_state_name(t)] = info["states"].get(_state_name(t), 0) + 1
+    if best:
+        trial = best[0]
+        config = _trial_config(folder, trial)
+        document = {
+            "study": spec.name,
+            "trial": trial.number,
+            "objectives": dict(zip(spec.objectives, trial.values, strict=True)),
+            "model": spec.model,
+            "family": spec.family,
+            "config": json_safe(config),
+        }
+        with atomic_path(folder / "best_config.yaml") as tmp:
+            tmp.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+        info["best"] = document
+    return info
+
+
+def _trial_config(folder: Path, trial: FrozenTrial) -> dict[str, Any]:
+    """The config a trial ran with (its first seed's ``config.json``)."""
+    trial_dir = folder / "trials" / str(trial.number)
+    candidates = [trial_dir / "config.json", *sorted((trial_dir / "seeds").glob("*/config.json"))]
+    for path in candidates:
+        if path.exists():
+            return RunFolder(path.parent).read_json("config.json")
+    return {"params": trial.params}
+
+
+@torch.no_grad()
+def score_split(run: Path, dataset: Dataset, split: str) -> float:
+    """One-step relative L2 of a run's best model on ``split`` (in the data's units)."""
+    from dno.models import load_checkpoint
+    from dno.training import predict_windows, relative_l2_physical
+
+    model, extra = load_checkpoint(run / "artifacts" / "best.pt")
+    assert extra is not None
+    normalizer = Normalizer.from_dict(extra["normalizer"])
+    windows = make_windows(dataset.splits[split], model.S, model.m)
+    history = torch.from_numpy(normalizer.state(windows.history))
+    cond = torch.from_numpy(normalizer.cond(windows.params))
+    prediction = predict_windows(model, history, cond)
+    return relative_l2_physical(
+        prediction, torch.from_numpy(normalizer.state(windows.target)), normalizer
+    )
+
+
+def confirm_top(
+    study: optuna.Study,
+    spec: StudySpec,
+    runner: TrialRunner,
+    dataset: Dataset,
+    folder: Path,
+    top: int,
+    seeds: int,
+) -> list[dict[str, Any]]:
+    """Re-run the top configurations on fresh seeds; score each once on the test split.
+
+    Resumable: a confirmation run already completed is read back, not trained again.
+    Writes ``confirmation.csv``.
+    """
+    rows = []
+    for trial in best_trials(study, spec, top):
+        params = _params_of(folder, trial)
+        val, test = [], []
+        for k in range(seeds):
+            seed = CONFIRM_SEED_BASE + k
+            run = folder / "confirm" / f"trial-{trial.number}" / f"seed-{seed}"
+            done = run / "final_results.json"
+            status = (
+                RunFolder(run).read_json("final_results.json").get("status")
+                if done.exists()
+                else None
+            )
+            if status not in ("completed", "stopped_early"):
+                runner.run(run, params, seed, lambda step, value: None)
+            result = RunFolder(run).read_json("final_results.json")
+            val.append(float(result["best_val_rel_l2"]))
+            test.append(score_split(run, dataset, "test"))
+        rows.append(
+            {
+                "trial": trial.number,
+                "search_score": trial.values[0],
+                "confirm_val_mean": statistics.fmean(val),
+                "test_mean": statistics.fmean(test),
+                "test_std": statistics.stdev(test) if len(test) > 1 else 0.0,
+                "test_seeds": " ".join(f"{v:.6g}" for v in test),
+                **{f"param_{k}": v for k, v in sorted(trial.params.items())},
+            }
+        )
+    if rows:
+        write_csv(folder / "confirmation.csv", rows)
+    return rows
+
+
+def _params_of(folder: Path, trial: FrozenTrial) -> dict[str, Any]:
+    record = folder / "trials" / str(trial.number) / "trial.json"
+    if record.exists():
+        return dict(RunFolder(record.parent).read_json("trial.json")["params"])
+    return dict(trial.params)
+
+
+def format_table(rows: list[dict[str, Any]], objective: str) -> str:
+    """The confirmation table: search score (val) beside the confirmed test score."""
+    lines = [
+        f"{'trial':>5}  {'search ' + objective:>18}  {'confirm val':>12}  {'test (mean ± std)':>22}"
+    ]
+    for r in rows:
+        lines.append(
+            f"{r['trial']:>5}  {r['search_score']:>18.4g}  {r['confirm_val_mean']:>12.4g}  "
+            f"{r['test_mean']:>12.4g} ± {r['test_std']:<8.2g}"
+        )
+    return "\n".join(lines)
