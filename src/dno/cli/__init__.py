@@ -15,9 +15,11 @@ from dno import __version__
 from dno.cli._base import Command
 from dno.cli._data import DataCommand
 from dno.cli._diagnose import DiagnoseCommand
+from dno.cli._evaluate import EvaluateCommand
 from dno.cli._generate import GenerateCommand
 from dno.cli._search import SearchCommand
 from dno.cli._train import TrainCommand
+from dno.cli._trials import ReplayCommand, TrialsCommand
 from dno.cli._worker import WorkerCommand
 from dno.errors import DnoError
 
@@ -29,6 +31,9 @@ COMMANDS: tuple[type[Command], ...] = (
     TrainCommand,
     SearchCommand,
     WorkerCommand,
+    TrialsCommand,
+    ReplayCommand,
+    EvaluateCommand,
     DiagnoseCommand,
 )
 

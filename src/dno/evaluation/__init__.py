@@ -12,6 +12,9 @@
   :func:`spectral_diagnostics`, or with findings and figures via :func:`diagnose`,
   :func:`plot_diagnostics` and :func:`format_table` (what ``dno diagnose`` runs).
 - Cost: :func:`parameter_count`, :func:`measure_cost` (throughput, peak memory).
+- A trained run, all of the above on one split: :func:`evaluate_run` (what ``dno evaluate``
+  runs) with an :class:`EvaluationConfig` (the horizon in delays, the same for every model;
+  :func:`load_evaluation_config` reads one from YAML) and :func:`format_evaluation` (the table).
 
 Metric functions take plain numpy arrays (torch is imported only inside :func:`measure_cost`);
 :func:`to_jsonable` turns any result into standard JSON (no NaN or Infinity).
@@ -41,6 +44,9 @@ from dno.evaluation._diagnosis import (
 )
 from dno.evaluation._figures import plot_diagnostics
 from dno.evaluation._report import format_table, to_jsonable, write_json
+from dno.evaluation._run import EVALUATION_SPLITS, evaluate_run
+from dno.evaluation._run_config import EvaluationConfig, load_evaluation_config
+from dno.evaluation._run_summary import format_evaluation
 from dno.evaluation._spectral import (
     BandErrors,
     CorrelationFunction,
@@ -62,6 +68,7 @@ from dno.evaluation._stability import (
 )
 
 __all__ = [
+    "EVALUATION_SPLITS",
     "THRESHOLDS",
     "AmplitudeRatio",
     "BandErrors",
@@ -69,6 +76,7 @@ __all__ = [
     "CorrelationTime",
     "Cost",
     "Diagnosis",
+    "EvaluationConfig",
     "NoiseSensitivity",
     "PowerSpectrum",
     "RolloutError",
@@ -81,7 +89,10 @@ __all__ = [
     "correlation_time",
     "cross_spectrum",
     "diagnose",
+    "evaluate_run",
+    "format_evaluation",
     "format_table",
+    "load_evaluation_config",
     "measure_cost",
     "noise_sensitivity",
     "one_step_error",

@@ -40,6 +40,7 @@ from dno.evaluation._run_scores import (
     score_rollout,
     spectral_record,
 )
+from dno.evaluation._run_summary import summarize
 from dno.evaluation._stability import noise_sensitivity, rollout_noise_sensitivity
 
 if TYPE_CHECKING:
@@ -79,7 +80,9 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def _dataset_path(folder: Path, config: dict[str, Any], data: str | os.PathLike[str] | None) -> Path:
+def _dataset_path(
+    folder: Path, config: dict[str, Any], data: str | os.PathLike[str] | None
+) -> Path:
     if data is not None:
         path = Path(data)
         if not path.is_file():
@@ -254,3 +257,114 @@ def _figures(
     fields = scores.fields
     paths += plot_diagnostics(scores.diagnosis, fields.prediction, fields.truth, folder)
     return paths
+
+
+def evaluate_run(
+    run_dir: str | os.PathLike[str],
+    split: str = "val",
+    config: EvaluationConfig | None = None,
+    device: str = "cpu",
+    *,
+    data: str | os.PathLike[str] | None = None,
+    figures: bool = True,
+) -> dict[str, Any]:
+    """Evaluate the best checkpoint of a run on one split and write the results into the run.
+
+    Writes ``RUN_DIR/evaluation_<split>.json`` (everything), a summary under
+    ``"evaluation": {split: ...}`` in ``RUN_DIR/final_results.json`` (other keys kept) and the
+    figures into ``RUN_DIR/artifacts/evaluation_<split>/``. The protocol is in the module doc.
+
+    Args:
+        run_dir: a run folder written by ``dno train``.
+        split: ``"val"`` (default) or ``"test"`` (read only when asked for).
+        config: the evaluation config (default :class:`EvaluationConfig`).
+        device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"mps"``.
+        data: the dataset file, if it is no longer where ``config.json`` says.
+        figures: write the PNG figures.
+
+    Returns:
+        The content of ``evaluation_<split>.json`` (standard JSON values).
+
+    Raises:
+        UsageError: a bad split, or a folder that is not a run.
+        DnoError: no ``artifacts/best.pt``, a missing dataset, or no window long enough.
+
+    Example:
+        >>> result = evaluate_run("runs/fno-mackey-s0")  # doctest: +SKIP
+        >>> result["summary"]["rollout_relative_l2"]  # doctest: +SKIP
+    """
+    from dno.training import select_device
+
+    if split not in EVALUATION_SPLITS:
+        raise UsageError(f"split {split!r}; expected one of: {', '.join(EVALUATION_SPLITS)}")
+    config = config or EvaluationConfig()
+    run = _load_run(run_dir, data)
+    torch_device = select_device(device)
+    run.model.to(torch_device).eval()
+    S, m = run.model.S, run.model.m
+    horizon = config.horizon_delays * (S - 1)
+    windows = _windows(run, split, max(horizon, S), config)
+    history = windows.history.astype(np.float64)
+    truth = windows.target.astype(np.float64)
+    cond = run.normalizer.cond(windows.params)
+    one_step = _predictor(run, cond, torch_device, config.batch_size, None)(history)
+    prediction = _predictor(run, cond, torch_device, config.batch_size, horizon)(history)
+    scores = score_rollout(prediction, truth[:, :horizon], slices_per_delay=S - 1, config=config)
+    result: dict[str, Any] = {
+        "run": str(run.path),
+        "split": split,
+        "model": run.model.name,
+        "family": run.dataset.family,
+        "checkpoint": {"path": "artifacts/best.pt", "epoch": run.extra.get("epoch")},
+        "run_status": run.status,
+        "config": config.to_dict(),
+        "data": _data_record(run, split, windows),
+        "horizon": {
+            "delays": config.horizon_delays,
+            "slices": horizon,
+            "slices_per_delay": S - 1,
+            "model_m": m,
+            "model_steps": -(-horizon // m),
+        },
+        "one_step": {"m": m, **score_one_step(one_step, truth[:, :m])},
+        "rollout": rollout_record(scores),
+        "stability": _stability(run, history, cond, torch_device, config),
+        "spectral": spectral_record(scores),
+        "cost": _cost(run, history, cond, config.cost_batch),
+    }
+    paths = (
+        _figures(run, split, history, truth[:, :horizon], prediction, scores, config)
+        if figures
+        else []
+    )
+    result["figures"] = [str(path.relative_to(run.path)) for path in paths]
+    result = to_jsonable(result)
+    result["summary"] = summarize(result)
+    write_json(run.path / f"evaluation_{split}.json", result)
+    _merge_summary(run.path, split, result["summary"])
+    return dict(result)
+
+
+def _data_record(run: _Run, split: str, windows: WindowSet) -> dict[str, Any]:
+    return {
+        "path": run.dataset.path,
+        "split": split,
+        "trajectories": len(run.dataset.splits[split]),
+        "trajectories_used": int(np.unique(windows.trajectory).size),
+        "windows": len(windows),
+        "S": run.model.S,
+        "X": int(windows.history.shape[2]),
+        "channels": int(windows.history.shape[3]),
+    }
+
+
+def _merge_summary(folder: Path, split: str, summary: dict[str, Any]) -> None:
+    """Put ``summary`` under ``"evaluation": {split: ...}`` of ``final_results.json`` (atomic)."""
+    from dno.tracking import RunFolder
+
+    run = RunFolder(folder)
+    results = _read_json(run.results_path) if run.results_path.is_file() else {}
+    evaluation = results.get("evaluation")
+    evaluation = dict(evaluation) if isinstance(evaluation, dict) else {}
+    evaluation[split] = summary
+    run.write_json(run.results_path.name, {**results, "evaluation": evaluation})

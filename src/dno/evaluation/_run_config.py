@@ -140,7 +140,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as error:
         first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise UsageError(f"evaluation config file {str(path)!r} is not valid YAML: {first}") from None
+        raise UsageError(
+            f"evaluation config file {str(path)!r} is not valid YAML: {first}"
+        ) from None
     if not isinstance(data, dict):
         raise UsageError(f"evaluation config file {str(path)!r} must hold a mapping of keys")
     return {str(key): value for key, value in data.items()}

@@ -2,19 +2,24 @@
 
 - default: Optuna's journal file storage (``<results>/<study>/study.journal``), which several
   local processes share without "database is locked";
-- ``postgresql://...`` (or any SQLAlchemy URL): Optuna's RDB storage with heartbeats, for
-  workers on many machines.
+- ``postgresql://...`` (or any SQLAlchemy URL): Optuna's RDB storage, for workers on many
+  machines.
 
 A trial whose process died is found by :func:`stale_trials`: on the same host by its process
-id (and start time), elsewhere by a heartbeat older than a grace period.
+id (and start time), elsewhere by a heartbeat (written every :data:`HEARTBEAT_INTERVAL` seconds
+by a thread of the trial's process) older than :data:`HEARTBEAT_GRACE`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
+import threading
 import time
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +40,10 @@ __all__ = [
 
 WORKER_ATTR = "dno:worker"
 HEARTBEAT_ATTR = "dno:heartbeat"
+#: Seconds between heartbeats of a running trial.
+HEARTBEAT_INTERVAL = 30.0
 #: A trial on another host whose heartbeat is older than this (seconds) is considered dead.
-HEARTBEAT_GRACE = 600.0
+HEARTBEAT_GRACE = 300.0
 
 
 def describe_url(url: str) -> str:
@@ -80,12 +87,11 @@ def open_storage(url: str | None, results: Path, study: str) -> tuple[BaseStorag
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://") :]
     try:
-        storage = optuna.storages.RDBStorage(
-            url,
-            engine_kwargs={"pool_pre_ping": True, "connect_args": _connect_args(url)},
-            heartbeat_interval=60,
-            grace_period=int(HEARTBEAT_GRACE),
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            storage = optuna.storages.RDBStorage(
+                url, engine_kwargs={"pool_pre_ping": True, "connect_args": _connect_args(url)}
+            )
     except Exception as error:  # sqlalchemy raises many kinds (OperationalError, ArgumentError)
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise DnoError(f"cannot reach storage {describe_url(url)}: {first}") from None
@@ -142,6 +148,25 @@ def stale_trials(
 def heartbeat(study: optuna.Study, trial_id: int) -> None:
     """Record that the trial's process is alive now."""
     study._storage.set_trial_user_attr(trial_id, HEARTBEAT_ATTR, time.time())
+
+
+@contextlib.contextmanager
+def heartbeats(study: optuna.Study, trial_id: int) -> Iterator[None]:
+    """Beat for the trial from a background thread while the block runs."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_INTERVAL):
+            with contextlib.suppress(Exception):  # a finished trial refuses attrs; that is fine
+                heartbeat(study, trial_id)
+
+    heartbeat(study, trial_id)
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
 
 
 def check_reachable(storage: BaseStorage) -> None:

@@ -30,7 +30,7 @@ from optuna.trial import Trial, TrialState
 from dno.errors import DnoError, UsageError
 from dno.search._runner import TrialRunner
 from dno.search._space import SearchSpace
-from dno.search._storage import WORKER_ATTR, heartbeat, stale_trials, worker_identity
+from dno.search._storage import WORKER_ATTR, heartbeats, stale_trials, worker_identity
 from dno.tracking import RunFolder
 
 __all__ = [
@@ -239,7 +239,19 @@ def run_one(
     """Run one asked trial over all its seeds and tell the study; never raises for a failure."""
     storage, trial_id = study._storage, trial._trial_id
     storage.set_trial_user_attr(trial_id, WORKER_ATTR, worker_identity())
-    heartbeat(study, trial_id)
+    with heartbeats(study, trial_id):
+        return _run_seeds(study, trial, spec, space, runner, results)
+
+
+def _run_seeds(
+    study: optuna.Study,
+    trial: Trial,
+    spec: StudySpec,
+    space: SearchSpace,
+    runner: TrialRunner,
+    results: Path,
+) -> optuna.trial.FrozenTrial:
+    storage, trial_id = study._storage, trial._trial_id
     folder = results / spec.name / "trials" / str(trial.number)
     record = RunFolder(folder).create()
     started = time.time()
@@ -252,7 +264,6 @@ def run_one(
         for k, seed in enumerate(spec.seed_list()):
 
             def report(step: int, value: float, first: bool = k == 0) -> None:
-                heartbeat(study, trial_id)
                 if first and len(spec.objectives) == 1 and math.isfinite(value):
                     trial.report(value, step)
                     if trial.should_prune():

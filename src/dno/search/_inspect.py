@@ -1,0 +1,103 @@
+"""Reading studies back: find a study by folder or name, list its trials, replay one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from dno.data import read_dataset
+from dno.errors import DnoError, UsageError
+from dno.search._runner import DnoModelRunner
+from dno.search._storage import open_storage
+from dno.search._study import FAIL_ATTR, INTERRUPTED_ATTR, StudySpec, load_spec
+from dno.tracking import RunFolder
+
+__all__ = ["locate_study", "replay_trial", "trial_table"]
+
+
+def locate_study(
+    study: str, results: Path, storage: str | None = None
+) -> tuple[optuna.Study, StudySpec, Path]:
+    """A study from its folder (``RESULTS/NAME``, holding ``study.journal``) or its name.
+
+    Returns:
+        ``(study, spec, folder)``.
+    """
+    path = Path(study)
+    if storage is None and (path / "study.journal").is_file():
+        name, results = path.name, path.parent
+    elif storage is None and not (results / study / "study.journal").is_file():
+        raise UsageError(
+            f"no study {study!r}: not a study folder and no {results / study / 'study.journal'}; "
+            "pass the folder (RESULTS/NAME), or --results / --storage"
+        )
+    else:
+        name = study
+    opened, _ = open_storage(storage, results, name)
+    try:
+        loaded = optuna.load_study(study_name=name, storage=opened)
+    except KeyError:
+        raise UsageError(f"no study {name!r} in that storage") from None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return loaded, load_spec(loaded), results / name
+
+
+def trial_table(study: optuna.Study, spec: StudySpec) -> str:
+    """One line per trial: number, state, objective(s), epochs, seconds, parameters or reason."""
+    lines = [f"{'trial':>5}  {'state':<11} {' '.join(f'{o:>14}' for o in spec.objectives)}"
+             f"  {'epochs':>6}  {'seconds':>7}  parameters / reason"]  # fmt: skip
+    for t in study.get_trials(deepcopy=False):
+        state = "interrupted" if INTERRUPTED_ATTR in t.user_attrs else t.state.name.lower()
+        values = (
+            t.values if t.values and t.state.name == "COMPLETE" else [None] * len(spec.objectives)
+        )
+        shown = " ".join(f"{v:>14.5g}" if v is not None else f"{'-':>14}" for v in values)
+        detail = (
+            t.user_attrs.get(FAIL_ATTR)
+            or t.user_attrs.get(INTERRUPTED_ATTR)
+            or ", ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                for k, v in sorted(t.params.items())
+            )
+        )
+        epochs = t.user_attrs.get("epochs_run")
+        seconds = t.user_attrs.get("seconds")
+        lines.append(
+            f"{t.number:>5}  {state:<11} {shown}  {epochs if epochs is not None else '-':>6}  "
+            f"{f'{seconds:.1f}' if seconds is not None else '-':>7}  {detail}"
+        )
+    return "\n".join(lines)
+
+
+def replay_trial(
+    study: optuna.Study, spec: StudySpec, folder: Path, number: int, seed: int | None = None
+) -> dict[str, Any]:
+    """Re-run trial ``number`` from its recorded parameters and seed; compare its objective."""
+    trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+    if number not in trials:
+        raise UsageError(f"study {spec.name!r} has no trial {number} (trials 0-{len(trials) - 1})")
+    trial = trials[number]
+    record = folder / "trials" / str(number) / "trial.json"
+    if not record.is_file():
+        raise DnoError(f"trial {number} has no recorded configuration ({record})")
+    params = RunFolder(record.parent).read_json("trial.json")["params"]
+    seeds = spec.seed_list()
+    seed = seeds[0] if seed is None else seed
+    if not Path(spec.data).is_file():
+        raise DnoError(f"the study's dataset {spec.data} is not on this machine")
+    runner = DnoModelRunner(spec.model, read_dataset(spec.data), spec.max_epochs, spec.base)
+    out = folder / "replays" / f"trial-{number}-seed-{seed}"
+    metrics = runner.run(out, params, seed, lambda step, value: None)
+    recorded_values = trial.user_attrs.get("seed_values", [])
+    recorded = recorded_values[seeds.index(seed)] if seed in seeds and recorded_values else None
+    return {
+        "trial": number,
+        "seed": seed,
+        "state": trial.state.name.lower(),
+        "objective": spec.objectives[0],
+        "recorded": recorded,
+        "replayed": metrics[spec.objectives[0]],
+        "folder": out,
+    }
