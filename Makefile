@@ -17,10 +17,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The main job on embedded defaults: data, a small Bayesian search with pruning, its summary.
+# Rerunning resumes the study (finished trials are kept).
 demo: $(STAMP)
 	mkdir -p $(DEMO)
-	$(BIN)/dno generate --family mackey --n 256 --seed 0 --out $(DEMO)/mackey.h5 --overwrite
-	$(BIN)/dno data info $(DEMO)/mackey.h5 > /dev/null
+	$(BIN)/dno generate --family mackey --n 96 --seed 0 --out $(DEMO)/mackey.h5 --overwrite -q
+	$(BIN)/dno data info $(DEMO)/mackey.h5
+	$(BIN)/dno search --model method_of_steps --family mackey --data $(DEMO)/mackey.h5 \
+	    --search bayesian --pruner median --n-trials 10 --max-epochs 8 \
+	    --results $(DEMO)/hyperparameter_results --confirm-top 2 --confirm-seeds 2
+	$(BIN)/dno trials $(DEMO)/hyperparameter_results/method_of_steps-mackey-bayesian
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
@@ -42,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_generate.py
 	$(BIN)/python benchmarks/bench_train.py
 	$(BIN)/python benchmarks/bench_diagnostics.py
+	$(BIN)/python benchmarks/bench_search.py
 
 clean:
 	rm -rf $(DEMO) .pytest_cache .mypy_cache .ruff_cache

@@ -251,3 +251,46 @@ def test_existing_study_with_another_model_is_refused_and_kept(
             options(dataset, tmp_path / "r", search="grid", space=wider, study="same"), log=quiet
         )
     assert len(study_of(opts, "same").get_trials()) == 1
+
+
+def test_wandb_logs_each_trial_offline_without_prompting(
+    dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("wandb")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("WANDB_DISABLE_GIT", "true")
+    space = space_file(tmp_path, {"width": {"type": "categorical", "choices": [4, 8]}})
+    opts = options(dataset, tmp_path / "r", search="grid", space=space, study="wb", wandb=True,
+                   max_epochs=2, pruner="none")  # fmt: skip
+    result = run_search(opts, log=quiet)
+    for number in (0, 1):
+        runs = list((result["folder"] / "trials" / str(number) / "wandb").glob("offline-run-*"))
+        assert len(runs) == 1, runs
+        assert any(p.suffix == ".wandb" for p in runs[0].iterdir())
+
+
+def test_multi_objective_study_has_a_pareto_front(dataset: Path, tmp_path: Path) -> None:
+    space = space_file(tmp_path, {"width": {"type": "categorical", "choices": [4, 8, 16]}})
+    opts = options(dataset, tmp_path / "r", search="multi", space=space, study="m", n_trials=3,
+                   objectives=["val_rel_l2", "n_parameters"], max_epochs=1)  # fmt: skip
+    result = run_search(opts, log=quiet)
+    study = study_of(opts, "m")
+    assert len(study.directions) == 2 and study.best_trials
+    assert set(result["summary"]["best"]["objectives"]) == {"val_rel_l2", "n_parameters"}
+
+
+def test_trials_and_replay_commands(
+    dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dno.cli import main
+
+    space = space_file(tmp_path, {"width": {"type": "categorical", "choices": [4, 8]}})
+    opts = options(dataset, tmp_path / "r", search="grid", space=space, study="t", pruner="none")
+    run_search(opts, log=quiet)
+    assert main(["trials", str(tmp_path / "r" / "t")]) == 0
+    out = capsys.readouterr().out
+    assert "grid search of method_of_steps on mackey" in out and "width=8" in out
+    assert main(["replay", str(tmp_path / "r" / "t"), "1"]) == 0
+    assert "reproduced exactly" in capsys.readouterr().out
+    assert main(["trials", str(tmp_path / "nothing")]) == 2
+    assert "no study" in capsys.readouterr().err

@@ -62,6 +62,10 @@ class SearchCommand(Command):
         parser.add_argument("--confirm-seeds", type=positive_int, default=3)
         parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
         parser.add_argument("--all", action="store_true", help="every model x family")
+        parser.add_argument(
+            "--wandb", action="store_true",
+            help="log every trial as a W&B run (offline unless WANDB_API_KEY is set; no prompt)",
+        )  # fmt: skip
         parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     def run(self, args: argparse.Namespace) -> int:
@@ -84,6 +88,7 @@ class SearchCommand(Command):
                 objectives=args.objectives.split(",") if args.objectives else [],
                 confirm_top=args.confirm_top, confirm_seeds=args.confirm_seeds,
                 base={"device": args.device}, progress=not args.quiet and outer is None,
+                wandb=args.wandb,
             )  # fmt: skip
             run_search(options, log=print if outer is None else lambda _: None)
             if outer is not None:

@@ -28,6 +28,7 @@ class WorkerCommand(Command):
         parser.add_argument("--study", required=True, help="the study name")
         parser.add_argument("--results", default="hyperparameter_results", help="results folder")
         parser.add_argument("--parent", type=int, help=argparse.SUPPRESS)
+        parser.add_argument("--wandb", action="store_true", help="log trials as W&B runs")
         parser.add_argument("-q", "--quiet", action="store_true", help="no log lines")
 
     def run(self, args: argparse.Namespace) -> int:
@@ -35,7 +36,7 @@ class WorkerCommand(Command):
             _exit_with_parent(args.parent)
         finished = run_worker(
             args.storage, args.study, Path(args.results),
-            log=(lambda _: None) if args.quiet else print,
+            log=(lambda _: None) if args.quiet else print, wandb=args.wandb,
         )  # fmt: skip
         if not args.quiet:
             print(f"study {args.study}: {finished} trials finished")

@@ -8,11 +8,14 @@ implementation of the same protocol.
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 from dno.data import Dataset
+from dno.errors import UsageError
 from dno.training import check_keys, resolve_config, train
 
 __all__ = ["OBJECTIVES", "DnoModelRunner", "Report", "TrialRunner"]
@@ -48,12 +51,18 @@ class DnoModelRunner:
     intermediate = "val_rel_l2"
 
     def __init__(
-        self, model: str, dataset: Dataset, max_epochs: int, base: dict[str, Any] | None = None
+        self,
+        model: str,
+        dataset: Dataset,
+        max_epochs: int,
+        base: dict[str, Any] | None = None,
+        wandb_project: str | None = None,
     ) -> None:
         self.model = model
         self.dataset = dataset
         self.max_epochs = max_epochs
         self.base = dict(base or {})
+        self.wandb_project = wandb_project
 
     def config(self, params: dict[str, Any], seed: int) -> dict[str, Any]:
         """The resolved training config of a trial (validates every key)."""
@@ -68,10 +77,18 @@ class DnoModelRunner:
         self, folder: Path, params: dict[str, Any], seed: int, report: Report
     ) -> dict[str, float]:
         config = self.config(params, seed)
-        results = train(
-            config, self.dataset, folder, progress=False,
-            on_epoch=lambda epoch, row: report(epoch, float(row["val_rel_l2"])),
-        )  # fmt: skip
+        tracker = WandbRun(self.wandb_project, folder, config) if self.wandb_project else None
+
+        def on_epoch(epoch: int, row: dict[str, Any]) -> None:
+            if tracker is not None:
+                tracker.log(row)
+            report(epoch, float(row["val_rel_l2"]))
+
+        try:
+            results = train(config, self.dataset, folder, progress=False, on_epoch=on_epoch)
+        finally:
+            if tracker is not None:
+                tracker.finish(folder)
         metrics = {
             "val_rel_l2": float(results["best_val_rel_l2"]),
             "n_parameters": float(results["n_parameters"]),
@@ -79,6 +96,35 @@ class DnoModelRunner:
         }
         metrics["latency_ms"] = _latency_ms(folder, config)
         return metrics
+
+
+class WandbRun:
+    """One trial seed as a W&B run: offline unless the user set up W&B; never prompts."""
+
+    def __init__(self, project: str, folder: Path, config: dict[str, Any]) -> None:
+        try:
+            import wandb
+        except ImportError:
+            raise UsageError("--wandb needs W&B: pip install 'dno[wandb]'") from None
+        os.environ.setdefault("WANDB_SILENT", "true")
+        online = bool(os.environ.get("WANDB_API_KEY")) and os.environ.get("WANDB_MODE") != "offline"
+        name = "-".join(folder.parts[-3:]) if folder.parent.name == "seeds" else folder.name
+        self.run = wandb.init(
+            project=project, name=f"{project}-{name}", dir=str(folder), config=config,
+            mode="online" if online else "offline", reinit="create_new",
+        )  # fmt: skip
+
+    def log(self, row: dict[str, Any]) -> None:
+        self.run.log({k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"]))
+
+    def finish(self, folder: Path) -> None:
+        results = folder / "final_results.json"
+        if results.exists():
+            summary = json.loads(results.read_text())
+            self.run.summary.update(
+                {k: v for k, v in summary.items() if isinstance(v, int | float | str)}
+            )
+        self.run.finish()
 
 
 def _latency_ms(folder: Path, config: dict[str, Any]) -> float:

@@ -60,6 +60,7 @@ class SearchOptions:
     confirm_seeds: int = 3
     base: dict[str, Any] = field(default_factory=dict)
     progress: bool = True
+    wandb: bool = False
 
 
 def _space_and_search(options: SearchOptions) -> tuple[SearchSpace, str]:
@@ -172,7 +173,9 @@ def run_search(options: SearchOptions, log: Log = print) -> dict[str, Any]:
     dataset = read_dataset(spec.data)
     if dataset.family != spec.family:
         raise UsageError(f"{spec.data} holds {dataset.family!r} data, not {spec.family!r}")
-    runner = DnoModelRunner(spec.model, dataset, spec.max_epochs, spec.base)
+    runner = DnoModelRunner(
+        spec.model, dataset, spec.max_epochs, spec.base, spec.name if options.wandb else None
+    )
     done = count_finished(study)
     log(f"study {spec.name}: {spec.search} search of {spec.model} on {spec.family}, "
         f"{done}/{spec.n_trials} trials finished; storage {url}")  # fmt: skip
@@ -201,7 +204,9 @@ def run_search(options: SearchOptions, log: Log = print) -> dict[str, Any]:
     return {"spec": spec, "summary": info, "confirmation": rows, "folder": folder}
 
 
-def run_worker(storage_url: str, study_name: str, results: Path, log: Log = print) -> int:
+def run_worker(
+    storage_url: str, study_name: str, results: Path, log: Log = print, wandb: bool = False
+) -> int:
     """Join an existing study and run its trials until it has enough (``dno worker``)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage, _ = open_storage(storage_url, results, study_name)
@@ -216,7 +221,10 @@ def run_worker(storage_url: str, study_name: str, results: Path, log: Log = prin
     study.pruner = make_pruner(spec)
     if not Path(spec.data).is_file():
         raise DnoError(f"the study's dataset {spec.data} is not on this machine; copy it there")
-    runner = DnoModelRunner(spec.model, read_dataset(spec.data), spec.max_epochs, spec.base)
+    runner = DnoModelRunner(
+        spec.model, read_dataset(spec.data), spec.max_epochs, spec.base,
+        spec.name if wandb else None,
+    )  # fmt: skip
     run_trials(study, spec, space, runner, results, log=log)
     return count_finished(study)
 
@@ -225,6 +233,8 @@ def _run_workers(options: SearchOptions, url: str, spec: StudySpec, study: optun
     """Start W ``dno worker`` processes on this study and show their progress until done."""
     command = [sys.executable, "-m", "dno", "worker", "--storage", url, "--study", spec.name,
                "--results", str(options.results), "--parent", str(os.getpid()), "-q"]  # fmt: skip
+    if options.wandb:
+        command.append("--wandb")
     children = [
         subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL)
         for _ in range(options.workers)
