@@ -7,11 +7,33 @@ effects and imports no heavy optional dependency.
 
 from __future__ import annotations
 
+import json as _json
+import os as _os
+import sys as _sys
 from importlib import metadata as _metadata
+from typing import Any as _Any
 
 try:
     __version__ = _metadata.version("dno")
 except _metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "log"]
+
+
+def log(step: int | None = None, **metrics: _Any) -> None:
+    """Report metrics from your own training program to ``dno search`` (one JSON line).
+
+    Under ``dno search`` (which sets ``DNO_TRIAL``) this prints
+    ``{"step": step, "val_loss": ...}`` on standard output, where dno reads it; run outside dno
+    it does nothing.
+
+    Example:
+        >>> import dno
+        >>> dno.log(step=3, val_loss=0.12)  # a no-op outside dno search
+    """
+    if not _os.environ.get("DNO_TRIAL"):
+        return
+    record = {"step": step, **metrics} if step is not None else dict(metrics)
+    _sys.stdout.write(_json.dumps(record, default=float) + "\n")
+    _sys.stdout.flush()

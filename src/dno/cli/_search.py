@@ -6,12 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from dno.cli._args import non_negative_int, positive_int
+from dno.cli._args import non_negative_int, positive_float, positive_int
 from dno.cli._base import Command
 from dno.cli._train import ensure_dataset
 from dno.dde import FAMILIES
 from dno.models import available
-from dno.search import OBJECTIVES, SEARCHES, SearchOptions, run_search
+from dno.search import OBJECTIVES, SEARCHES, SearchOptions, load_space, run_search
 
 
 class SearchCommand(Command):
@@ -27,7 +27,10 @@ class SearchCommand(Command):
         "confirmation.csv}. Watch a study live: optuna-dashboard RESULTS/STUDY/study.journal\n\n"
         "Search spaces: a default per model ships with dno (dno/configs/spaces/MODEL.yaml);\n"
         "--space takes dno's format or a W&B sweep file (method, metric, parameters,\n"
-        "early_terminate).\n\n"
+        "early_terminate). A sweep file with program: (and W&B's command: macros) runs your own\n"
+        "training program per trial, offline: it reports by printing JSON lines such as\n"
+        '{"epoch": 3, "val_loss": 0.12} (or calling dno.log), the sweep\'s metric is the\n'
+        "objective, and pruned or overdue trials have their process group stopped.\n\n"
         "examples:\n"
         "  dno search                                    # Bayesian, method_of_steps, mackey\n"
         "  dno search --model fno --family neutral --search random --n-trials 30 --seeds 3\n"
@@ -66,6 +69,17 @@ class SearchCommand(Command):
             "--wandb", action="store_true",
             help="log every trial as a W&B run (offline unless WANDB_API_KEY is set; no prompt)",
         )  # fmt: skip
+        program = parser.add_argument_group(
+            "sweeps of your own program (program: in the sweep file)"
+        )
+        program.add_argument("--trial-timeout", type=positive_float, help="seconds per trial run")
+        program.add_argument(
+            "--metric-value", choices=("last", "best"), default="last",
+            help="which reported value of the metric counts (last)",
+        )  # fmt: skip
+        program.add_argument(
+            "--seed-param", default="seed", help="argument that receives the seed (seed)"
+        )
         parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     def run(self, args: argparse.Namespace) -> int:
@@ -77,8 +91,12 @@ class SearchCommand(Command):
             from tqdm import tqdm
 
             outer = tqdm(total=len(pairs), desc="studies", unit="study", file=sys.stderr)
+        program = bool(args.space) and bool(load_space(args.space).program)
         for model, family in pairs:
-            data = ensure_dataset(family, args.data if not args.all else None, args.quiet)
+            data = (
+                Path() if program
+                else ensure_dataset(family, args.data if not args.all else None, args.quiet)
+            )  # fmt: skip
             options = SearchOptions(
                 model=model, family=family, data=data, search=args.search,
                 n_trials=args.n_trials, max_epochs=args.max_epochs, results=Path(args.results),
@@ -88,7 +106,8 @@ class SearchCommand(Command):
                 objectives=args.objectives.split(",") if args.objectives else [],
                 confirm_top=args.confirm_top, confirm_seeds=args.confirm_seeds,
                 base={"device": args.device}, progress=not args.quiet and outer is None,
-                wandb=args.wandb,
+                wandb=args.wandb, trial_timeout=args.trial_timeout,
+                metric_value=args.metric_value, seed_param=args.seed_param,
             )  # fmt: skip
             run_search(options, log=print if outer is None else lambda _: None)
             if outer is not None:

@@ -7,9 +7,7 @@ from typing import Any
 
 import optuna
 
-from dno.data import read_dataset
 from dno.errors import DnoError, UsageError
-from dno.search._runner import DnoModelRunner
 from dno.search._storage import open_storage
 from dno.search._study import FAIL_ATTR, INTERRUPTED_ATTR, StudySpec, load_spec
 from dno.tracking import RunFolder
@@ -85,9 +83,9 @@ def replay_trial(
     params = RunFolder(record.parent).read_json("trial.json")["params"]
     seeds = spec.seed_list()
     seed = seeds[0] if seed is None else seed
-    if not Path(spec.data).is_file():
-        raise DnoError(f"the study's dataset {spec.data} is not on this machine")
-    runner = DnoModelRunner(spec.model, read_dataset(spec.data), spec.max_epochs, spec.base)
+    from dno.search._search import make_runner
+
+    runner = make_runner(spec)
     out = folder / "replays" / f"trial-{number}-seed-{seed}"
     metrics = runner.run(out, params, seed, lambda step, value: None)
     recorded_values = trial.user_attrs.get("seed_values", [])

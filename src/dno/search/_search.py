@@ -16,7 +16,8 @@ import optuna
 
 from dno.data import read_dataset
 from dno.errors import DnoError, UsageError
-from dno.search._runner import OBJECTIVES, DnoModelRunner
+from dno.search._program import ProgramRunner
+from dno.search._runner import OBJECTIVES, DnoModelRunner, TrialRunner
 from dno.search._space import SearchSpace, default_space, load_space, space_from_description
 from dno.search._storage import open_storage
 from dno.search._study import (
@@ -61,15 +62,14 @@ class SearchOptions:
     base: dict[str, Any] = field(default_factory=dict)
     progress: bool = True
     wandb: bool = False
+    #: program sweeps: per-trial time limit (s), the metric's last or best value, seed argument
+    trial_timeout: float | None = None
+    metric_value: str = "last"
+    seed_param: str = "seed"
 
 
 def _space_and_search(options: SearchOptions) -> tuple[SearchSpace, str]:
     space = load_space(options.space) if options.space else default_space(options.model)
-    if space.program:
-        raise UsageError(
-            f"{options.space}: sweeps of a user's program (program/command) are not supported "
-            "yet; remove program to search dno's own models"
-        )
     search = options.search or space.method or "bayesian"
     if options.search and space.method and options.search != space.method:
         raise UsageError(
@@ -84,6 +84,10 @@ def _space_and_search(options: SearchOptions) -> tuple[SearchSpace, str]:
 def _objectives(
     options: SearchOptions, space: SearchSpace, search: str
 ) -> tuple[list[str], list[str]]:
+    if space.program:
+        if not space.metric:
+            raise UsageError("a program sweep needs metric: {name: ..., goal: ...}")
+        return [space.metric], [space.goal]
     if options.objectives:
         names = options.objectives
     elif space.metric:
@@ -136,18 +140,24 @@ def build_spec(
 ) -> tuple[StudySpec, SearchSpace, list[dict[str, Any]] | None]:
     """Validate the options and return the study's spec, space and (for grid) its points."""
     space, search = _space_and_search(options)
-    check_keys(options.model, list(space.parameters))
+    if not space.program:
+        check_keys(options.model, list(space.parameters))
     objectives, directions = _objectives(options, space, search)
     grid = space.grid() if search == "grid" else None
     n_trials = len(grid) if grid is not None else options.n_trials
     if n_trials < 1:
         raise UsageError(f"--n-trials {n_trials}; expected at least 1")
-    name = options.study or f"{options.model}-{options.family}-{search}"
+    program = _program_spec(options, space)
+    model = f"program:{program['program']}" if program else options.model
+    family = "-" if program else options.family
+    default_name = (
+        f"{Path(program['program']).stem}-{search}" if program else f"{model}-{family}-{search}"
+    )
     spec = StudySpec(
-        name=name,
-        model=options.model,
-        family=options.family,
-        data=str(Path(options.data).resolve()),
+        name=options.study or default_name,
+        model=model,
+        family=family,
+        data="" if program else str(Path(options.data).resolve()),
         search=search,
         space=space.describe(),
         objectives=objectives,
@@ -157,9 +167,53 @@ def build_spec(
         seeds=options.seeds,
         pruner=_pruner(options, space),
         sampler_seed=options.seed,
-        base=options.base,
+        base=program or options.base,
+        runner="program" if program else "dno",
     )
     return spec, space, grid
+
+
+def _program_spec(options: SearchOptions, space: SearchSpace) -> dict[str, Any]:
+    """What a program trial needs (stored in the study, so workers can rebuild the runner)."""
+    if not space.program:
+        return {}
+    if "program" not in space.program:
+        raise UsageError("a sweep with a command needs program: (the script to run)")
+    base_dir = Path(space.source).resolve().parent
+    spec = {
+        "program": str(space.program["program"]),
+        "command": space.program.get("command"),
+        "metric": space.metric,
+        "goal": space.goal,
+        "base_dir": str(base_dir),
+        "seed_param": options.seed_param,
+        "value": options.metric_value,
+        "timeout": options.trial_timeout,
+    }
+    make_runner_from(spec)  # a missing program or an unknown macro fails before the study
+    return spec
+
+
+def make_runner_from(program: dict[str, Any]) -> ProgramRunner:
+    return ProgramRunner(
+        program["program"], program["command"], program["metric"], Path(program["base_dir"]),
+        seed_param=program["seed_param"], value=program["value"], goal=program["goal"],
+        timeout=program["timeout"],
+    )  # fmt: skip
+
+
+def make_runner(spec: StudySpec, wandb: bool = False) -> TrialRunner:
+    """The trial runner of a study: a user's program, or dno training on the study's data."""
+    if spec.runner == "program":
+        return make_runner_from(spec.base)
+    if not Path(spec.data).is_file():
+        raise DnoError(f"the study's dataset {spec.data} is not on this machine; copy it there")
+    dataset = read_dataset(spec.data)
+    if dataset.family != spec.family:
+        raise UsageError(f"{spec.data} holds {dataset.family!r} data, not {spec.family!r}")
+    return DnoModelRunner(
+        spec.model, dataset, spec.max_epochs, spec.base, spec.name if wandb else None
+    )
 
 
 def run_search(options: SearchOptions, log: Log = print) -> dict[str, Any]:
@@ -170,12 +224,7 @@ def run_search(options: SearchOptions, log: Log = print) -> dict[str, Any]:
     study = open_study(storage, spec, space, grid)
     folder = options.results / spec.name
     folder.mkdir(parents=True, exist_ok=True)
-    dataset = read_dataset(spec.data)
-    if dataset.family != spec.family:
-        raise UsageError(f"{spec.data} holds {dataset.family!r} data, not {spec.family!r}")
-    runner = DnoModelRunner(
-        spec.model, dataset, spec.max_epochs, spec.base, spec.name if options.wandb else None
-    )
+    runner = make_runner(spec, options.wandb)
     done = count_finished(study)
     log(f"study {spec.name}: {spec.search} search of {spec.model} on {spec.family}, "
         f"{done}/{spec.n_trials} trials finished; storage {url}")  # fmt: skip
@@ -194,12 +243,14 @@ def run_search(options: SearchOptions, log: Log = print) -> dict[str, Any]:
     info = write_summary(study, spec, folder)
     log(f"states: {info['states']}; summary: {folder / 'summary.csv'}")
     rows = []
-    if options.confirm_top > 0 and info["best"] is not None:
+    # A program has no test split dno knows of: its studies end with the summary.
+    if isinstance(runner, DnoModelRunner) and options.confirm_top > 0 and info["best"]:
         log(f"confirming the top {options.confirm_top} configurations on "
             f"{options.confirm_seeds} fresh seeds; scored once on the test split")  # fmt: skip
         rows = confirm_top(
-            study, spec, runner, dataset, folder, options.confirm_top, options.confirm_seeds
-        )
+            study, spec, runner, runner.dataset, folder, options.confirm_top,
+            options.confirm_seeds,
+        )  # fmt: skip
         log(format_table(rows, spec.objectives[0]))
     return {"spec": spec, "summary": info, "confirmation": rows, "folder": folder}
 
@@ -219,13 +270,7 @@ def run_worker(
     # Each worker samples with its own stream, so parallel workers do not propose the same point.
     study.sampler = make_sampler(spec, offset=len(study.get_trials(deepcopy=False)) + os.getpid())
     study.pruner = make_pruner(spec)
-    if not Path(spec.data).is_file():
-        raise DnoError(f"the study's dataset {spec.data} is not on this machine; copy it there")
-    runner = DnoModelRunner(
-        spec.model, read_dataset(spec.data), spec.max_epochs, spec.base,
-        spec.name if wandb else None,
-    )  # fmt: skip
-    run_trials(study, spec, space, runner, results, log=log)
+    run_trials(study, spec, space, make_runner(spec, wandb), results, log=log)
     return count_finished(study)
 
 
