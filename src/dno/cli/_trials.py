@@ -26,7 +26,8 @@ class TrialsCommand(Command):
 
     def run(self, args: argparse.Namespace) -> int:
         study, spec, _ = locate_study(args.study, Path(args.results), args.storage)
-        print(f"study {spec.name}: {spec.search} search of {spec.model} on {spec.family}")
+        what = spec.model if spec.runner == "program" else f"{spec.model} on {spec.family}"
+        print(f"study {spec.name}: {spec.search} search of {what}")
         print(trial_table(study, spec))
         return 0
 

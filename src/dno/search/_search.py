@@ -226,7 +226,8 @@ def run_search(options: SearchOptions, log: Log = print) -> dict[str, Any]:
     folder.mkdir(parents=True, exist_ok=True)
     runner = make_runner(spec, options.wandb)
     done = count_finished(study)
-    log(f"study {spec.name}: {spec.search} search of {spec.model} on {spec.family}, "
+    what = spec.model if spec.runner == "program" else f"{spec.model} on {spec.family}"
+    log(f"study {spec.name}: {spec.search} search of {what}, "
         f"{done}/{spec.n_trials} trials finished; storage {url}")  # fmt: skip
     if options.workers > 1:
         _run_workers(options, url, spec, study)
