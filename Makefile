@@ -29,8 +29,8 @@ demo: $(STAMP)
 	$(BIN)/dno trials $(DEMO)/hyperparameter_results/method_of_steps-mackey-bayesian
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
