@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from dno import __version__
 from dno.cli._base import Command
+from dno.cli._compare import CompareCommand
 from dno.cli._data import DataCommand
 from dno.cli._diagnose import DiagnoseCommand
 from dno.cli._evaluate import EvaluateCommand
@@ -34,6 +35,7 @@ COMMANDS: tuple[type[Command], ...] = (
     TrialsCommand,
     ReplayCommand,
     EvaluateCommand,
+    CompareCommand,
     DiagnoseCommand,
 )
 

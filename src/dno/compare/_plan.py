@@ -1,0 +1,310 @@
+"""The comparison file: a baseline and approaches, each a training configuration, on shared seeds.
+
+A comparison file (YAML)::
+
+    name: spectral-norm-ab          # optional; default: the file's stem
+    family: mackey
+    data: data/mackey.h5            # optional, relative to the working folder
+                                    # (default: data/FAMILY.h5, generated if absent)
+    seeds: 5                        # seeds 0..4 (or a list: [0, 3, 7]); every approach, paired
+    metric: {name: rel_l2, split: test}   # optional (this default); see METRICS
+    alpha: 0.05                     # optional level of the verdicts
+    model: method_of_steps          # optional default model of the approaches
+    max_epochs: 20                  # any other key: a config key shared by every approach
+    baseline: plain
+    approaches:
+      plain: {model: method_of_steps}
+      snorm: {model: method_of_steps, set: {spectral_norm: 1.0}}
+      edges: {set: {edge_params: [tau], edge_factor: 3}}
+
+Everything is validated here, before any training, by resolving every approach's config with
+:func:`dno.training.resolve_config`; a bad key or value is one line naming the approach and key.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dno.dde import FAMILIES
+from dno.errors import UsageError
+from dno.models import accepted_keys, available
+from dno.training import TRAINING_DEFAULTS, TrainConfig, check_keys, resolve_config
+
+__all__ = [
+    "METRICS",
+    "PLAN_KEYS",
+    "Approach",
+    "ComparisonPlan",
+    "Metric",
+    "load_plan",
+    "parse_plan",
+]
+
+#: Keys of the comparison itself; every other top-level key is a shared config key.
+PLAN_KEYS = (
+    "name", "description", "family", "data", "seeds", "metric", "alpha", "model", "baseline",
+    "approaches",
+)  # fmt: skip
+_APPROACH_KEYS = ("model", "set", "description")
+#: Metrics to rank by: name -> (splits, lower is better, meaning).
+METRICS: dict[str, tuple[tuple[str, ...], bool, str]] = {
+    "val_rel_l2": (
+        ("val",), True, "best validation relative L2 of the run (final_results.json)"
+    ),
+    "rel_l2": (
+        ("test", "val"), True, "one-step relative L2 of the run's best model on the split"
+    ),
+    "rollout_rel_l2": (
+        ("test", "val"), True,
+        "rollout relative L2 over the evaluation horizon (dno evaluate) on the split",
+    ),
+    "valid_time": (
+        ("test", "val"), False,
+        "mean valid prediction time in units of tau (dno evaluate) on the split",
+    ),
+}  # fmt: skip
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """What the comparison ranks by: a metric on a split and its direction."""
+
+    name: str
+    split: str
+    lower_is_better: bool
+    meaning: str
+
+    @property
+    def label(self) -> str:
+        """``rel_l2 (test)``."""
+        return f"{self.name} ({self.split})"
+
+
+@dataclass(frozen=True)
+class Approach:
+    """One approach: a model and its overrides; ``config`` is resolved (seed 0)."""
+
+    name: str
+    model: str
+    overrides: dict[str, Any]
+    description: str
+    config: TrainConfig
+
+
+@dataclass(frozen=True)
+class ComparisonPlan:
+    """A validated comparison file."""
+
+    name: str
+    family: str
+    data: str | None
+    seeds: tuple[int, ...]
+    metric: Metric
+    alpha: float
+    baseline: str
+    approaches: tuple[Approach, ...]
+    shared: dict[str, Any]
+    description: str = ""
+    source: str = ""
+
+    def approach(self, name: str) -> Approach:
+        """The approach called ``name``."""
+        return next(a for a in self.approaches if a.name == name)
+
+    def config_for(self, approach: str, seed: int) -> TrainConfig:
+        """The resolved config of ``approach`` on ``seed``."""
+        return {**self.approach(approach).config, "seed": seed}
+
+
+def load_plan(
+    path: str | os.PathLike[str], *, seeds: int | None = None, max_epochs: int | None = None
+) -> ComparisonPlan:
+    """Read and validate a comparison file.
+
+    Args:
+        path: the YAML file.
+        seeds: if given, run seeds ``0..seeds-1`` instead of the file's.
+        max_epochs: if given, overrides ``max_epochs`` of every approach.
+
+    Raises:
+        UsageError: a missing or malformed file, or any bad key or value (one line).
+    """
+    target = Path(path)
+    if not target.is_file():
+        raise UsageError(f"comparison file {str(target)!r} does not exist")
+    try:
+        data = yaml.safe_load(target.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        first = str(error).splitlines()[0] if str(error) else "bad YAML"
+        raise UsageError(f"comparison file {str(target)!r} is not valid YAML: {first}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"comparison file {str(target)!r} must hold a mapping of keys")
+    return parse_plan(
+        data, source=str(target), default_name=target.stem, seeds=seeds, max_epochs=max_epochs
+    )
+
+
+def parse_plan(
+    data: Mapping[str, Any],
+    *,
+    source: str = "comparison",
+    default_name: str = "comparison",
+    seeds: int | None = None,
+    max_epochs: int | None = None,
+) -> ComparisonPlan:
+    """Validate the mapping of a comparison file (see the module doc); see :func:`load_plan`."""
+    name = str(data.get("name") or default_name)
+    _check_name(name, "name", source)
+    family = data.get("family")
+    if family not in FAMILIES:
+        raise UsageError(f"{source}: family {family!r}; expected one of: {', '.join(FAMILIES)}")
+    approaches_data = data.get("approaches")
+    if not isinstance(approaches_data, dict) or not approaches_data:
+        raise UsageError(f"{source}: 'approaches' must map approach names to {{model, set}}")
+    baseline = data.get("baseline")
+    if baseline not in approaches_data:
+        raise UsageError(
+            f"{source}: baseline {baseline!r} is not one of the approaches: "
+            f"{', '.join(map(str, approaches_data))}"
+        )
+    if len(approaches_data) < 2:
+        raise UsageError(f"{source}: needs at least one approach besides the baseline")
+    shared = {k: v for k, v in data.items() if k not in PLAN_KEYS}
+    default_model = data.get("model")
+    models = [
+        (v if isinstance(v, dict) else {}).get("model", default_model)
+        for v in approaches_data.values()
+    ]
+    _check_shared(shared, models, source)
+    overrides = {"max_epochs": max_epochs} if max_epochs is not None else {}
+    approaches = tuple(
+        _approach(str(key), value, default_model, shared, overrides, source)
+        for key, value in approaches_data.items()
+    )
+    data_path = data.get("data")
+    if data_path is not None and not isinstance(data_path, str):
+        raise UsageError(f"{source}: data {data_path!r}; expected a file path")
+    return ComparisonPlan(
+        name=name,
+        family=family,
+        data=data_path,
+        seeds=_seeds(data.get("seeds"), seeds, source),
+        metric=_metric(data.get("metric", {"name": "rel_l2", "split": "test"}), source),
+        alpha=_alpha(data.get("alpha", 0.05), source),
+        baseline=str(baseline),
+        approaches=approaches,
+        shared=shared,
+        description=str(data.get("description", "")),
+        source=source,
+    )
+
+
+def _check_name(name: str, what: str, source: str) -> None:
+    if not _SAFE_NAME.match(name):
+        raise UsageError(
+            f"{source}: {what} {name!r} is not a folder name (letters, digits, _ . + - only)"
+        )
+
+
+def _check_shared(shared: Mapping[str, Any], models: list[Any], source: str) -> None:
+    """A top-level key no approach's model accepts is an unknown key (one line)."""
+    if "seed" in shared:
+        raise UsageError(f"{source}: top-level key 'seed' is not allowed; use seeds:")
+    known = [m for m in models if isinstance(m, str) and m in available()]
+    for key in shared:
+        if key in TRAINING_DEFAULTS or any(key in accepted_keys(m) for m in known):
+            continue
+        raise UsageError(
+            f"{source}: unknown top-level key {key!r}; expected a comparison key "
+            f"({', '.join(PLAN_KEYS)}), a training option or a key of the approaches' models"
+        )
+
+
+def _approach(
+    name: str,
+    value: Any,
+    default_model: Any,
+    shared: dict[str, Any],
+    overrides: dict[str, Any],
+    source: str,
+) -> Approach:
+    where = f"{source}: approach {name!r}"
+    _check_name(name, "approach", source)
+    value = {} if value is None else value
+    if not isinstance(value, dict):
+        raise UsageError(f"{where}: expected a mapping {{model, set}}, got {value!r}")
+    unknown = [k for k in value if k not in _APPROACH_KEYS]
+    if unknown:
+        raise UsageError(
+            f"{where}: unknown key {unknown[0]!r}; expected: {', '.join(_APPROACH_KEYS)} "
+            "(config keys go under set:)"
+        )
+    model = value.get("model", default_model)
+    if not isinstance(model, str):
+        raise UsageError(f"{where}: no model (give model: NAME here or at the top level)")
+    sets = value.get("set") or {}
+    if not isinstance(sets, dict):
+        raise UsageError(f"{where}: set must be a mapping of config keys, got {sets!r}")
+    if "seed" in sets:
+        raise UsageError(f"{where}: key 'seed' is not allowed; the seeds come from seeds:")
+    try:
+        check_keys(model, [*shared, *sets])
+        config = resolve_config(model, shared, sets, overrides)
+    except UsageError as error:
+        raise UsageError(f"{where}: {error}") from None
+    return Approach(name, model, dict(sets), str(value.get("description", "")), config)
+
+
+def _seeds(value: Any, override: int | None, source: str) -> tuple[int, ...]:
+    if override is not None:
+        value = override
+    if value is None:
+        raise UsageError(f"{source}: seeds is missing; expected a count >= 1 or a list of seeds")
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 1:
+            raise UsageError(f"{source}: seeds {value}; expected an integer >= 1 or a list")
+        return tuple(range(value))
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value)
+        and len(set(value)) == len(value)
+    ):
+        return tuple(value)
+    raise UsageError(
+        f"{source}: seeds {value!r}; expected a count >= 1 or a list of distinct seeds >= 0"
+    )
+
+
+def _metric(value: Any, source: str) -> Metric:
+    if isinstance(value, str):
+        value = {"name": value}
+    if not isinstance(value, dict) or set(value) - {"name", "split"}:
+        raise UsageError(f"{source}: metric {value!r}; expected {{name: ..., split: ...}}")
+    name = value.get("name")
+    if name not in METRICS:
+        raise UsageError(f"{source}: metric {name!r}; expected one of: {', '.join(METRICS)}")
+    splits, lower, meaning = METRICS[name]
+    split = value.get("split", splits[0])
+    if split not in splits:
+        raise UsageError(
+            f"{source}: metric {name} on split {split!r}; expected one of: {', '.join(splits)}"
+        )
+    return Metric(name, split, lower, meaning)
+
+
+def _alpha(value: Any, source: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+        raise UsageError(f"{source}: alpha {value!r}; expected a number with 0 < alpha < 1")
+    if not math.isfinite(value):
+        raise UsageError(f"{source}: alpha {value!r}; expected a finite number")
+    return float(value)
