@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from dno.cli._args import positive_int
 from dno.cli._base import Command
 from dno.cli._train import ensure_dataset
-from dno.compare import METRICS, format_table, load_plan, notes, run_comparison
+from dno.compare import METRICS, compare_study, format_table, load_plan, notes, run_comparison
 from dno.data import read_dataset
+from dno.errors import UsageError
 
 _EXAMPLE = """\
 example file (spectral-norm-ab.yaml):
@@ -48,12 +50,20 @@ class CompareCommand(Command):
         + "\n\n"
         + _EXAMPLE
         + "\nexamples:\n"
+        "  dno compare --study hyperparameter_results/train-grid   # a study run with --seeds K\n"
         "  dno compare spectral-norm-ab.yaml\n"
         "  dno compare spectral-norm-ab.yaml --seeds 10 --max-epochs 30 --out results/cmp"
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("file", metavar="FILE.yaml", help="the comparison file")
+        parser.add_argument("file", metavar="FILE.yaml", nargs="?", help="the comparison file")
+        parser.add_argument(
+            "--study", metavar="STUDY",
+            help="instead of a file: compare the configurations of a study run with --seeds K "
+            "(a dno or a program sweep), paired by seed",
+        )  # fmt: skip
+        parser.add_argument("--baseline", type=int, metavar="TRIAL", help="with --study")
+        parser.add_argument("--results", default="hyperparameter_results", help="with --study")
         parser.add_argument(
             "--out", default="comparisons", metavar="DIR", help="results folder (comparisons)"
         )
@@ -71,6 +81,15 @@ class CompareCommand(Command):
         )
 
     def run(self, args: argparse.Namespace) -> int:
+        if (args.file is None) == (args.study is None):
+            raise UsageError("give a comparison FILE.yaml or --study STUDY (one of them)")
+        if args.study is not None:
+            rows, folder = compare_study(args.study, Path(args.results), baseline=args.baseline)
+            print(format_table(rows))
+            print("", *(f"- {r.approach}: {r.verdict} ({r.verdict_reason})" for r in rows
+                        if not r.is_baseline), sep="\n")  # fmt: skip
+            print(f"\nwritten: {folder / 'comparison.md'}, {folder / 'comparison.csv'}")
+            return 0
         plan = load_plan(args.file, seeds=args.seeds, max_epochs=args.max_epochs)
         dataset = read_dataset(ensure_dataset(plan.family, plan.data, args.quiet))
         result = run_comparison(

@@ -49,6 +49,7 @@ from dno.compare._stats import (
     welch_test,
     wilcoxon_test,
 )
+from dno.compare._study import compare_study
 from dno.compare._table import (
     COLUMNS,
     comparison_document,
@@ -77,6 +78,7 @@ __all__ = [
     "check_dataset",
     "cohen_dz",
     "compare_approaches",
+    "compare_study",
     "comparison_document",
     "decide",
     "describe",
