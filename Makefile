@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The main job on embedded defaults: data, a small Bayesian search with pruning, its summary.
+# The main job on embedded defaults: data, a small Bayesian search with pruning, its summary
+# and its report.
 # Rerunning resumes the study (finished trials are kept).
 demo: $(STAMP)
 	mkdir -p $(DEMO)
@@ -27,6 +28,7 @@ demo: $(STAMP)
 	    --search bayesian --pruner median --n-trials 10 --max-epochs 8 \
 	    --results $(DEMO)/hyperparameter_results --confirm-top 2 --confirm-seeds 2
 	$(BIN)/dno trials $(DEMO)/hyperparameter_results/method_of_steps-mackey-bayesian
+	$(BIN)/dno report $(DEMO)/hyperparameter_results/method_of_steps-mackey-bayesian -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples
@@ -50,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_diagnostics.py
 	$(BIN)/python benchmarks/bench_search.py
 	$(BIN)/python benchmarks/bench_program.py
+	$(BIN)/python benchmarks/bench_report.py
 
 clean:
 	rm -rf $(DEMO) .pytest_cache .mypy_cache .ruff_cache

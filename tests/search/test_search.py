@@ -294,3 +294,23 @@ def test_trials_and_replay_commands(
     assert "reproduced exactly" in capsys.readouterr().out
     assert main(["trials", str(tmp_path / "nothing")]) == 2
     assert "no study" in capsys.readouterr().err
+
+
+def test_median_pruner_settings_reach_optuna_and_may_change_on_resume(
+    dataset: Path, tmp_path: Path
+) -> None:
+    from dno.search._search import build_spec
+    from dno.search._study import make_pruner
+
+    space = space_file(tmp_path, {"width": {"type": "categorical", "choices": [4]}})
+    default = make_pruner(build_spec(options(dataset, tmp_path, space=space, max_epochs=30))[0])
+    assert isinstance(default, optuna.pruners.MedianPruner)
+    assert (default._n_warmup_steps, default._n_startup_trials) == (3, 3)
+    chosen = options(dataset, tmp_path / "r", space=space, search="grid", study="p",
+                     pruner_warmup_steps=5, pruner_startup_trials=1)  # fmt: skip
+    pruner = make_pruner(build_spec(chosen)[0])
+    assert (pruner._n_warmup_steps, pruner._n_startup_trials) == (5, 1)
+    run_search(chosen, log=quiet)
+    # a rerun with another pruner resumes the same study (the pruner only decides when to stop)
+    run_search(options(dataset, tmp_path / "r", space=space, search="grid", study="p"), log=quiet)
+    assert load_spec(study_of(chosen, "p")).pruner == {"type": "median", "warmup": 1, "startup": 3}

@@ -18,6 +18,7 @@ from dno.cli._data import DataCommand
 from dno.cli._diagnose import DiagnoseCommand
 from dno.cli._evaluate import EvaluateCommand
 from dno.cli._generate import GenerateCommand
+from dno.cli._report import ReportCommand
 from dno.cli._search import SearchCommand
 from dno.cli._train import TrainCommand
 from dno.cli._trials import ReplayCommand, TrialsCommand
@@ -36,6 +37,7 @@ COMMANDS: tuple[type[Command], ...] = (
     ReplayCommand,
     EvaluateCommand,
     CompareCommand,
+    ReportCommand,
     DiagnoseCommand,
 )
 

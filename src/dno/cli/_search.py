@@ -59,6 +59,16 @@ class SearchCommand(Command):
             help="per-epoch pruning (median); a sweep's early_terminate overrides it",
         )  # fmt: skip
         parser.add_argument(
+            "--pruner-warmup-steps", type=non_negative_int, metavar="N",
+            help="median pruner: never stop a trial before epoch N (Optuna's n_warmup_steps; "
+            "default max(1, max_epochs // 10))",
+        )  # fmt: skip
+        parser.add_argument(
+            "--pruner-startup-trials", type=non_negative_int, default=3, metavar="N",
+            help="median pruner: prune only once N trials have finished (Optuna's "
+            "n_startup_trials; 3)",
+        )  # fmt: skip
+        parser.add_argument(
             "--objectives", help="comma-separated, for --search multi: " + ", ".join(OBJECTIVES)
         )
         parser.add_argument("--confirm-top", type=non_negative_int, default=3)
@@ -103,6 +113,8 @@ class SearchCommand(Command):
                 space=Path(args.space) if args.space else None, seeds=args.seeds,
                 workers=args.workers, storage=args.storage,
                 study=args.study if not args.all else None, seed=args.seed, pruner=args.pruner,
+                pruner_warmup_steps=args.pruner_warmup_steps,
+                pruner_startup_trials=args.pruner_startup_trials,
                 objectives=args.objectives.split(",") if args.objectives else [],
                 confirm_top=args.confirm_top, confirm_seeds=args.confirm_seeds,
                 base={"device": args.device}, progress=not args.quiet and outer is None,

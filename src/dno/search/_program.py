@@ -5,11 +5,14 @@ The command comes from the sweep file: ``program`` and optionally ``command`` wi
 object per line (``{"epoch": 3, "val_loss": 0.12}``) or by calling :func:`dno.log`; dno reads
 its standard output as it runs, feeds the sweep's metric to the pruner, and stops a pruned or
 overdue trial's whole process group (SIGTERM, then SIGKILL after a grace period). A watchdog
-process kills the group if dno itself dies, so no program outlives the search.
+process kills the group if dno itself dies, so no program outlives the search. Every numeric
+value the program reported is kept in the trial's ``metrics.csv`` (one row per step), as for
+dno's own models, also for a pruned or failed trial.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -23,6 +26,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from dno._io import atomic_path
 from dno.errors import DnoError, UsageError
 
 __all__ = ["MACROS", "ProgramFailed", "ProgramRunner", "expand_command", "nest"]
@@ -187,6 +191,7 @@ class ProgramRunner:
             finally:
                 timer.cancel()
                 watchdog.kill()
+                _write_metrics(folder / "metrics.csv", seen)
         if getattr(timer, "fired", False):
             raise ProgramFailed(f"the program exceeded the time limit of {self.timeout:g} s")
         if code != 0:
@@ -233,6 +238,22 @@ class ProgramRunner:
         metrics[self.metric] = values[-1] if self.value == "last" else pick(values)
         metrics["epochs_run"] = float(len(seen[self.metric]))
         return metrics
+
+
+def _write_metrics(path: Path, seen: dict[str, list[tuple[int, float]]]) -> None:
+    """Write what the program reported as ``metrics.csv``: ``epoch`` (the step), one column each."""
+    if not seen:
+        return
+    columns = sorted(seen)
+    rows: dict[int, dict[str, float]] = {}
+    for name, points in seen.items():
+        for step, value in points:
+            rows.setdefault(step, {})[name] = value
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["epoch", *columns])
+        for step in sorted(rows):
+            writer.writerow([step, *(rows[step].get(c, "") for c in columns)])
 
 
 def _parse(line: str) -> dict[str, Any] | None:

@@ -56,6 +56,10 @@ class SearchOptions:
     study: str | None = None
     seed: int = 0
     pruner: str = "median"
+    #: the median pruner's Optuna settings: it may stop a trial from epoch ``n_warmup_steps`` on
+    #: (default ``max(1, max_epochs // 10)``), once ``n_startup_trials`` trials have finished
+    pruner_warmup_steps: int | None = None
+    pruner_startup_trials: int = 3
     objectives: list[str] = field(default_factory=list)
     confirm_top: int = 3
     confirm_seeds: int = 3
@@ -132,7 +136,17 @@ def _pruner(options: SearchOptions, space: SearchSpace) -> dict[str, Any]:
         return {"type": "hyperband", "min_iter": min_iter, "max_iter": max_iter, "eta": eta}
     if options.pruner not in ("median", "hyperband", "none"):
         raise UsageError(f"--pruner {options.pruner!r}; expected median, hyperband or none")
-    return {"type": options.pruner}
+    if options.pruner != "median":
+        return {"type": options.pruner}
+    warmup = options.pruner_warmup_steps
+    if warmup is None:
+        warmup = max(1, options.max_epochs // 10)
+    if warmup < 0 or options.pruner_startup_trials < 0:
+        raise UsageError(
+            f"--pruner-warmup-steps {warmup} / --pruner-startup-trials "
+            f"{options.pruner_startup_trials}; expected non-negative integers"
+        )
+    return {"type": "median", "warmup": warmup, "startup": options.pruner_startup_trials}
 
 
 def build_spec(

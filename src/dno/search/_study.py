@@ -46,8 +46,8 @@ SPEC_ATTR = "dno:spec"
 INTERRUPTED_ATTR = "dno:interrupted"
 RETRY_ATTR = "dno:retry_of"
 FAIL_ATTR = "fail_reason"
-#: Fields of the spec that may change when a study is resumed.
-MUTABLE = ("n_trials",)
+#: what a rerun may change in an existing study: how many trials, and when trials are pruned
+MUTABLE = ("n_trials", "pruner")
 
 
 @dataclass
@@ -131,7 +131,7 @@ def open_study(
                 f"study {spec.name!r} exists with another {', '.join(differing)}; "
                 "use another --study name (nothing was changed in the existing study)"
             )
-        if spec.n_trials != old.n_trials:
+        if any(old.__dict__[k] != spec.__dict__[k] for k in MUTABLE):
             study.set_user_attr(SPEC_ATTR, spec.to_json())
     else:
         study = optuna.create_study(

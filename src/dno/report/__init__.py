@@ -1,0 +1,53 @@
+"""Reports of studies: static and interactive figures, tables, one self-contained HTML page.
+
+:func:`write_report` reads one or more studies back from their storage and folders (never from
+the objects of the run that made them) and writes, into one folder:
+
+- for each figure a PNG (matplotlib) and an interactive page (plotly): optimization history,
+  parameter importance (Optuna's PED-ANOVA or fANOVA) beside each parameter's Spearman
+  correlation, heatmaps of the mean objective over pairs of parameters the study really
+  searched, slice plots, parallel coordinates, the Pareto front of multi-objective studies,
+  convergence curves of the best trials, their rollout error and spectra (where ``dno
+  evaluate`` ran), and box plots of the objective per model across families when several
+  studies are given;
+- the best trials' own figures (prediction vs truth, evaluation figures), copied;
+- tables of every trial (HTML and CSV) and of comparisons found on disk;
+- ``visualization_report.json`` (totals, models, families, best and worst trials, every file);
+- ``index.html``, which works offline: plotly.js embedded once, no CDN.
+
+Example:
+    >>> from dno.report import write_report
+    >>> result = write_report(["hyperparameter_results/fno-mackey-random"])  # doctest: +SKIP
+    >>> result.index  # doctest: +SKIP
+    PosixPath('hyperparameter_results/fno-mackey-random/report/index.html')
+"""
+
+from __future__ import annotations
+
+from dno.report._analysis import (
+    IMPORTANCE_METHODS,
+    MIN_IMPORTANCE_TRIALS,
+    choose_pairs,
+    compute_importance,
+    parse_pairs,
+)
+from dno.report._collect import load_study_data, study_data
+from dno.report._records import Importance, ParamInfo, StudyData, TrialRecord
+from dno.report._report import REPORT_JSON, ReportResult, write_report
+
+__all__ = [
+    "IMPORTANCE_METHODS",
+    "MIN_IMPORTANCE_TRIALS",
+    "REPORT_JSON",
+    "Importance",
+    "ParamInfo",
+    "ReportResult",
+    "StudyData",
+    "TrialRecord",
+    "choose_pairs",
+    "compute_importance",
+    "load_study_data",
+    "parse_pairs",
+    "study_data",
+    "write_report",
+]

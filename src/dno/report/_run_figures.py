@@ -1,0 +1,407 @@
+"""Figures of the best trials' runs (from their files) and across studies.
+
+- Convergence: train / validation loss, validation relative L2 and learning rate per epoch, from
+  each best trial's ``metrics.csv`` (its first seed); a program trial without one shows the
+  objective it reported per step (from the study storage).
+- Rollout error and spectra: from ``evaluation_val.json`` (written by ``dno evaluate``) where it
+  exists; the report never loads a model.
+- Box plots: the first objective of every completed trial, one box per study (model), coloured
+  by family.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dno.report._collect import read_metrics
+from dno.report._plotting import Plot, color, slug, spans_decades
+from dno.report._records import StudyData, TrialRecord
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "Artifact",
+    "box_plots",
+    "convergence_plot",
+    "copy_artifacts",
+    "evaluation_plots",
+    "read_evaluation",
+]
+
+#: Columns of metrics.csv drawn by the convergence figure: (panel title, columns, log y).
+PANELS = (
+    ("loss", ("train_loss", "val_loss"), True),
+    ("validation relative L2", ("val_rel_l2",), False),
+    ("learning rate", ("lr",), True),
+)
+#: At most this many extra panels for metrics that PANELS does not draw (a program's own).
+MAX_OWN_PANELS = 4
+
+
+def _curves(t: TrialRecord) -> tuple[str, dict[str, list[tuple[float, float]]]]:
+    """Per-epoch curves of a trial: ``(source, column -> [(epoch, value)])``."""
+    runs = t.run_dirs()
+    rows = read_metrics(runs[0]) if runs else []
+    if rows:
+        curves: dict[str, list[tuple[float, float]]] = {}
+        for row in rows:
+            for name, value in row.items():
+                if name != "epoch" and isinstance(value, int | float) and math.isfinite(value):
+                    curves.setdefault(name, []).append((float(row["epoch"]), float(value)))
+        where = f"seed {runs[0].name}" if runs[0] != t.folder else "metrics.csv"
+        return where, curves
+    steps = sorted(t.intermediate.items())
+    return "reported objective", {"objective": [(float(s), v) for s, v in steps]}
+
+
+def convergence_plot(data: StudyData, best: list[TrialRecord]) -> Plot | None:
+    """Training curves of the best trials."""
+    curves = [(t, *_curves(t)) for t in best]
+    curves = [c for c in curves if c[2]]
+    if not curves:
+        return None
+    panels = [p for p in PANELS if any(col in c[2] for c in curves for col in p[1])]
+    # a program's own metrics (or only its objective, from the storage): a panel each
+    known = {col for p in PANELS for col in p[1]} | {"seconds"}  # wall time is no curve
+    own = sorted({name for c in curves for name in c[2]} - known)[:MAX_OWN_PANELS]
+    panels += [(name, (name,), True) for name in own]
+
+    def static(fig: Figure) -> None:
+        axes = fig.subplots(1, len(panels), squeeze=False)[0]
+        for ax, (title, columns, log) in zip(axes, panels, strict=True):
+            for k, (t, _, series) in enumerate(curves):
+                for c, column in enumerate(columns):
+                    points = series.get(column, [])
+                    if points:
+                        xs, ys = zip(*points, strict=True)
+                        ax.plot(
+                            xs,
+                            ys,
+                            color=color(k),
+                            ls=":" if c else "-",
+                            label=f"trial {t.number} {column}",
+                        )
+            ax.set(title=title, xlabel="epoch")
+            if log and spans_decades(
+                [v for _, _, s in curves for col in columns for _, v in s.get(col, [])]
+            ):
+                ax.set_yscale("log")
+        axes[0].legend(fontsize=7)
+
+    def interactive() -> Any:
+        from plotly.subplots import make_subplots
+
+        fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p[0] for p in panels])
+        for i, (_, columns, log) in enumerate(panels):
+            values = [v for _, _, s in curves for col in columns for _, v in s.get(col, [])]
+            for k, (t, _, series) in enumerate(curves):
+                for c, column in enumerate(columns):
+                    points = series.get(column, [])
+                    if points:
+                        xs, ys = zip(*points, strict=True)
+                        fig.add_scatter(
+                            x=list(xs),
+                            y=list(ys),
+                            mode="lines",
+                            row=1,
+                            col=i + 1,
+                            name=f"trial {t.number} {column}",
+                            line={"color": color(k), "dash": "dot" if c else "solid"},
+                        )
+            fig.update_xaxes(title_text="epoch", row=1, col=i + 1)
+            fig.update_yaxes(
+                type="log" if log and spans_decades(values) else "linear", row=1, col=i + 1
+            )
+        return fig.update_layout(height=400)
+
+    sources = ", ".join(f"trial {t.number} ({where})" for t, where, _ in curves)
+    caption = (
+        f"Per-epoch training curves of the best trials: {sources}. Loss panel: train solid, "
+        "validation dotted."
+    )
+    return Plot(
+        "convergence",
+        "Convergence of the best trials",
+        caption,
+        static,
+        interactive,
+        size=(4.3 * len(panels) + 1, 4.0),
+    )
+
+
+def read_evaluation(t: TrialRecord) -> dict[str, Any] | None:
+    """A trial's ``evaluation_val.json`` (else ``evaluation_test.json``), or None."""
+    runs = t.run_dirs()
+    for split in ("val", "test"):
+        path = runs[0] / f"evaluation_{split}.json" if runs else None
+        if path is not None and path.is_file():
+            try:
+                loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            return loaded
+    return None
+
+
+def _get(doc: dict[str, Any], *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(doc, dict) or key not in doc:
+            return None
+        doc = doc[key]
+    return doc
+
+
+def _pairs(xs: Any, ys: Any) -> tuple[list[float], list[float]]:
+    """Finite (x, y) points of two JSON lists (nulls, for non-finite values, dropped)."""
+    if not isinstance(xs, list) or not isinstance(ys, list):
+        return [], []
+    kept = [
+        (x, y)
+        for x, y in zip(xs, ys, strict=False)
+        if isinstance(x, int | float) and isinstance(y, int | float)
+    ]
+    return [float(x) for x, _ in kept], [float(y) for _, y in kept]
+
+
+def evaluation_plots(best: list[TrialRecord]) -> list[Plot]:
+    """Rollout error curves and power spectra of the best trials that were evaluated."""
+    found = [(t, doc) for t in best if (doc := read_evaluation(t)) is not None]
+    if not found:
+        return []
+    return [p for p in (_rollout_plot(found), _spectrum_plot(found)) if p is not None]
+
+
+def _overlay(
+    key: str,
+    title: str,
+    caption: str,
+    lines: list[dict[str, Any]],
+    xlabel: str,
+    ylabel: str,
+    logx: bool,
+    logy: bool,
+) -> Plot:
+    """A line plot of several labelled series (``x``, ``y``, ``label``, ``color``, ``dash``)."""
+
+    def static(fig: Figure) -> None:
+        ax = fig.subplots()
+        for line in lines:
+            ax.plot(
+                line["x"],
+                line["y"],
+                color=line["color"],
+                label=line["label"],
+                ls="--" if line.get("dash") else "-",
+            )
+        ax.set(
+            xlabel=xlabel,
+            ylabel=ylabel,
+            xscale="log" if logx else "linear",
+            yscale="log" if logy else "linear",
+        )
+        ax.legend(fontsize=7)
+
+    def interactive() -> Any:
+        import plotly.graph_objects as go
+
+        fig = go.Figure()
+        for line in lines:
+            fig.add_scatter(
+                x=line["x"],
+                y=line["y"],
+                mode="lines",
+                name=line["label"],
+                line={"color": line["color"], "dash": "dash" if line.get("dash") else "solid"},
+            )
+        fig.update_xaxes(title_text=xlabel, type="log" if logx else "linear")
+        fig.update_yaxes(title_text=ylabel, type="log" if logy else "linear")
+        return fig.update_layout(height=420)
+
+    return Plot(key, title, caption, static, interactive, size=(7.5, 4.5))
+
+
+def _rollout_plot(found: list[tuple[TrialRecord, dict[str, Any]]]) -> Plot | None:
+    lines = []
+    for k, (t, doc) in enumerate(found):
+        xs, ys = _pairs(
+            _get(doc, "rollout", "error_curve", "time"),
+            _get(doc, "rollout", "error_curve", "relative_l2"),
+        )
+        if xs:
+            lines.append({"x": xs, "y": ys, "label": f"trial {t.number}", "color": color(k)})
+    if not lines:
+        return None
+    split = _get(found[0][1], "split") or "val"
+    caption = (
+        f"Relative L2 error of the rollout against time (in delays τ) on the {split} "
+        "split, from each trial's evaluation file (dno evaluate)."
+    )
+    return _overlay(
+        "rollout_error",
+        "Rollout error of the best trials",
+        caption,
+        lines,
+        "time (τ)",
+        "relative L2",
+        False,
+        False,
+    )
+
+
+def _spectrum_plot(found: list[tuple[TrialRecord, dict[str, Any]]]) -> Plot | None:
+    lines: list[dict[str, Any]] = []
+    truths: list[dict[str, Any]] = []
+    for k, (t, doc) in enumerate(found):
+        spectral = _get(doc, "spectral", "diagnosis", "spectral") or {}
+        for key, target in (("power_prediction", lines), ("power_truth", truths)):
+            xs, ys = _pairs(spectral.get("k"), spectral.get(key))
+            keep = [(x, y) for x, y in zip(xs, ys, strict=True) if x > 0 and y > 0]
+            if keep:
+                which = "truth" if target is truths else "prediction"
+                target.append(
+                    {
+                        "x": [x for x, _ in keep],
+                        "y": [y for _, y in keep],
+                        "label": f"trial {t.number} {which}",
+                        "color": color(k),
+                        "dash": target is truths,
+                    }
+                )
+    if truths and all(t["x"] == truths[0]["x"] and t["y"] == truths[0]["y"] for t in truths):
+        truths = [{**truths[0], "label": "truth (the same windows)", "color": "#222"}]
+    lines += truths
+    if not lines:
+        return None
+    caption = (
+        "Power spectrum P(k) of the rollout, prediction (solid) against truth (dashed): "
+        "a prediction with too little power, or power at the wrong scales, shows here "
+        "whatever its relative L2."
+    )
+    return _overlay(
+        "spectra",
+        "Spectral diagnostics of the best trials",
+        caption,
+        lines,
+        "k",
+        "P(k)",
+        True,
+        True,
+    )
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A figure a run wrote itself, copied into the report (path relative to the report)."""
+
+    group: str
+    trial: int
+    title: str
+    path: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"group": self.group, "trial": self.trial, "title": self.title, "path": self.path}
+
+
+def copy_artifacts(best: list[TrialRecord], group: str, out: Path) -> list[Artifact]:
+    """Copy the best trials' own PNGs (prediction vs truth, evaluation figures) into the report."""
+    copied = []
+    for t in best:
+        runs = t.run_dirs()
+        if not runs:
+            continue
+        artifacts = runs[0] / "artifacts"
+        sources = [artifacts / "prediction_vs_truth.png"]
+        sources += sorted(artifacts.glob("evaluation_*/*.png"))
+        target = out / "figures" / group / f"trial-{t.number}"
+        for source in sources:
+            if not source.is_file():
+                continue
+            name = (
+                source.name if source.parent == artifacts else f"{source.parent.name}-{source.name}"
+            )
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target / name)
+            title = name.removesuffix(".png").replace("_", " ").replace("-", ": ", 1)
+            copied.append(
+                Artifact(group, t.number, title, (target / name).relative_to(out).as_posix())
+            )
+    return copied
+
+
+def box_plots(studies: list[StudyData]) -> list[Plot]:
+    """The first objective of each study's completed trials, one box per study."""
+    plots = []
+    for objective in dict.fromkeys(s.objectives[0] for s in studies):
+        chosen = [s for s in studies if s.objectives[0] == objective and s.complete()]
+        if len(chosen) >= 2:
+            plots.append(_box(objective, chosen))
+    return plots
+
+
+def _box(objective: str, studies: list[StudyData]) -> Plot:
+    keys = [(s.model, s.family) for s in studies]
+    labels = [
+        s.model if keys.count((s.model, s.family)) == 1 else f"{s.model} ({s.name})"
+        for s in studies
+    ]
+    families = list(dict.fromkeys(s.family for s in studies))
+    values = [[(t.values or [math.nan])[0] for t in s.complete()] for s in studies]
+
+    def static(fig: Figure) -> None:
+        ax = fig.subplots()
+        parts = ax.boxplot(values, patch_artist=True, showfliers=True)
+        ticks = [f"{label}\n{s.family}" for label, s in zip(labels, studies, strict=True)]
+        ax.set_xticks(range(1, len(studies) + 1), ticks, rotation=20, ha="right")
+        for patch, s in zip(parts["boxes"], studies, strict=True):
+            patch.set_facecolor(color(families.index(s.family)))
+            patch.set_alpha(0.6)
+        for i, ys in enumerate(values):
+            ax.scatter([i + 1] * len(ys), ys, s=8, color="#333", zorder=3)
+        from matplotlib.patches import Patch
+
+        handles = [Patch(color=color(k), alpha=0.6, label=f) for k, f in enumerate(families)]
+        ax.legend(handles=handles, title="family", fontsize=8)
+        ax.set(ylabel=objective)
+
+    def interactive() -> Any:
+        import plotly.graph_objects as go
+
+        fig = go.Figure()
+        for k, family in enumerate(families):
+            xs, ys = [], []
+            for s, label, vs in zip(studies, labels, values, strict=True):
+                if s.family == family:
+                    xs += [label] * len(vs)
+                    ys += vs
+            fig.add_box(
+                x=xs,
+                y=ys,
+                name=family,
+                boxpoints="all",
+                jitter=0.3,
+                pointpos=0,
+                marker_color=color(k),
+            )
+        fig.update_yaxes(title_text=objective)
+        return fig.update_layout(boxmode="group", height=440, legend_title_text="family")
+
+    caption = (
+        f"{objective} of every completed trial, one box per study "
+        f"({', '.join(f'{s.name}: {len(v)}' for s, v in zip(studies, values, strict=True))}"
+        " trials); colour: family. A search's trials are not independent samples of a "
+        "model's quality; compare confirmed scores for that."
+    )
+    return Plot(
+        f"box_{slug(objective)}",
+        f"Models across families: {objective}",
+        caption,
+        static,
+        interactive,
+        size=(max(6.0, 1.2 * len(studies) + 2), 4.8),
+    )
