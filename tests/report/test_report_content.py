@@ -278,6 +278,7 @@ def test_program_sweeps_get_the_same_report(tmp_path: Path) -> None:
     """A W&B-format sweep of a user's program, 2 seeds: curves come from its own metrics."""
     import yaml
 
+    from dno.compare import compare_study
     from dno.search import SearchOptions, run_search
 
     (tmp_path / "train.py").write_text(PROGRAM)
@@ -290,11 +291,13 @@ def test_program_sweeps_get_the_same_report(tmp_path: Path) -> None:
     folder = Path(run_search(options, log=lambda _: None)["folder"])
     metrics = (folder / "trials" / "0" / "seeds" / "1" / "metrics.csv").read_text().splitlines()
     assert metrics[0] == "epoch,recon_error,val_loss" and len(metrics) == 5
+    compare_study(str(folder), tmp_path / "r")  # its comparison is shown without --compare
     out = tmp_path / "report"
     assert run_cli([str(folder), "--out", str(out), "-q"]) == 0
     report = load(out)
     (study,) = report["studies"]
     assert study["totals"]["complete"] == 3
+    assert any(t["key"] == "compare-train-grid" for t in report["tables"])
     figures = {f["key"]: f for f in study["figures"]}
     assert "history" in figures and (out / figures["convergence"]["png"]).is_file()
     curves = (out / figures["convergence"]["html"]).read_text()

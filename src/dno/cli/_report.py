@@ -70,7 +70,7 @@ class ReportCommand(Command):
             action="append",
             metavar="DIR",
             help="a comparison folder (holding comparison.csv / .md, or sub-folders that do) "
-            "to show as tables, repeatable",
+            "to show as tables, repeatable; a study's own (dno compare --study) is shown anyway",
         )
         parser.add_argument(
             "--importance",

@@ -34,7 +34,7 @@ from dno.report._study_figures import (
     pareto_plot,
     slice_plot,
 )
-from dno.report._tables import Table, comparison_tables, trial_rows, write_table
+from dno.report._tables import Table, comparison_tables, has_comparison, trial_rows, write_table
 from dno.tracking import json_safe
 
 __all__ = ["REPORT_JSON", "ReportResult", "write_report"]
@@ -107,7 +107,10 @@ def write_report(
     requested = parse_pairs(list(pairs or []))
     loaded = [load_study_data(s, Path(results), storage, importance) for s in studies]
     _check_pairs(requested, loaded)
-    tables, markdown = comparison_tables([Path(c) for c in compare or []])
+    folders = [Path(c) for c in compare or []]
+    # a study's own comparison (dno compare --study writes it into the study folder)
+    folders += [d.folder for d in loaded if has_comparison(d.folder) and d.folder not in folders]
+    tables, markdown = comparison_tables(folders)
     default = loaded[0].folder / "report" if len(loaded) == 1 else Path("report")
     target = Path(out) if out else default
     _prepare(target)

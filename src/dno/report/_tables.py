@@ -19,7 +19,14 @@ from dno.report._collect import read_csv
 from dno.report._plotting import fmt, slug
 from dno.report._records import StudyData
 
-__all__ = ["Table", "comparison_tables", "table_html", "trial_rows", "write_table"]
+__all__ = [
+    "Table",
+    "comparison_tables",
+    "has_comparison",
+    "table_html",
+    "trial_rows",
+    "write_table",
+]
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;max-width:1300px;
@@ -128,15 +135,16 @@ def write_table(table: Table, out: Path, back: str = "../index.html") -> Table:
     return table
 
 
+def has_comparison(folder: Path) -> bool:
+    """Whether ``folder`` holds a comparison table (``comparison.csv`` or ``comparison.md``)."""
+    return (folder / "comparison.csv").is_file() or (folder / "comparison.md").is_file()
+
+
 def comparison_files(folder: Path) -> list[Path]:
     """The comparison folders under ``folder`` (itself, or its sub-folders) with a table."""
-
-    def has_table(path: Path) -> bool:
-        return (path / "comparison.csv").is_file() or (path / "comparison.md").is_file()
-
-    if has_table(folder):
+    if has_comparison(folder):
         return [folder]
-    return sorted(p for p in folder.iterdir() if p.is_dir() and has_table(p))
+    return sorted(p for p in folder.iterdir() if p.is_dir() and has_comparison(p))
 
 
 def comparison_tables(folders: list[Path]) -> tuple[list[Table], dict[str, str]]:
