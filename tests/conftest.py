@@ -2,7 +2,8 @@
 
 The server is installed (Debian's ``postgresql``, when running as root with apt) and started by
 the fixture itself in a temporary folder on a free port; tests that need it carry the
-``postgres`` marker and are skipped, with the reason, where that is impossible. Set
+``postgres`` marker and are skipped, with the reason, where that is impossible (under CI they
+fail instead: see ``services.py``). Set
 ``DNO_TEST_POSTGRES_URL`` to use an existing server instead.
 """
 
@@ -18,6 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from services import unavailable
 
 
 def _free_port() -> int:
@@ -55,11 +58,11 @@ def postgres_url() -> Iterator[str]:
     try:
         import psycopg  # noqa: F401
     except ImportError:
-        pytest.skip("psycopg is not installed (pip install -e '.[test]')")
+        unavailable("psycopg is not installed (pip install -e '.[test]')")
     if _initdb() is None:
         reason = _install_postgres()
         if reason or _initdb() is None:
-            pytest.skip(f"no PostgreSQL server: {reason or 'initdb not found after install'}")
+            unavailable(f"no PostgreSQL server: {reason or 'initdb not found after install'}")
     bin_dir = Path(str(_initdb())).parent
     # Not under pytest's own temporary folder: as root that is private to root, and initdb
     # refuses to run as root, so the server runs as the postgres user in a folder of its own.
@@ -80,7 +83,7 @@ def postgres_url() -> Iterator[str]:
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     if start.returncode != 0:
-        pytest.skip(f"PostgreSQL did not start: {start.stderr.strip()[-300:]}")
+        unavailable(f"PostgreSQL did not start: {start.stderr.strip()[-300:]}")
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:

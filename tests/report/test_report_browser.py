@@ -1,11 +1,11 @@
 """The HTML report opened in a real browser: headless Chromium, offline.
 
 The ``chromium`` fixture finds Debian's ``chromium`` or installs it (as root with apt-get); the
-test is skipped, with the reason, only where neither is possible. The page is rendered with
-networking disabled; every figure listed in ``visualization_report.json`` must have been drawn
-by plotly (its div carries ``js-plotly-plot`` after the scripts ran) and no script error may
-occur. The screenshot is kept in ``tests/artifacts/report_screenshot.png``.
-"""
+test is skipped, with the reason, only where neither is possible (under CI it fails instead).
+The page is rendered with networking disabled; every figure listed in
+``visualization_report.json`` must have been drawn by plotly (its div carries
+``js-plotly-plot`` after the scripts ran) and no script error may occur. The screenshot is kept
+in ``tests/artifacts/report_screenshot.png``."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from dno.report import write_report
+from services import unavailable
 
 pytest.importorskip(
     "plotly", reason="the interactive report needs plotly (pip install 'dno[plot]')"
@@ -69,7 +70,7 @@ def chromium() -> str:
         reason = _install_chromium()
         found = _find_chromium()
         if found is None:
-            pytest.skip(f"no headless browser: {reason or 'chromium not found after install'}")
+            unavailable(f"no headless browser: {reason or 'chromium not found after install'}")
     return found
 
 
