@@ -313,4 +313,4 @@ def test_median_pruner_settings_reach_optuna_and_may_change_on_resume(
     run_search(chosen, log=quiet)
     # a rerun with another pruner resumes the same study (the pruner only decides when to stop)
     run_search(options(dataset, tmp_path / "r", space=space, search="grid", study="p"), log=quiet)
-    assert load_spec(study_of(chosen, "p")).pruner == {"type": "median", "warmup": 1, "startup": 3}
+    assert load_spec(study_of(chosen, "p")).pruner == {"type": "median", "warmup": 2, "startup": 3}

@@ -61,7 +61,7 @@ class SearchCommand(Command):
         parser.add_argument(
             "--pruner-warmup-steps", type=non_negative_int, metavar="N",
             help="median pruner: never stop a trial before epoch N (Optuna's n_warmup_steps; "
-            "default max(1, max_epochs // 10))",
+            "default max(2, max_epochs // 10))",
         )  # fmt: skip
         parser.add_argument(
             "--pruner-startup-trials", type=non_negative_int, default=3, metavar="N",

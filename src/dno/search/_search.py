@@ -57,7 +57,7 @@ class SearchOptions:
     seed: int = 0
     pruner: str = "median"
     #: the median pruner's Optuna settings: it may stop a trial from epoch ``n_warmup_steps`` on
-    #: (default ``max(1, max_epochs // 10)``), once ``n_startup_trials`` trials have finished
+    #: (default ``max(2, max_epochs // 10)``), once ``n_startup_trials`` trials have finished
     pruner_warmup_steps: int | None = None
     pruner_startup_trials: int = 3
     objectives: list[str] = field(default_factory=list)
@@ -140,7 +140,7 @@ def _pruner(options: SearchOptions, space: SearchSpace) -> dict[str, Any]:
         return {"type": options.pruner}
     warmup = options.pruner_warmup_steps
     if warmup is None:
-        warmup = max(1, options.max_epochs // 10)
+        warmup = max(2, options.max_epochs // 10)
     if warmup < 0 or options.pruner_startup_trials < 0:
         raise UsageError(
             f"--pruner-warmup-steps {warmup} / --pruner-startup-trials "
