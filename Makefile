@@ -17,8 +17,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The main job on embedded defaults: data, a small Bayesian search with pruning, its summary
-# and its report.
+# The main job on embedded defaults: data, a small Bayesian search with pruning, its summary,
+# the best trial's evaluation (validation split) and the study's report.
 # Rerunning resumes the study (finished trials are kept).
 demo: $(STAMP)
 	mkdir -p $(DEMO)
@@ -28,6 +28,7 @@ demo: $(STAMP)
 	    --search bayesian --pruner median --n-trials 10 --max-epochs 8 \
 	    --results $(DEMO)/hyperparameter_results --confirm-top 2 --confirm-seeds 2
 	$(BIN)/dno trials $(DEMO)/hyperparameter_results/method_of_steps-mackey-bayesian
+	$(BIN)/dno evaluate $(DEMO)/hyperparameter_results/method_of_steps-mackey-bayesian
 	$(BIN)/dno report $(DEMO)/hyperparameter_results/method_of_steps-mackey-bayesian -q
 
 lint: $(STAMP)

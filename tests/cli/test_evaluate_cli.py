@@ -126,3 +126,23 @@ def test_registered_command_if_present(run_dir: Path, capsys: pytest.CaptureFixt
         pytest.skip("dno evaluate is not registered in dno.cli yet")
     assert main(["evaluate", str(run_dir / "missing"), *FAST]) == 2
     assert "does not exist" in _one_error_line(capsys)
+
+
+def test_a_study_folder_stands_for_its_best_trial(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import yaml
+
+    study = tmp_path / "study"
+    for seed in ("1", "0"):  # a --seeds study: the first seed's run is scored
+        target = study / "trials" / "3" / "seeds" / seed
+        shutil.copytree(run_dir, target, ignore=shutil.ignore_patterns("evaluation_*"))
+    best = {"study": "s", "trial": 3, "model": "history_space", "family": "neutral"}
+    (study / "best_config.yaml").write_text(yaml.safe_dump(best))
+    assert _run([str(study), *FAST]) == 0
+    assert "its best trial 3" in capsys.readouterr().out
+    assert (study / "trials" / "3" / "seeds" / "0" / "evaluation_val.json").is_file()
+    assert not (study / "trials" / "3" / "seeds" / "1" / "evaluation_val.json").exists()
+    (study / "best_config.yaml").write_text(yaml.safe_dump({**best, "model": "program:train.py"}))
+    assert _run([str(study), *FAST]) == 2
+    assert "ran a program, not a dno model" in capsys.readouterr().err

@@ -27,11 +27,12 @@ class EvaluateCommand(Command):
     name = "evaluate"
     help = "score a trained run on its validation (or test) split: metrics, JSON and figures"
     description = (
-        "Score the best checkpoint of a run folder (written by dno train) on one split of its\n"
-        "dataset: one-step and rollout relative L2 (global and per slice), the rollout error\n"
-        "curve, valid prediction time and correlation time (in delays tau), stability under\n"
-        "input noise, spectral diagnostics (amplitude, P(k) ratio, r(k), xi(r), band errors,\n"
-        "zig-zag) and cost (parameters, throughput, peak memory). All in physical units.\n\n"
+        "Score the best checkpoint of a run folder (written by dno train; a study folder of\n"
+        "dno search stands for its best trial's run) on one split of its dataset: one-step\n"
+        "and rollout relative L2 (global and per slice), the rollout error curve, valid\n"
+        "prediction time and correlation time (in delays tau), stability under input noise,\n"
+        "spectral diagnostics (amplitude, P(k) ratio, r(k), xi(r), band errors, zig-zag) and\n"
+        "cost (parameters, throughput, peak memory). All in physical units.\n\n"
         "The rollout horizon is K delays (K (S-1) slices on the theta-grid), set by the\n"
         "evaluation config and never by the model, so models with any m are scored on the same\n"
         "slices. The validation split is the default; the test split is read only with\n"
@@ -42,12 +43,16 @@ class EvaluateCommand(Command):
         + "\n".join(f"  {key} = {json.dumps(value)}" for key, value in _DEFAULTS.items())
         + "\n\nexamples:\n"
         "  dno evaluate runs/method_of_steps-mackey-s0\n"
+        "  dno evaluate hyperparameter_results/method_of_steps-mackey-bayesian   # best trial\n"
         "  dno evaluate runs/fno-neutral-s0 --horizon-delays 5 --device cpu\n"
         "  dno evaluate runs/fno-neutral-s0 --split test --config eval.yaml --json"
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("run_dir", metavar="RUN_DIR", help="run folder written by dno train")
+        parser.add_argument(
+            "run_dir", metavar="RUN_DIR",
+            help="run folder written by dno train, or a study folder (its best trial)",
+        )  # fmt: skip
         parser.add_argument(
             "--split",
             choices=EVALUATION_SPLITS,
@@ -76,8 +81,15 @@ class EvaluateCommand(Command):
 
     def run(self, args: argparse.Namespace) -> int:
         config = load_evaluation_config(args.config, horizon_delays=args.horizon_delays)
+        run = Path(args.run_dir)
+        if (run / "best_config.yaml").is_file() and not (run / "config.json").is_file():
+            from dno.search import best_run
+
+            number, run = best_run(run)
+            if not args.json:
+                print(f"study {args.run_dir}: its best trial {number} ({run})")
         result = evaluate_run(
-            args.run_dir,
+            run,
             args.split,
             config,
             args.device,
@@ -87,7 +99,6 @@ class EvaluateCommand(Command):
         if args.json:
             print(json.dumps(result, indent=2, allow_nan=False))
             return 0
-        run = Path(args.run_dir)
         print(format_evaluation(result))
         print(f"wrote {run / result['summary']['file']} and the summary in final_results.json")
         if result["figures"]:

@@ -12,7 +12,7 @@ from dno.search._search import SearchOptions, build_spec, run_search, run_worker
 from dno.search._space import SearchSpace, default_space, load_space, parse_space
 from dno.search._storage import open_storage
 from dno.search._study import SEARCHES, StudySpec, count_finished, load_spec
-from dno.search._summary import CONFIRM_SEED_BASE, score_split
+from dno.search._summary import CONFIRM_SEED_BASE, best_run, score_split
 
 __all__ = [
     "CONFIRM_SEED_BASE",
@@ -23,6 +23,7 @@ __all__ = [
     "SearchSpace",
     "StudySpec",
     "TrialRunner",
+    "best_run",
     "build_spec",
     "count_finished",
     "default_space",

@@ -17,11 +17,12 @@ from optuna.trial import FrozenTrial, TrialState
 
 from dno._io import atomic_path
 from dno.data import Dataset, Normalizer, make_windows
+from dno.errors import UsageError
 from dno.search._runner import TrialRunner
 from dno.search._study import FAIL_ATTR, INTERRUPTED_ATTR, RETRY_ATTR, StudySpec
 from dno.tracking import RunFolder, json_safe
 
-__all__ = ["CONFIRM_SEED_BASE", "confirm_top", "score_split", "write_summary"]
+__all__ = ["CONFIRM_SEED_BASE", "best_run", "confirm_top", "score_split", "write_summary"]
 
 #: Confirmation runs use seeds from here on: never seen during the search.
 CONFIRM_SEED_BASE = 10_000
@@ -106,6 +107,36 @@ def write_summary(
             tmp.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
         info["best"] = document
     return info
+
+
+def best_run(folder: Path) -> tuple[int, Path]:
+    """The best trial of a study folder and its run folder (its first seed's, with ``--seeds``).
+
+    Reads ``best_config.yaml`` (written after every search), so it needs no storage.
+
+    Raises:
+        UsageError: no ``best_config.yaml`` (no completed trial yet), or the best trial ran a
+            user's program (not a dno model), or its run folder is missing.
+    """
+    path = folder / "best_config.yaml"
+    if not path.is_file():
+        raise UsageError(
+            f"{str(folder)!r} has no best_config.yaml: the study has no completed trial yet, or "
+            "it is not a study folder"
+        )
+    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    number = int(document.get("trial", -1))
+    if str(document.get("model", "")).startswith("program:"):
+        raise UsageError(
+            f"the best trial ({number}) of {document.get('study')!r} ran a program, not a dno "
+            "model: evaluate its outputs with the program itself"
+        )
+    trial_dir = folder / "trials" / str(number)
+    seeds = sorted((trial_dir / "seeds").glob("*/config.json"), key=lambda p: int(p.parent.name))
+    run = seeds[0].parent if seeds else trial_dir
+    if not (run / "config.json").is_file():
+        raise UsageError(f"the best trial's run folder {str(run)!r} is missing")
+    return number, run
 
 
 def _trial_config(folder: Path, trial: FrozenTrial) -> dict[str, Any]:
