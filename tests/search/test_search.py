@@ -213,6 +213,14 @@ def test_killed_search_resumes_with_postgresql(
     opts = options(dataset, tmp_path / "r", search="grid", space=space, study="k",
                    max_epochs=60, storage=db)  # fmt: skip
     _check_resumed(opts)
+    # the shared study's report, from the database by name
+    from dno.report import write_report
+
+    report = write_report(["k"], results=tmp_path / "r", storage=db, out=tmp_path / "report",
+                          interactive=False)  # fmt: skip
+    (study,) = report.studies
+    assert study.name == "k" and len(study.complete()) == 2
+    assert (tmp_path / "report" / "index.html").is_file()
 
 
 @pytest.mark.parametrize(
