@@ -124,6 +124,21 @@ def test_figures_are_written(runs: dict[str, Path], results: dict[str, dict[str,
     assert all(name.startswith("artifacts/evaluation_val/") for name in figures)
 
 
+def test_kept_rollouts_are_the_scored_ones(
+    runs: dict[str, Path], results: dict[str, dict[str, Any]]
+) -> None:
+    """rollouts_val.npz (for dno report): the figure windows, on the scored horizon."""
+    for name, folder in runs.items():
+        examples = results[name]["examples"]
+        assert examples["file"] == "rollouts_val.npz" and len(examples["windows"]) == 2
+        with np.load(folder / examples["file"]) as kept:
+            horizon = results[name]["horizon"]["slices"]
+            assert kept["history"].shape[:2] == (2, S)
+            assert kept["truth"].shape == kept["prediction"].shape
+            assert kept["truth"].shape[:2] == (2, horizon)
+            assert list(kept["windows"]) == examples["windows"]
+
+
 def test_run_without_checkpoint_is_one_clear_error(runs: dict[str, Path], tmp_path: Path) -> None:
     broken = tmp_path / "broken"
     shutil.copytree(runs["method_of_steps"], broken)

@@ -302,3 +302,27 @@ def test_program_sweeps_get_the_same_report(tmp_path: Path) -> None:
     assert "history" in figures and (out / figures["convergence"]["png"]).is_file()
     curves = (out / figures["convergence"]["html"]).read_text()
     assert "recon_error" in curves and "val_loss" in curves
+
+
+@pytest.mark.parametrize("n_x", [1, 5])
+def test_prediction_vs_truth_is_redrawn_from_the_kept_rollouts(n_x: int, tmp_path: Path) -> None:
+    """dno evaluate's rollouts_val.npz: lines for one value, (time, x) maps for a field."""
+    from dno.report._run_figures import evaluation_plots
+
+    trials = []
+    for number in (4, 7):
+        folder = tmp_path / "trials" / str(number)
+        folder.mkdir(parents=True)
+        doc = {"split": "val", "examples": {"file": "rollouts_val.npz", "windows": [0, 5]}}
+        (folder / "evaluation_val.json").write_text(json.dumps(doc))
+        t = np.linspace(0, 3, 45)[None, :, None, None] + np.zeros((2, 1, n_x, 1))
+        np.savez(folder / "rollouts_val.npz", history=np.ones((2, 16, n_x, 1)),
+                 truth=np.sin(t), prediction=0.9 * np.sin(t))  # fmt: skip
+        trials.append(TrialRecord(number, "complete", [0.1], {}, folder=folder))
+    (plot,) = evaluation_plots(trials)
+    assert plot.key == "prediction" and ("(time, x)" in plot.caption) == (n_x > 1)
+    done = render(plot, "g", tmp_path / "out", interactive=True)
+    assert (tmp_path / "out" / done.png).is_file()
+    assert "trial 7" in (tmp_path / "out" / str(done.html)).read_text()
+    kinds = {trace.type for trace in plot.interactive().data}
+    assert kinds == ({"heatmap"} if n_x > 1 else {"scatter"})

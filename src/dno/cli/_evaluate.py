@@ -38,7 +38,8 @@ class EvaluateCommand(Command):
         "slices. The validation split is the default; the test split is read only with\n"
         "--split test.\n\n"
         'Writes RUN_DIR/evaluation_SPLIT.json, a summary under "evaluation" in\n'
-        "RUN_DIR/final_results.json, and PNG figures into RUN_DIR/artifacts/evaluation_SPLIT/.\n\n"
+        "RUN_DIR/final_results.json, a few rollouts as arrays in RUN_DIR/rollouts_SPLIT.npz\n"
+        "(dno report redraws them), and PNG figures into RUN_DIR/artifacts/evaluation_SPLIT/.\n\n"
         "evaluation config keys (YAML file with --config) and defaults:\n"
         + "\n".join(f"  {key} = {json.dumps(value)}" for key, value in _DEFAULTS.items())
         + "\n\nexamples:\n"

@@ -259,6 +259,33 @@ def _figures(
     return paths
 
 
+def _write_examples(
+    path: Path,
+    history: np.ndarray,
+    truth: np.ndarray,
+    prediction: np.ndarray,
+    config: EvaluationConfig,
+) -> dict[str, Any]:
+    """Keep a few rollouts as arrays, so that a report can redraw them without the model.
+
+    ``RUN_DIR/rollouts_<split>.npz`` holds ``history`` (k, S, X, C), ``truth`` and
+    ``prediction`` (k, horizon, X, C) in physical units (float32) and ``windows`` (k,), the
+    windows' indices: the same ``figure_windows`` windows as the PNG figures.
+    """
+    from dno._io import atomic_path
+
+    pick = _spread(history.shape[0], config.figure_windows)
+    with atomic_path(path) as tmp, tmp.open("wb") as handle:
+        np.savez(
+            handle,
+            history=history[pick].astype(np.float32),
+            truth=truth[pick].astype(np.float32),
+            prediction=prediction[pick].astype(np.float32),
+            windows=pick.astype(np.int64),
+        )
+    return {"file": path.name, "windows": [int(i) for i in pick]}
+
+
 def evaluate_run(
     run_dir: str | os.PathLike[str],
     split: str = "val",
@@ -271,8 +298,9 @@ def evaluate_run(
     """Evaluate the best checkpoint of a run on one split and write the results into the run.
 
     Writes ``RUN_DIR/evaluation_<split>.json`` (everything), a summary under
-    ``"evaluation": {split: ...}`` in ``RUN_DIR/final_results.json`` (other keys kept) and the
-    figures into ``RUN_DIR/artifacts/evaluation_<split>/``. The protocol is in the module doc.
+    ``"evaluation": {split: ...}`` in ``RUN_DIR/final_results.json`` (other keys kept), a few
+    rollouts as arrays in ``RUN_DIR/rollouts_<split>.npz`` and the figures into
+    ``RUN_DIR/artifacts/evaluation_<split>/``. The protocol is in the module doc.
 
     Args:
         run_dir: a run folder written by ``dno train``.
@@ -338,6 +366,9 @@ def evaluate_run(
         else []
     )
     result["figures"] = [str(path.relative_to(run.path)) for path in paths]
+    result["examples"] = _write_examples(
+        run.path / f"rollouts_{split}.npz", history, truth[:, :horizon], prediction, config
+    )
     result = to_jsonable(result)
     result["summary"] = summarize(result)
     write_json(run.path / f"evaluation_{split}.json", result)

@@ -3,8 +3,9 @@
 - Convergence: train / validation loss, validation relative L2 and learning rate per epoch, from
   each best trial's ``metrics.csv`` (its first seed); a program trial without one shows the
   objective it reported per step (from the study storage).
-- Rollout error and spectra: from ``evaluation_val.json`` (written by ``dno evaluate``) where it
-  exists; the report never loads a model.
+- Prediction vs truth, rollout error and spectra: from ``evaluation_val.json`` and the rollouts
+  kept in ``rollouts_val.npz`` (written by ``dno evaluate``) where they exist; the report never
+  loads a model.
 - Box plots: the first objective of every completed trial, one box per study (model), coloured
   by family.
 """
@@ -17,6 +18,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from dno.report._collect import read_metrics
 from dno.report._plotting import Plot, color, slug, spans_decades
@@ -32,6 +35,7 @@ __all__ = [
     "copy_artifacts",
     "evaluation_plots",
     "read_evaluation",
+    "read_examples",
 ]
 
 #: Columns of metrics.csv drawn by the convergence figure: (panel title, columns, log y).
@@ -170,11 +174,120 @@ def _pairs(xs: Any, ys: Any) -> tuple[list[float], list[float]]:
 
 
 def evaluation_plots(best: list[TrialRecord]) -> list[Plot]:
-    """Rollout error curves and power spectra of the best trials that were evaluated."""
+    """Prediction vs truth, rollout error curves and power spectra of the evaluated best trials."""
     found = [(t, doc) for t in best if (doc := read_evaluation(t)) is not None]
     if not found:
         return []
-    return [p for p in (_rollout_plot(found), _spectrum_plot(found)) if p is not None]
+    plots = (_prediction_plot(found), _rollout_plot(found), _spectrum_plot(found))
+    return [p for p in plots if p is not None]
+
+
+def read_examples(t: TrialRecord, doc: dict[str, Any]) -> dict[str, np.ndarray] | None:
+    """The rollouts ``dno evaluate`` kept (``rollouts_<split>.npz``), or None.
+
+    Returns ``history`` (k, S, X, C), ``truth`` and ``prediction`` (k, n, X, C).
+    """
+    name = _get(doc, "examples", "file")
+    runs = t.run_dirs()
+    if not isinstance(name, str) or not runs or not (runs[0] / name).is_file():
+        return None
+    try:
+        with np.load(runs[0] / name) as loaded:
+            arrays = {key: np.asarray(loaded[key]) for key in ("history", "truth", "prediction")}
+    except (OSError, ValueError, KeyError):
+        return None
+    if arrays["truth"].ndim != 4 or arrays["truth"].shape[0] == 0:
+        return None
+    return arrays
+
+
+def _prediction_plot(found: list[tuple[TrialRecord, dict[str, Any]]]) -> Plot | None:
+    """The first kept rollout of each evaluated best trial against its truth (channel 0).
+
+    One field value (X = 1): history, truth and prediction over time in tau, a panel per
+    trial. A spatial field (X > 1): truth, prediction and their difference over (time, x), a
+    row per trial.
+    """
+    shown = [(t, doc, ex) for t, doc in found if (ex := read_examples(t, doc)) is not None][:3]
+    if not shown:
+        return None
+    split = _get(shown[0][1], "split") or "val"
+    spatial = any(ex["truth"].shape[2] > 1 for _, _, ex in shown)
+
+    def axes(ex: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        s, n = ex["history"].shape[1], ex["truth"].shape[1]
+        return np.arange(-(s - 1), 1) / (s - 1), np.arange(1, n + 1) / (s - 1)
+
+    def static(fig: Figure) -> None:
+        if not spatial:
+            row = fig.subplots(1, len(shown), squeeze=False)[0]
+            for ax, (t, _, ex) in zip(row, shown, strict=True):
+                before, after = axes(ex)
+                ax.plot(before, ex["history"][0, :, 0, 0], color="#555", lw=1, label="history")
+                ax.plot(after, ex["truth"][0, :, 0, 0], "k--", lw=1.5, label="truth")
+                ax.plot(after, ex["prediction"][0, :, 0, 0], color=color(0), label="prediction")
+                ax.set(title=f"trial {t.number}", xlabel="time / τ")
+            row[0].legend(fontsize=7)
+            return
+        grid = fig.subplots(len(shown), 3, squeeze=False)
+        for (left, middle, right), (t, _, ex) in zip(grid, shown, strict=True):
+            _, after = axes(ex)
+            true, pred = ex["truth"][0, :, :, 0], ex["prediction"][0, :, :, 0]
+            extent = (0.0, float(after[-1]), 0.0, float(true.shape[1] - 1))
+            low, high = float(np.nanmin(true)), float(np.nanmax(true))
+            for ax, field, name in ((left, true, "truth"), (middle, pred, "prediction")):
+                ax.imshow(field.T, aspect="auto", origin="lower", extent=extent,
+                          vmin=low, vmax=high)  # fmt: skip
+                ax.set(title=f"trial {t.number}: {name}", xlabel="time / τ", ylabel="x index")
+            spread = float(np.nanmax(np.abs(pred - true))) or 1.0  # centred on zero
+            right.imshow((pred - true).T, aspect="auto", origin="lower", extent=extent,
+                         cmap="RdBu_r", vmin=-spread, vmax=spread)  # fmt: skip
+            right.set(title="prediction - truth", xlabel="time / τ")
+
+    def interactive() -> Any:
+        from plotly.subplots import make_subplots
+
+        if not spatial:
+            titles = [f"trial {t.number}" for t, _, _ in shown]
+            fig = make_subplots(rows=1, cols=len(shown), subplot_titles=titles)
+            for i, (_, _, ex) in enumerate(shown):
+                before, after = axes(ex)
+                for x, y, name, line in (
+                    (before, ex["history"][0, :, 0, 0], "history", {"color": "#555"}),
+                    (after, ex["truth"][0, :, 0, 0], "truth", {"color": "#222", "dash": "dash"}),
+                    (after, ex["prediction"][0, :, 0, 0], "prediction", {"color": color(0)}),
+                ):
+                    fig.add_scatter(x=x.tolist(), y=y.tolist(), mode="lines", name=name,
+                                    line=line, showlegend=i == 0, row=1, col=i + 1)  # fmt: skip
+                fig.update_xaxes(title_text="time / τ", row=1, col=i + 1)
+            return fig.update_layout(height=380)
+        titles = [f"trial {t.number}: {w}" for t, _, _ in shown
+                  for w in ("truth", "prediction", "prediction - truth")]  # fmt: skip
+        fig = make_subplots(rows=len(shown), cols=3, subplot_titles=titles)
+        for i, (_, _, ex) in enumerate(shown):
+            _, after = axes(ex)
+            true, pred = ex["truth"][0, :, :, 0], ex["prediction"][0, :, :, 0]
+            low, high = float(np.nanmin(true)), float(np.nanmax(true))
+            for j, (field, scale) in enumerate(
+                ((true, "Viridis"), (pred, "Viridis"), (pred - true, "RdBu_r"))
+            ):
+                limits = {"zmin": low, "zmax": high} if j < 2 else {"zmid": 0.0}
+                fig.add_heatmap(z=field.T.tolist(), x=after.tolist(), colorscale=scale,
+                                showscale=j != 0, row=i + 1, col=j + 1, **limits)  # fmt: skip
+        return fig.update_layout(height=300 * len(shown))
+
+    what = (
+        "truth, prediction and their difference over (time, x)"
+        if spatial
+        else "history (grey), truth (dashed) and prediction"
+    )
+    caption = (
+        f"The first of the rollouts dno evaluate kept for each evaluated best trial "
+        f"({split} split, channel 0): {what}; time in delays τ after the window's end."
+    )
+    size = (12.0, 3.0 * len(shown)) if spatial else (4.0 * len(shown) + 0.5, 3.4)
+    return Plot("prediction", "Prediction vs truth of the best trials", caption, static,
+                interactive, size=size)  # fmt: skip
 
 
 def _overlay(
