@@ -165,15 +165,15 @@ def parse_plan(
     name = str(data.get("name") or default_name)
     _check_name(name, "name", source)
     family = data.get("family")
-    if family not in FAMILIES:
+    if not isinstance(family, str) or family not in FAMILIES:
         raise UsageError(f"{source}: family {family!r}; expected one of: {', '.join(FAMILIES)}")
     approaches_data = data.get("approaches")
     if not isinstance(approaches_data, dict) or not approaches_data:
         raise UsageError(f"{source}: 'approaches' must map approach names to {{model, set}}")
     baseline = data.get("baseline")
-    if baseline not in approaches_data:
+    if not isinstance(baseline, str) or baseline not in approaches_data:
         raise UsageError(
-            f"{source}: baseline {baseline!r} is not one of the approaches: "
+            f"{source}: baseline {baseline!r} is not the name of one of the approaches: "
             f"{', '.join(map(str, approaches_data))}"
         )
     if len(approaches_data) < 2:
@@ -291,7 +291,7 @@ def _metric(value: Any, source: str) -> Metric:
     if not isinstance(value, dict) or set(value) - {"name", "split"}:
         raise UsageError(f"{source}: metric {value!r}; expected {{name: ..., split: ...}}")
     name = value.get("name")
-    if name not in METRICS:
+    if not isinstance(name, str) or name not in METRICS:
         raise UsageError(f"{source}: metric {name!r}; expected one of: {', '.join(METRICS)}")
     splits, lower, meaning = METRICS[name]
     split = value.get("split", splits[0])

@@ -222,9 +222,14 @@ def _parse_dno(name: str, spec: Any, where: str) -> Parameter:
     return _numeric(name, kind, low, high, log, step, grid, where)
 
 
+def _number(value: Any) -> bool:
+    """A finite int or float (not a bool)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _bounds(name: str, low: Any, high: Any, where: str) -> tuple[float, float]:
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high)):
-        raise UsageError(f"{where}: parameter {name!r} needs numeric low/min and high/max")
+    if not (_number(low) and _number(high)):
+        raise UsageError(f"{where}: parameter {name!r} needs finite numeric low/min and high/max")
     if not low < high:
         raise UsageError(
             f"{where}: parameter {name!r} has an empty range [{low}, {high}]; expected low < high"
@@ -239,8 +244,19 @@ def _numeric(
         raise UsageError(f"{where}: parameter {name!r} is log-scaled but low={low} <= 0")
     if log and step is not None:
         raise UsageError(f"{where}: parameter {name!r}: Optuna cannot combine log and step")
-    if grid is not None and (not isinstance(grid, list) or not grid):
-        raise UsageError(f"{where}: parameter {name!r}: grid must be a non-empty list")
+    if grid is not None and (not isinstance(grid, list) or not grid or not all(map(_number, grid))):
+        raise UsageError(f"{where}: parameter {name!r}: grid must be a non-empty list of numbers")
+    if step is not None:
+        whole = kind == "int"
+        if not _number(step) or step <= 0 or (whole and step != int(step)):
+            expected = "a positive integer" if whole else "a positive number"
+            raise UsageError(f"{where}: parameter {name!r} has step {step!r}; expected {expected}")
+        count = (high - low) / step
+        if abs(count - round(count)) > 1e-9 * max(1.0, abs(count)):
+            raise UsageError(
+                f"{where}: parameter {name!r}: step {step} does not divide the range "
+                f"[{low}, {high}]"
+            )
     if kind == "int":
         dist: BaseDistribution = IntDistribution(int(low), int(high), log=log, step=int(step or 1))
         if grid is None and not log:
@@ -260,7 +276,7 @@ def _parse_wandb(data: dict[str, Any], where: str) -> SearchSpace:
     if unknown:
         raise UsageError(f"{where}: unknown sweep key {unknown[0]!r}")
     method = data.get("method")
-    if method is not None and method not in METHODS:
+    if method is not None and (not isinstance(method, str) or method not in METHODS):
         raise UsageError(f"{where}: method {method!r}; expected one of: {', '.join(METHODS)}")
     metric, goal = None, "minimize"
     if "metric" in data:
