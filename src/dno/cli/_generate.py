@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from dno.cli._args import non_negative_int, positive_float, positive_int
 from dno.cli._base import Command
@@ -56,19 +57,25 @@ class GenerateCommand(Command):
         from tqdm import tqdm
 
         out = args.out or f"{args.family}.h5"
-        with tqdm(
-            total=args.n, desc=f"solving {args.family}", unit="traj", file=sys.stderr,
-            disable=args.quiet, leave=False,
-        ) as bar:  # fmt: skip
+        bars: list[tqdm[Any]] = []  # opened at the first solved chunk, after the checks
 
-            def advance(solved: int) -> None:
-                bar.update(solved)
+        def advance(solved: int) -> None:
+            if not bars:
+                bars.append(tqdm(
+                    total=args.n, desc=f"solving {args.family}", unit="traj", file=sys.stderr,
+                    disable=args.quiet, leave=False,
+                ))  # fmt: skip
+            bars[0].update(solved)
 
+        try:
             generate_dataset(
                 args.family, args.n, args.seed, out, args.prior,
                 t_end=args.t_end, dt=args.dt, dt_obs=args.dt_obs, grid_points=args.grid_points,
                 overwrite=args.overwrite, progress=advance,
             )  # fmt: skip
+        finally:
+            for bar in bars:
+                bar.close()
         if not args.quiet:
             print(describe_dataset(read_dataset(out), out))
         return 0
