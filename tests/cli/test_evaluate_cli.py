@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
 import dno.data as data
+from dno.cli import main
 from dno.cli._evaluate import EvaluateCommand
-from dno.errors import DnoError
 from dno.training import resolve_config, train
 
 FAST = ["--horizon-delays", "1", "--device", "cpu", "--no-figures"]
 
 
 def _run(argv: list[str]) -> int:
-    """Parse with the command's own parser and run it the way ``dno`` does (exit status)."""
-    command = EvaluateCommand()
-    parser = argparse.ArgumentParser(prog="dno evaluate")
-    command.add_arguments(parser)
-    try:
-        return command.run(parser.parse_args(argv))
-    except DnoError as error:
-        print(f"dno: error: {error}", file=sys.stderr)
-        return error.exit_status
+    """``dno evaluate ARGV``, as the console script runs it: its exit status."""
+    return main(["evaluate", *argv])
 
 
 @pytest.fixture(scope="module")

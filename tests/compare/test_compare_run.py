@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,21 +12,14 @@ import yaml
 
 import dno.compare._run as compare_run
 import dno.data as data
-from dno.cli._compare import CompareCommand
+from dno.cli import main
 from dno.compare import load_plan, parse_plan, run_comparison
-from dno.errors import DnoError, UsageError
+from dno.errors import UsageError
 
 
 def _run(argv: list[str]) -> int:
-    """Parse with the command's own parser and run it the way ``dno`` does (exit status)."""
-    command = CompareCommand()
-    parser = argparse.ArgumentParser(prog="dno compare")
-    command.add_arguments(parser)
-    try:
-        return command.run(parser.parse_args(argv))
-    except DnoError as error:
-        print(f"dno: error: {error}", file=sys.stderr)
-        return error.exit_status
+    """``dno compare ARGV``, as the console script runs it: its exit status."""
+    return main(["compare", *argv])
 
 
 @pytest.fixture(scope="module")

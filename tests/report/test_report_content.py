@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from dno.cli import main
 from dno.cli._report import ReportCommand
 from dno.errors import DnoError, UsageError
 from dno.report import ParamInfo, StudyData, TrialRecord, choose_pairs, write_report
@@ -35,15 +36,8 @@ SEARCHED = {"lr", "modes_theta", "width"}
 
 
 def run_cli(argv: list[str]) -> int:
-    """Parse with the command's own parser and run it the way ``dno`` does (exit status)."""
-    command = ReportCommand()
-    parser = argparse.ArgumentParser(prog="dno report")
-    command.add_arguments(parser)
-    try:
-        return command.run(parser.parse_args(argv))
-    except DnoError as error:
-        print(f"dno: error: {error}", file=sys.stderr)
-        return error.exit_status
+    """``dno report ARGV``, as the console script runs it: its exit status."""
+    return main(["report", *argv])
 
 
 def load(out: Path) -> dict[str, Any]:
@@ -307,7 +301,7 @@ def test_program_sweeps_get_the_same_report(tmp_path: Path) -> None:
 @pytest.mark.parametrize("n_x", [1, 5])
 def test_prediction_vs_truth_is_redrawn_from_the_kept_rollouts(n_x: int, tmp_path: Path) -> None:
     """dno evaluate's rollouts_val.npz: lines for one value, (time, x) maps for a field."""
-    from dno.report._run_figures import evaluation_plots
+    from dno.report._run_figures import evaluation_plots, evaluations
 
     trials = []
     for number in (4, 7):
@@ -319,7 +313,7 @@ def test_prediction_vs_truth_is_redrawn_from_the_kept_rollouts(n_x: int, tmp_pat
         np.savez(folder / "rollouts_val.npz", history=np.ones((2, 16, n_x, 1)),
                  truth=np.sin(t), prediction=0.9 * np.sin(t))  # fmt: skip
         trials.append(TrialRecord(number, "complete", [0.1], {}, folder=folder))
-    (plot,) = evaluation_plots(trials)
+    (plot,) = evaluation_plots(evaluations(trials))
     assert plot.key == "prediction" and ("(time, x)" in plot.caption) == (n_x > 1)
     done = render(plot, "g", tmp_path / "out", interactive=True)
     assert (tmp_path / "out" / done.png).is_file()

@@ -242,12 +242,12 @@ def _figures(
     prediction: np.ndarray,
     scores: RolloutScores,
     config: EvaluationConfig,
+    pick: np.ndarray,
 ) -> list[Path]:
-    """PNG files in ``artifacts/evaluation_<split>/``."""
+    """PNG files in ``artifacts/evaluation_<split>/``; rollouts drawn for the windows ``pick``."""
     folder = run.path / "artifacts" / f"evaluation_{split}"
     folder.mkdir(parents=True, exist_ok=True)
     title = f"{run.model.name} on {run.dataset.family} ({split}, {config.horizon_delays} delays)"
-    pick = _spread(history.shape[0], config.figure_windows)
     paths = [
         plot_rollouts(
             folder / "rollout_vs_truth.png", history[pick], truth[pick], prediction[pick], title
@@ -264,17 +264,16 @@ def _write_examples(
     history: np.ndarray,
     truth: np.ndarray,
     prediction: np.ndarray,
-    config: EvaluationConfig,
+    pick: np.ndarray,
 ) -> dict[str, Any]:
     """Keep a few rollouts as arrays, so that a report can redraw them without the model.
 
     ``RUN_DIR/rollouts_<split>.npz`` holds ``history`` (k, S, X, C), ``truth`` and
     ``prediction`` (k, horizon, X, C) in physical units (float32) and ``windows`` (k,), the
-    windows' indices: the same ``figure_windows`` windows as the PNG figures.
+    windows' indices ``pick``: the same windows as the PNG figures.
     """
     from dno._io import atomic_path
 
-    pick = _spread(history.shape[0], config.figure_windows)
     with atomic_path(path) as tmp, tmp.open("wb") as handle:
         np.savez(
             handle,
@@ -360,14 +359,15 @@ def evaluate_run(
         "spectral": spectral_record(scores),
         "cost": _cost(run, history, cond, config.cost_batch),
     }
+    pick = _spread(history.shape[0], config.figure_windows)  # the windows shown and kept
     paths = (
-        _figures(run, split, history, truth[:, :horizon], prediction, scores, config)
+        _figures(run, split, history, truth[:, :horizon], prediction, scores, config, pick)
         if figures
         else []
     )
     result["figures"] = [str(path.relative_to(run.path)) for path in paths]
     result["examples"] = _write_examples(
-        run.path / f"rollouts_{split}.npz", history, truth[:, :horizon], prediction, config
+        run.path / f"rollouts_{split}.npz", history, truth[:, :horizon], prediction, pick
     )
     result = to_jsonable(result)
     result["summary"] = summarize(result)

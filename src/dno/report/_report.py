@@ -24,7 +24,7 @@ from dno.report._run_figures import (
     convergence_plot,
     copy_artifacts,
     evaluation_plots,
-    read_evaluation,
+    evaluations,
 )
 from dno.report._study_figures import (
     heatmap_plots,
@@ -208,10 +208,11 @@ def _study_section(
     if data.importance is not None and data.importance.note:
         section.notes.append(f"importance: {data.importance.note}")
     best = data.best(BEST_TRIALS)
-    plots = _study_plots(data, pairs, best)
+    evaluated = evaluations(best)
+    plots = _study_plots(data, pairs, best, evaluated)
     section.figures = [render(p, group, out, interactive) for p in plots]
     section.artifacts = copy_artifacts(best, group, out)
-    if not any(read_evaluation(t) for t in best):
+    if not evaluated:
         runs = " ".join(str(t.run_dirs()[0]) for t in best)
         section.notes.append(
             "no rollout or spectral diagnostics: the best trials were not "
@@ -221,7 +222,10 @@ def _study_section(
 
 
 def _study_plots(
-    data: StudyData, pairs: list[tuple[str, str]], best: list[TrialRecord]
+    data: StudyData,
+    pairs: list[tuple[str, str]],
+    best: list[TrialRecord],
+    evaluated: list[tuple[TrialRecord, dict[str, Any]]],
 ) -> list[Plot]:
     candidates: list[Plot | None] = [
         history_plot(data),
@@ -231,7 +235,7 @@ def _study_plots(
         slice_plot(data),
         parallel_plot(data),
         convergence_plot(data, best),
-        *evaluation_plots(best),
+        *evaluation_plots(evaluated),
     ]
     return [p for p in candidates if p is not None]
 

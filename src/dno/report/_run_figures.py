@@ -34,6 +34,7 @@ __all__ = [
     "convergence_plot",
     "copy_artifacts",
     "evaluation_plots",
+    "evaluations",
     "read_evaluation",
     "read_examples",
 ]
@@ -76,26 +77,26 @@ def convergence_plot(data: StudyData, best: list[TrialRecord]) -> Plot | None:
     own = sorted({name for c in curves for name in c[2]} - known)[:MAX_OWN_PANELS]
     panels += [(name, (name,), True) for name in own]
 
+    def lines(columns: tuple[str, ...]) -> list[tuple[str, str, bool, list[float], list[float]]]:
+        """A panel's lines: (label, colour, dotted, epochs, values); a colour per trial."""
+        found = []
+        for k, (t, _, series) in enumerate(curves):
+            for c, column in enumerate(columns):
+                points = series.get(column, [])
+                if points:
+                    xs, ys = (list(v) for v in zip(*points, strict=True))
+                    found.append((f"trial {t.number} {column}", color(k), c > 0, xs, ys))
+        return found
+
+    def log_y(columns: tuple[str, ...], log: bool) -> bool:
+        return log and spans_decades([v for *_, ys in lines(columns) for v in ys])
+
     def static(fig: Figure) -> None:
         axes = fig.subplots(1, len(panels), squeeze=False)[0]
         for ax, (title, columns, log) in zip(axes, panels, strict=True):
-            for k, (t, _, series) in enumerate(curves):
-                for c, column in enumerate(columns):
-                    points = series.get(column, [])
-                    if points:
-                        xs, ys = zip(*points, strict=True)
-                        ax.plot(
-                            xs,
-                            ys,
-                            color=color(k),
-                            ls=":" if c else "-",
-                            label=f"trial {t.number} {column}",
-                        )
-            ax.set(title=title, xlabel="epoch")
-            if log and spans_decades(
-                [v for _, _, s in curves for col in columns for _, v in s.get(col, [])]
-            ):
-                ax.set_yscale("log")
+            for label, hue, dotted, xs, ys in lines(columns):
+                ax.plot(xs, ys, color=hue, ls=":" if dotted else "-", label=label)
+            ax.set(title=title, xlabel="epoch", yscale="log" if log_y(columns, log) else "linear")
         axes[0].legend(fontsize=7)
 
     def interactive() -> Any:
@@ -103,25 +104,11 @@ def convergence_plot(data: StudyData, best: list[TrialRecord]) -> Plot | None:
 
         fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p[0] for p in panels])
         for i, (_, columns, log) in enumerate(panels):
-            values = [v for _, _, s in curves for col in columns for _, v in s.get(col, [])]
-            for k, (t, _, series) in enumerate(curves):
-                for c, column in enumerate(columns):
-                    points = series.get(column, [])
-                    if points:
-                        xs, ys = zip(*points, strict=True)
-                        fig.add_scatter(
-                            x=list(xs),
-                            y=list(ys),
-                            mode="lines",
-                            row=1,
-                            col=i + 1,
-                            name=f"trial {t.number} {column}",
-                            line={"color": color(k), "dash": "dot" if c else "solid"},
-                        )
+            for label, hue, dotted, xs, ys in lines(columns):
+                line = {"color": hue, "dash": "dot" if dotted else "solid"}
+                fig.add_scatter(x=xs, y=ys, mode="lines", row=1, col=i + 1, name=label, line=line)
             fig.update_xaxes(title_text="epoch", row=1, col=i + 1)
-            fig.update_yaxes(
-                type="log" if log and spans_decades(values) else "linear", row=1, col=i + 1
-            )
+            fig.update_yaxes(type="log" if log_y(columns, log) else "linear", row=1, col=i + 1)
         return fig.update_layout(height=400)
 
     sources = ", ".join(f"trial {t.number} ({where})" for t, where, _ in curves)
@@ -173,9 +160,13 @@ def _pairs(xs: Any, ys: Any) -> tuple[list[float], list[float]]:
     return [float(x) for x, _ in kept], [float(y) for _, y in kept]
 
 
-def evaluation_plots(best: list[TrialRecord]) -> list[Plot]:
-    """Prediction vs truth, rollout error curves and power spectra of the evaluated best trials."""
-    found = [(t, doc) for t in best if (doc := read_evaluation(t)) is not None]
+def evaluations(best: list[TrialRecord]) -> list[tuple[TrialRecord, dict[str, Any]]]:
+    """The best trials that ``dno evaluate`` has run on, each with its evaluation file."""
+    return [(t, doc) for t in best if (doc := read_evaluation(t)) is not None]
+
+
+def evaluation_plots(found: list[tuple[TrialRecord, dict[str, Any]]]) -> list[Plot]:
+    """Prediction vs truth, rollout error curves and power spectra of evaluated trials."""
     if not found:
         return []
     plots = (_prediction_plot(found), _rollout_plot(found), _spectrum_plot(found))

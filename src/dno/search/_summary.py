@@ -132,21 +132,24 @@ def best_run(folder: Path) -> tuple[int, Path]:
             "model: evaluate its outputs with the program itself"
         )
     trial_dir = folder / "trials" / str(number)
-    seeds = sorted((trial_dir / "seeds").glob("*/config.json"), key=lambda p: int(p.parent.name))
-    run = seeds[0].parent if seeds else trial_dir
-    if not (run / "config.json").is_file():
-        raise UsageError(f"the best trial's run folder {str(run)!r} is missing")
+    run = _first_run(trial_dir)
+    if run is None:
+        raise UsageError(f"the best trial's run folder {str(trial_dir)!r} is missing")
     return number, run
+
+
+def _first_run(trial_dir: Path) -> Path | None:
+    """A trial's run folder holding ``config.json``: the trial's own, or its lowest seed's."""
+    if (trial_dir / "config.json").is_file():
+        return trial_dir
+    seeds = sorted((trial_dir / "seeds").glob("*/config.json"), key=lambda p: int(p.parent.name))
+    return seeds[0].parent if seeds else None
 
 
 def _trial_config(folder: Path, trial: FrozenTrial) -> dict[str, Any]:
     """The config a trial ran with (its first seed's ``config.json``)."""
-    trial_dir = folder / "trials" / str(trial.number)
-    candidates = [trial_dir / "config.json", *sorted((trial_dir / "seeds").glob("*/config.json"))]
-    for path in candidates:
-        if path.exists():
-            return RunFolder(path.parent).read_json("config.json")
-    return {"params": trial.params}
+    run = _first_run(folder / "trials" / str(trial.number))
+    return RunFolder(run).read_json("config.json") if run else {"params": trial.params}
 
 
 @torch.no_grad()
