@@ -137,3 +137,6 @@ def test_a_study_folder_stands_for_its_best_trial(
     (study / "best_config.yaml").write_text(yaml.safe_dump({**best, "model": "program:train.py"}))
     assert _run([str(study), *FAST]) == 2
     assert "ran a program, not a dno model" in capsys.readouterr().err
+    (study / "best_config.yaml").unlink()  # no completed trial yet
+    assert _run([str(study), *FAST]) == 2
+    assert "the study has no completed trial yet" in capsys.readouterr().err

@@ -83,7 +83,8 @@ class EvaluateCommand(Command):
     def run(self, args: argparse.Namespace) -> int:
         config = load_evaluation_config(args.config, horizon_delays=args.horizon_delays)
         run = Path(args.run_dir)
-        if (run / "best_config.yaml").is_file() and not (run / "config.json").is_file():
+        study_marks = ("best_config.yaml", "study.journal", "trials")
+        if not (run / "config.json").is_file() and any((run / m).exists() for m in study_marks):
             from dno.search import best_run
 
             number, run = best_run(run)
