@@ -37,3 +37,12 @@ def positive_float(text: str) -> float:
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
+
+
+def add_threads_argument(parser: argparse.ArgumentParser, whose: str = "", share: str = "") -> None:
+    """``--threads N``: the core budget of the command's training (see :mod:`dno._cores`)."""
+    parser.add_argument(
+        "--threads", type=positive_int, metavar="N",
+        help=f"threads{whose} (default: the usable cores{share}, fewer if other processes keep "
+        "cores busy)",
+    )  # fmt: skip

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dno.cli._args import positive_int
+from dno._cores import core_budget, use_threads
+from dno.cli._args import add_threads_argument, positive_int
 from dno.cli._base import Command
 from dno.cli._train import ensure_dataset
 from dno.compare import METRICS, compare_study, format_table, load_plan, notes, run_comparison
@@ -76,6 +77,7 @@ class CompareCommand(Command):
             metavar="N",
             help="override max_epochs of every approach",
         )
+        add_threads_argument(parser, " of each training run")
         parser.add_argument(
             "-q", "--quiet", action="store_true", help="only the table (no progress)"
         )
@@ -92,6 +94,7 @@ class CompareCommand(Command):
             return 0
         plan = load_plan(args.file, seeds=args.seeds, max_epochs=args.max_epochs)
         dataset = read_dataset(ensure_dataset(plan.family, plan.data, args.quiet))
+        use_threads(core_budget(1, args.threads))
         result = run_comparison(
             plan, dataset, args.out, progress=not args.quiet, log=None if args.quiet else print
         )

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from dno.cli._args import non_negative_int, positive_float, positive_int
+from dno.cli._args import add_threads_argument, non_negative_int, positive_float, positive_int
 from dno.cli._base import Command
 from dno.cli._train import ensure_dataset
 from dno.dde import FAMILIES
@@ -35,6 +35,7 @@ class SearchCommand(Command):
         "  dno search                                    # Bayesian, method_of_steps, mackey\n"
         "  dno search --model fno --family neutral --search random --n-trials 30 --seeds 3\n"
         "  dno search --space sweep.yaml --workers 2\n"
+        "  dno search --devices auto --n-trials 40             # one worker per GPU\n"
         "  dno search --storage postgresql://user:pw@db/dno --study shared   # then, elsewhere:\n"
         "  dno worker --storage postgresql://user:pw@db/dno --study shared\n"
         "  dno search --all --n-trials 10                # every model x family"
@@ -50,7 +51,15 @@ class SearchCommand(Command):
         parser.add_argument("--results", default="hyperparameter_results", help="results folder")
         parser.add_argument("--space", help="search space YAML (dno format or W&B sweep)")
         parser.add_argument("--seeds", type=positive_int, default=1, help="seeds per config (1)")
-        parser.add_argument("--workers", type=positive_int, default=1, help="local processes (1)")
+        parser.add_argument(
+            "--workers", type=positive_int, help="local processes (1, or one per --devices)"
+        )
+        add_threads_argument(parser, " of each local worker", " divided by the workers")
+        parser.add_argument(
+            "--devices", metavar="LIST",
+            help="one device per local worker: cuda:0,cuda:1 (round robin), or auto for one "
+            "worker per visible GPU",
+        )  # fmt: skip
         parser.add_argument("--storage", help="postgresql://... or a .journal file")
         parser.add_argument("--study", help="study name (default: MODEL-FAMILY-SEARCH)")
         parser.add_argument("--seed", type=non_negative_int, default=0, help="sampler seed (0)")
@@ -111,7 +120,8 @@ class SearchCommand(Command):
                 model=model, family=family, data=data, search=args.search,
                 n_trials=args.n_trials, max_epochs=args.max_epochs, results=Path(args.results),
                 space=Path(args.space) if args.space else None, seeds=args.seeds,
-                workers=args.workers, storage=args.storage,
+                workers=args.workers, threads=args.threads, devices=args.devices,
+                storage=args.storage,
                 study=args.study if not args.all else None, seed=args.seed, pruner=args.pruner,
                 pruner_warmup_steps=args.pruner_warmup_steps,
                 pruner_startup_trials=args.pruner_startup_trials,

@@ -6,7 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from dno.cli._args import non_negative_int, positive_int
+from dno._cores import core_budget, use_threads
+from dno.cli._args import add_threads_argument, non_negative_int, positive_int
 from dno.cli._base import Command
 from dno.data import generate_dataset, read_dataset
 from dno.dde import FAMILIES
@@ -79,6 +80,7 @@ class TrainCommand(Command):
         parser.add_argument(
             "--device", choices=("auto", "cpu", "cuda", "mps"), help="device (auto)"
         )
+        add_threads_argument(parser)
         parser.add_argument("--resume", action="store_true", help="continue from last.pt")
         parser.add_argument("--overwrite", action="store_true", help="replace the run folder")
         parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -106,6 +108,7 @@ class TrainCommand(Command):
         if args.overwrite and not args.resume:
             for name in ("config.json", "metrics.csv", "final_results.json"):
                 (out / name).unlink(missing_ok=True)
+        use_threads(core_budget(1, args.threads))
         results = train(config, dataset, out, resume=args.resume, progress=not args.quiet)
         print(
             f"{results['status']}: {args.model} on {dataset.family}, best validation relative "

@@ -8,6 +8,7 @@ import threading
 import time
 from pathlib import Path
 
+from dno.cli._args import add_threads_argument
 from dno.cli._base import Command
 from dno.search import run_worker
 
@@ -27,6 +28,8 @@ class WorkerCommand(Command):
         parser.add_argument("--storage", required=True, help="postgresql://... or a .journal file")
         parser.add_argument("--study", required=True, help="the study name")
         parser.add_argument("--results", default="hyperparameter_results", help="results folder")
+        add_threads_argument(parser, " of this worker")
+        parser.add_argument("--device", help="train on this device (e.g. cuda:1), not the study's")
         parser.add_argument("--parent", type=int, help=argparse.SUPPRESS)
         parser.add_argument("--wandb", action="store_true", help="log trials as W&B runs")
         parser.add_argument("-q", "--quiet", action="store_true", help="no log lines")
@@ -37,6 +40,7 @@ class WorkerCommand(Command):
         finished = run_worker(
             args.storage, args.study, Path(args.results),
             log=(lambda _: None) if args.quiet else print, wandb=args.wandb,
+            threads=args.threads, device=args.device,
         )  # fmt: skip
         if not args.quiet:
             print(f"study {args.study}: {finished} trials finished")

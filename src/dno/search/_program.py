@@ -26,6 +26,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from dno._cores import thread_environment
 from dno._io import atomic_path
 from dno.errors import DnoError, UsageError
 
@@ -163,6 +164,7 @@ class ProgramRunner:
             "DNO_SEED": str(seed),
             "DNO_TRIAL": str(folder),
             "PYTHONUNBUFFERED": "1",
+            **thread_environment(),  # this worker's core share, unless the user set them
         }
         (folder / "command.txt").write_text(shlex.join(command) + "\n")
         return self._supervise(command, workdir, env, folder, report)

@@ -57,8 +57,10 @@ class DnoModelRunner:
         max_epochs: int,
         base: dict[str, Any] | None = None,
         wandb_project: str | None = None,
+        device: str | None = None,
     ) -> None:
         self.model = model
+        self.device = device
         self.dataset = dataset
         self.max_epochs = max_epochs
         self.base = dict(base or {})
@@ -66,9 +68,10 @@ class DnoModelRunner:
 
     def config(self, params: dict[str, Any], seed: int) -> dict[str, Any]:
         """The resolved training config of a trial (validates every key)."""
-        return resolve_config(
-            self.model, self.base, params, {"seed": seed, "max_epochs": self.max_epochs}
-        )
+        fixed: dict[str, Any] = {"seed": seed, "max_epochs": self.max_epochs}
+        if self.device is not None:
+            fixed["device"] = self.device  # this worker's own device
+        return resolve_config(self.model, self.base, params, fixed)
 
     def check_params(self, names: list[str]) -> None:
         check_keys(self.model, names)

@@ -14,6 +14,7 @@ from typing import Any
 
 import optuna
 
+from dno._cores import WorkerSlot, core_budget, plan_workers, thread_environment, use_threads
 from dno.data import read_dataset
 from dno.errors import DnoError, UsageError
 from dno.search._program import ProgramRunner
@@ -51,7 +52,12 @@ class SearchOptions:
     results: Path = Path("hyperparameter_results")
     space: Path | None = None
     seeds: int = 1
-    workers: int = 1
+    #: local worker processes (default: one per device of ``devices``, else 1)
+    workers: int | None = None
+    #: threads of each local worker (default: usable cores / workers, see dno._cores)
+    threads: int | None = None
+    #: ``cuda:0,cuda:1`` or ``auto``: one device per local worker (None: the study's device)
+    devices: str | None = None
     storage: str | None = None
     study: str | None = None
     seed: int = 0
@@ -216,8 +222,11 @@ def make_runner_from(program: dict[str, Any]) -> ProgramRunner:
     )  # fmt: skip
 
 
-def make_runner(spec: StudySpec, wandb: bool = False) -> TrialRunner:
-    """The trial runner of a study: a user's program, or dno training on the study's data."""
+def make_runner(spec: StudySpec, wandb: bool = False, device: str | None = None) -> TrialRunner:
+    """The trial runner of a study: a user's program, or dno training on the study's data.
+
+    ``device`` overrides the study's device for this process's trials (a worker's own GPU).
+    """
     if spec.runner == "program":
         return make_runner_from(spec.base)
     if not Path(spec.data).is_file():
@@ -226,7 +235,7 @@ def make_runner(spec: StudySpec, wandb: bool = False) -> TrialRunner:
     if dataset.family != spec.family:
         raise UsageError(f"{spec.data} holds {dataset.family!r} data, not {spec.family!r}")
     return DnoModelRunner(
-        spec.model, dataset, spec.max_epochs, spec.base, spec.name if wandb else None
+        spec.model, dataset, spec.max_epochs, spec.base, spec.name if wandb else None, device
     )
 
 
@@ -238,14 +247,16 @@ def run_search(options: SearchOptions, log: Log = print) -> dict[str, Any]:
     study = open_study(storage, spec, space, grid)
     folder = options.results / spec.name
     folder.mkdir(parents=True, exist_ok=True)
-    runner = make_runner(spec, options.wandb)
+    slots = plan_workers(options.workers, options.devices, options.threads)
+    runner = make_runner(spec, options.wandb, slots[0].device)
     done = count_finished(study)
     what = spec.model if spec.runner == "program" else f"{spec.model} on {spec.family}"
     log(f"study {spec.name}: {spec.search} search of {what}, "
         f"{done}/{spec.n_trials} trials finished; storage {url}")  # fmt: skip
-    if options.workers > 1:
-        _run_workers(options, url, spec, study)
+    if len(slots) > 1:
+        _run_workers(options, url, spec, study, slots)
     else:
+        use_threads(slots[0].threads)
         bar = _bar(spec.n_trials, done, options.progress, spec.name)
         try:
             run_trials(
@@ -260,6 +271,7 @@ def run_search(options: SearchOptions, log: Log = print) -> dict[str, Any]:
     rows = []
     # A program has no test split dno knows of: its studies end with the summary.
     if isinstance(runner, DnoModelRunner) and options.confirm_top > 0 and info["best"]:
+        use_threads(core_budget(1, options.threads))  # the workers are done: one run at a time
         log(f"confirming the top {options.confirm_top} configurations on "
             f"{options.confirm_seeds} fresh seeds; scored once on the test split")  # fmt: skip
         rows = confirm_top(
@@ -271,9 +283,21 @@ def run_search(options: SearchOptions, log: Log = print) -> dict[str, Any]:
 
 
 def run_worker(
-    storage_url: str, study_name: str, results: Path, log: Log = print, wandb: bool = False
+    storage_url: str,
+    study_name: str,
+    results: Path,
+    log: Log = print,
+    wandb: bool = False,
+    threads: int | None = None,
+    device: str | None = None,
 ) -> int:
-    """Join an existing study and run its trials until it has enough (``dno worker``)."""
+    """Join an existing study and run its trials until it has enough (``dno worker``).
+
+    Args:
+        threads: this worker's core budget (default: every usable core not busy elsewhere).
+        device: train on this device instead of the study's (e.g. ``cuda:1``).
+    """
+    use_threads(core_budget(1, threads))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage, _ = open_storage(storage_url, results, study_name)
     try:
@@ -282,23 +306,28 @@ def run_worker(
         raise DnoError(f"no study {study_name!r} in {storage_url}") from None
     spec = load_spec(study)
     space = space_from_description(spec.space)
-    # Each worker samples with its own stream, so parallel workers do not propose the same point.
-    study.sampler = make_sampler(spec, offset=len(study.get_trials(deepcopy=False)) + os.getpid())
+    study.sampler = make_sampler(spec)  # seeded per trial: workers never share a stream
     study.pruner = make_pruner(spec)
-    run_trials(study, spec, space, make_runner(spec, wandb), results, log=log)
+    run_trials(study, spec, space, make_runner(spec, wandb, device), results, log=log)
     return count_finished(study)
 
 
-def _run_workers(options: SearchOptions, url: str, spec: StudySpec, study: optuna.Study) -> None:
-    """Start W ``dno worker`` processes on this study and show their progress until done."""
+def _run_workers(
+    options: SearchOptions, url: str, spec: StudySpec, study: optuna.Study, slots: list[WorkerSlot]
+) -> None:
+    """Start one ``dno worker`` process per slot (its device and threads); show their progress."""
     command = [sys.executable, "-m", "dno", "worker", "--storage", url, "--study", spec.name,
                "--results", str(options.results), "--parent", str(os.getpid()), "-q"]  # fmt: skip
     if options.wandb:
         command.append("--wandb")
-    children = [
-        subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL)
-        for _ in range(options.workers)
-    ]
+    children = []
+    for slot in slots:
+        own = ["--threads", str(slot.threads)] + (["--device", slot.device] if slot.device else [])
+        env = {**os.environ, **thread_environment(slot.threads)}
+        child = subprocess.Popen(
+            command + own, start_new_session=True, stdout=subprocess.DEVNULL, env=env
+        )
+        children.append(child)
     bar = _bar(spec.n_trials, count_finished(study), options.progress, spec.name)
     try:
         while any(child.poll() is None for child in children):

@@ -13,11 +13,13 @@ import math
 import statistics
 import time
 import traceback
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 from optuna.distributions import (
     BaseDistribution,
@@ -27,6 +29,7 @@ from optuna.distributions import (
 )
 from optuna.trial import Trial, TrialState
 
+from dno._cores import applied_threads
 from dno.errors import DnoError, UsageError
 from dno.search._runner import TrialRunner
 from dno.search._space import SearchSpace
@@ -46,6 +49,10 @@ SPEC_ATTR = "dno:spec"
 INTERRUPTED_ATTR = "dno:interrupted"
 RETRY_ATTR = "dno:retry_of"
 FAIL_ATTR = "fail_reason"
+#: Seconds a process waits for a study that another process is creating at the same moment.
+CREATION_WAIT = 60.0
+#: Seconds between looks at a study whose last trials run in other processes.
+POLL_SECONDS = 0.5
 #: what a rerun may change in an existing study: how many trials, and when trials are pruned
 MUTABLE = ("n_trials", "pruner")
 
@@ -82,14 +89,85 @@ class StudySpec:
         return list(range(self.seeds))
 
 
-def make_sampler(spec: StudySpec, offset: int = 0) -> optuna.samplers.BaseSampler:
-    """Grid trials are enqueued up front, so grid and random both sample with RandomSampler."""
-    seed = spec.sampler_seed + offset
+def trial_seed(study_seed: int, number: int) -> int:
+    """The sampler seed of trial ``number``: differs per trial, the same on every rerun."""
+    return int(np.random.SeedSequence([study_seed, number]).generate_state(1)[0])
+
+
+class PerTrialSeedSampler(optuna.samplers.BaseSampler):
+    """Samples each trial with a sampler seeded by the study's seed and the trial's number.
+
+    Processes that share a study (local workers, ``dno worker`` on other machines, two
+    ``dno search`` started at once) therefore never draw from the same random stream, and a
+    rerun of a study draws trial ``n`` from the same stream as before. ``make(seed)`` builds
+    the per-trial sampler (Optuna keeps no other sampler state between trials: the study's
+    trials are the state).
+    """
+
+    def __init__(self, study_seed: int, make: Callable[[int], optuna.samplers.BaseSampler]):
+        self.study_seed = study_seed
+        self._make = make
+        self._current: tuple[int, optuna.samplers.BaseSampler] | None = None
+
+    def _for(self, trial: optuna.trial.FrozenTrial) -> optuna.samplers.BaseSampler:
+        if self._current is None or self._current[0] != trial.number:
+            self._current = (trial.number, self._make(trial_seed(self.study_seed, trial.number)))
+        return self._current[1]
+
+    def infer_relative_search_space(
+        self, study: optuna.Study, trial: optuna.trial.FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        return self._for(trial).infer_relative_search_space(study, trial)
+
+    def sample_relative(
+        self,
+        study: optuna.Study,
+        trial: optuna.trial.FrozenTrial,
+        search_space: dict[str, BaseDistribution],
+    ) -> dict[str, Any]:
+        return self._for(trial).sample_relative(study, trial, search_space)
+
+    def sample_independent(
+        self,
+        study: optuna.Study,
+        trial: optuna.trial.FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
+        return self._for(trial).sample_independent(study, trial, param_name, param_distribution)
+
+    def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        self._for(trial).before_trial(study, trial)
+
+    def after_trial(
+        self,
+        study: optuna.Study,
+        trial: optuna.trial.FrozenTrial,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        self._for(trial).after_trial(study, trial, state, values)
+
+
+def make_sampler(spec: StudySpec) -> optuna.samplers.BaseSampler:
+    """Random (grid points are enqueued up front) or TPE, seeded per trial.
+
+    TPE runs with Optuna's constant liar: the trials running in other processes count as bad
+    results while they run, so parallel workers do not all propose the same promising point (with
+    one worker nothing else runs and it changes nothing).
+    """
     if spec.search in ("bayesian", "multi"):
-        return optuna.samplers.TPESampler(
-            seed=seed, n_startup_trials=min(5, max(1, spec.n_trials // 3))
-        )
-    return optuna.samplers.RandomSampler(seed=seed)
+        startup = min(5, max(1, spec.n_trials // 3))
+
+        def make(seed: int) -> optuna.samplers.BaseSampler:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.samplers.TPESampler(
+                    seed=seed, n_startup_trials=startup, constant_liar=True
+                )
+
+        return PerTrialSeedSampler(spec.sampler_seed, make)
+    return PerTrialSeedSampler(spec.sampler_seed, optuna.samplers.RandomSampler)
 
 
 def make_pruner(spec: StudySpec) -> optuna.pruners.BasePruner:
@@ -111,39 +189,61 @@ def make_pruner(spec: StudySpec) -> optuna.pruners.BasePruner:
 def open_study(
     storage: Any, spec: StudySpec, space: SearchSpace, grid: list[dict[str, Any]] | None
 ) -> optuna.Study:
-    """Create the study, or load it and check that it is the same experiment.
+    """Create the study with its trials queued, or load it and check that it is the same experiment.
+
+    A new study gets all its trials at once, as WAITING trials (the grid's points, or empty ones
+    the sampler fills in): workers then only take queued trials, so exactly ``n_trials`` run
+    however many processes share the study. The spec is stored last, so a process that opens
+    the study at the same instant (and lost the race to create it) waits for a complete study.
 
     Raises:
         UsageError: the study exists with another model, family, data, space or search.
     """
-    names = [s.study_name for s in storage.get_all_studies()]
-    if spec.name in names:
-        study = optuna.load_study(study_name=spec.name, storage=storage)
-        stored = study.user_attrs.get(SPEC_ATTR)
-        if stored is None:
-            raise UsageError(f"study {spec.name!r} exists but was not made by dno search")
-        old = StudySpec.from_json(stored)
-        differing = [
-            k for k in old.__dict__ if k not in MUTABLE and old.__dict__[k] != spec.__dict__[k]
-        ]
-        if differing:
-            raise UsageError(
-                f"study {spec.name!r} exists with another {', '.join(differing)}; "
-                "use another --study name (nothing was changed in the existing study)"
-            )
-        if any(old.__dict__[k] != spec.__dict__[k] for k in MUTABLE):
-            study.set_user_attr(SPEC_ATTR, spec.to_json())
+    directions = [optuna.study.StudyDirection[d.upper()] for d in spec.directions]
+    try:
+        study = optuna.create_study(study_name=spec.name, storage=storage, directions=directions)
+    except optuna.exceptions.DuplicatedStudyError:
+        study = _load_same(storage, spec, space)
     else:
-        study = optuna.create_study(
-            study_name=spec.name, storage=storage,
-            directions=[optuna.study.StudyDirection[d.upper()] for d in spec.directions],
-        )  # fmt: skip
-        study.set_user_attr(SPEC_ATTR, spec.to_json())
-        for params in grid or []:
+        for params in grid if grid is not None else [{}] * spec.n_trials:
             study.enqueue_trial(_to_internal(params, space))
-    study.sampler = make_sampler(spec, offset=len(study.get_trials(deepcopy=False)))
+        study.set_user_attr(SPEC_ATTR, spec.to_json())
+    study.sampler = make_sampler(spec)
     study.pruner = make_pruner(spec)
     return study
+
+
+def _load_same(storage: Any, spec: StudySpec, space: SearchSpace) -> optuna.Study:
+    study = optuna.load_study(study_name=spec.name, storage=storage)
+    deadline = time.monotonic() + CREATION_WAIT
+    while (stored := study.user_attrs.get(SPEC_ATTR)) is None and time.monotonic() < deadline:
+        if any(t.state != TrialState.WAITING for t in study.get_trials(deepcopy=False)):
+            break  # trials ran, yet no spec: not a dno study
+        time.sleep(0.2)  # being created by another process right now
+        study = optuna.load_study(study_name=spec.name, storage=storage)
+    if stored is None:
+        raise UsageError(f"study {spec.name!r} exists but was not made by dno search")
+    old = StudySpec.from_json(stored)
+    differing = [
+        k for k in old.__dict__ if k not in MUTABLE and old.__dict__[k] != spec.__dict__[k]
+    ]
+    if differing:
+        raise UsageError(
+            f"study {spec.name!r} exists with another {', '.join(differing)}; "
+            "use another --study name (nothing was changed in the existing study)"
+        )
+    if any(old.__dict__[k] != spec.__dict__[k] for k in MUTABLE):
+        study.set_user_attr(SPEC_ATTR, spec.to_json())
+    if spec.n_trials > old.n_trials and spec.search != "grid":
+        for _ in range(spec.n_trials - _queued_or_counted(study)):
+            study.enqueue_trial({})  # the trials the larger --n-trials adds
+    return study
+
+
+def _queued_or_counted(study: optuna.Study) -> int:
+    """Trials that are or will be counted: finished, running or waiting to run."""
+    waiting = (TrialState.RUNNING, TrialState.WAITING)
+    return count_finished(study) + len(study.get_trials(deepcopy=False, states=waiting))
 
 
 def load_spec(study: optuna.Study) -> StudySpec:
@@ -212,20 +312,39 @@ def run_trials(
     on_trial: Callable[[optuna.trial.FrozenTrial], None] | None = None,
     log: Callable[[str], None] | None = None,
 ) -> None:
-    """Run trials until ``spec.n_trials`` count as finished (this process is one worker)."""
+    """Run the study's queued trials until none is left (this process is one worker).
+
+    When the queue is empty but trials still run in other processes, the worker waits for
+    them, so that a trial whose process dies is re-run (with its parameters) by a survivor.
+    """
     while True:
         recover_stale(study, log)
-        trials = study.get_trials(deepcopy=False)
-        waiting = sum(t.state == TrialState.WAITING for t in trials)
-        running = sum(t.state == TrialState.RUNNING for t in trials)
-        if count_finished(study) + running >= spec.n_trials and waiting == 0:
-            return
-        if spec.search == "grid" and waiting == 0:
-            return  # the grid is exhausted (its points are enqueued at creation)
-        trial = study.ask()
+        trial = claim_waiting(study)
+        if trial is None:
+            if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                return
+            time.sleep(POLL_SECONDS)
+            continue
         frozen = run_one(study, trial, spec, space, runner, results)
         if on_trial is not None:
             on_trial(frozen)
+
+
+def claim_waiting(study: optuna.Study) -> Trial | None:
+    """Take the first queued trial no other process took (None when the queue is empty).
+
+    Unlike ``study.ask()`` this never creates a trial: the queue holds exactly the study's
+    trials. Taking one is atomic in every storage (the state moves from WAITING to RUNNING
+    once; a process that loses the race gets False and tries the next).
+    """
+    storage = study._storage
+    for waiting in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        try:
+            if storage.set_trial_state_values(waiting._trial_id, state=TrialState.RUNNING):
+                return Trial(study, waiting._trial_id)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue
+    return None
 
 
 def run_one(
@@ -328,6 +447,7 @@ def _finish(
         "seed_values": {name: [v[name] for v in values] for name in spec.objectives},
         "epochs_run": epochs,
         "seconds": seconds,
+        "threads": applied_threads(),
     }
     if spec.seeds == 1 and (folder / "final_results.json").exists():
         summary = {**RunFolder(folder).read_json("final_results.json"), **summary}

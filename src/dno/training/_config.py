@@ -49,7 +49,7 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "edge_factor": 1,  # how many times an edge trajectory's windows are seen per epoch
     "channel_weights": None,  # per-channel loss weights, length C
     "seed": 0,
-    "device": "auto",  # auto | cpu | cuda | mps
+    "device": "auto",  # auto | cpu | cuda | cuda:N | mps
     "amp": True,  # mixed precision where it helps (CUDA only)
 }
 #: Model arguments that come from the data.
@@ -142,7 +142,10 @@ def resolve_config(model: str, *layers: Mapping[str, Any] | None) -> TrainConfig
 
 def _validate(config: dict[str, Any]) -> None:
     for key, choices in _CHOICES.items():
-        if config[key] not in choices:
+        value = config[key]
+        if key == "device" and isinstance(value, str) and value.startswith("cuda:"):
+            value = "cuda" if value[5:].isdigit() else value  # one GPU: cuda:0, cuda:1, ...
+        if value not in choices:
             raise UsageError(f"{key}={config[key]!r}; expected one of: {', '.join(choices)}")
     for key in ("S", "batch_size", "max_epochs", "edge_factor"):
         value = config[key]

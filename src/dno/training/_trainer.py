@@ -56,8 +56,13 @@ def select_device(name: str) -> torch.device:
     mps = bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
     if name == "auto":
         return torch.device("cuda" if cuda else "mps" if mps else "cpu")
-    if (name == "cuda" and not cuda) or (name == "mps" and not mps):
-        raise UsageError(f"--device {name}: no {name.upper()} device is available here")
+    kind, _, index = name.partition(":")
+    if (kind == "cuda" and not cuda) or (kind == "mps" and not mps):
+        raise UsageError(f"--device {name}: no {kind.upper()} device is available here")
+    if kind == "cuda" and index and int(index) >= torch.cuda.device_count():
+        raise UsageError(
+            f"--device {name}: this machine has {torch.cuda.device_count()} CUDA devices"
+        )
     return torch.device(name)
 
 
@@ -361,6 +366,7 @@ def _finish(
         "S": config["S"],
         "m": model.m,
         "device": str(device),
+        "threads": torch.get_num_threads(),
         "seconds": seconds,
         "dno_version": __version__,
     }

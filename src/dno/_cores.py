@@ -1,0 +1,206 @@
+"""Core budgets and devices: what share of the machine each training process of dno may use.
+
+Every process dno runs for training (``dno train``, ``dno compare``, the local workers of
+``dno search``, ``dno worker``, confirmation re-runs, program trials) gets an explicit number of
+threads: torch's intra-op and inter-op threads, numba's threads, and, for a user's program, the
+standard variables (:data:`THREAD_VARIABLES`) unless the user set them.
+
+The default share is the usable cores (this process's CPU affinity, as under ``taskset`` or a
+SLURM allocation, not the machine's count) divided by the local workers, at least 1, and no more
+than the cores idle when the budget is taken. The last rule matters: torch's OpenMP threads wait
+for each other at every operation, so two threads on two cores beside one unrelated busy process
+make a small model's training step 10-70x slower, while one thread keeps its speed
+(``benchmarks/bench_workers.py`` measures it). An explicit ``--threads N`` is used as given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from dno.errors import UsageError
+
+__all__ = [
+    "THREAD_VARIABLES",
+    "WorkerSlot",
+    "core_budget",
+    "idle_cores",
+    "plan_workers",
+    "thread_environment",
+    "usable_cores",
+    "use_threads",
+    "visible_devices",
+]
+
+#: The variables that size the thread pools of OpenMP, MKL, OpenBLAS and numba in a new process.
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS",
+)  # fmt: skip
+#: How long :func:`idle_cores` watches the CPUs (seconds).
+IDLE_WINDOW = 0.2
+
+_applied: int | None = None
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _cpu_times() -> dict[str, tuple[int, int]]:
+    """``{cpuN: (idle ticks, total ticks)}`` from /proc/stat."""
+    times = {}
+    with open("/proc/stat") as handle:
+        for line in handle:
+            name, *fields = line.split()
+            if name.startswith("cpu") and name != "cpu":
+                ticks = [int(f) for f in fields[:8]]
+                times[name] = (ticks[3] + ticks[4], sum(ticks))  # idle + iowait
+    return times
+
+
+def idle_cores(window: float = IDLE_WINDOW) -> float | None:
+    """How many of the usable cores were idle over the next ``window`` seconds (None: unknown)."""
+    try:
+        cpus = {f"cpu{i}" for i in os.sched_getaffinity(0)}
+        before = _cpu_times()
+        time.sleep(window)
+        after = _cpu_times()
+    except (AttributeError, OSError, ValueError, IndexError):
+        return None
+    idle = 0.0
+    for name in cpus & before.keys() & after.keys():
+        total = after[name][1] - before[name][1]
+        if total > 0:
+            idle += (after[name][0] - before[name][0]) / total
+    return idle
+
+
+def core_budget(
+    workers: int = 1, threads: int | None = None, idle: float | bool | None = True
+) -> int:
+    """Threads for each of ``workers`` local training processes.
+
+    Args:
+        workers: local processes sharing this machine's usable cores.
+        threads: an explicit budget (``--threads``), returned as is.
+        idle: ``True`` to measure the idle cores now (:func:`idle_cores`) and stay within them;
+            a number to use that measurement; ``False`` or ``None`` to ignore other load.
+
+    Raises:
+        UsageError: ``threads`` or ``workers`` below 1.
+    """
+    if threads is not None:
+        if threads < 1:
+            raise UsageError(f"--threads {threads}; expected an integer >= 1")
+        return threads
+    if workers < 1:
+        raise UsageError(f"--workers {workers}; expected an integer >= 1")
+    share = max(1, usable_cores() // workers)
+    if idle is True:
+        idle = idle_cores() if share > 1 else None
+    if isinstance(idle, int | float) and not isinstance(idle, bool):
+        # the cores other processes leave free, shared by the workers about to start
+        share = min(share, max(1, round(idle) // workers))
+    return share
+
+
+def use_threads(threads: int) -> int:
+    """Make this process compute with ``threads`` threads (torch intra- and inter-op, numba)."""
+    global _applied
+    import torch
+
+    torch.set_num_threads(threads)
+    # inter-op threads can be set once, before any inter-op work; the first call wins
+    with contextlib.suppress(RuntimeError):
+        torch.set_num_interop_threads(threads)
+    if "numba" in sys.modules:
+        import numba
+
+        limit = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
+        numba.set_num_threads(max(1, min(threads, limit)))
+    _applied = threads
+    return threads
+
+
+def applied_threads() -> int:
+    """The budget this process was given by :func:`use_threads` (else its usable cores)."""
+    return _applied if _applied is not None else usable_cores()
+
+
+def thread_environment(
+    threads: int | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The thread variables for a child process, leaving out those the user set.
+
+    Args:
+        threads: the child's budget (default: this process's, :func:`applied_threads`).
+        environ: the environment the child inherits (default ``os.environ``).
+    """
+    environ = os.environ if environ is None else environ
+    value = str(threads if threads is not None else applied_threads())
+    return {name: value for name in THREAD_VARIABLES if name not in environ}
+
+
+@dataclass(frozen=True)
+class WorkerSlot:
+    """One local worker: the device it trains on (None: the study's) and its threads."""
+
+    device: str | None
+    threads: int
+
+
+def visible_devices() -> list[str]:
+    """The CUDA devices this process sees (``cuda:0``, ``cuda:1``, ...), none without CUDA."""
+    import torch
+
+    return [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+
+
+def plan_workers(
+    workers: int | None,
+    devices: str | None = None,
+    threads: int | None = None,
+    visible: Sequence[str] | None = None,
+    idle: float | bool | None = True,
+) -> list[WorkerSlot]:
+    """The local workers of a search: one device each (round robin) and one core share each.
+
+    Args:
+        workers: how many (``--workers``); default one per device, or 1.
+        devices: ``--devices``: comma-separated (``cuda:0,cuda:1``, ``cpu``) or ``auto`` (every
+            visible GPU; no pinning when there is none); None keeps the study's device.
+        threads: ``--threads`` for each worker (default: :func:`core_budget`).
+        visible: the visible GPUs (default :func:`visible_devices`; tests pass their own).
+        idle: passed to :func:`core_budget`.
+
+    Raises:
+        UsageError: an empty or malformed device list.
+    """
+    names: list[str | None] = [None]
+    if devices == "auto":
+        found = list(visible_devices() if visible is None else visible)
+        names = list(found) or [None]
+    elif devices is not None:
+        names = [d.strip() for d in devices.split(",")]
+        for name in names:
+            if not _device_name(name or ""):
+                raise UsageError(
+                    f"--devices {devices!r}: {name!r} is not a device; expected auto or a "
+                    "comma-separated list such as cuda:0,cuda:1 (or cpu)"
+                )
+    count = workers if workers is not None else len(names)
+    share = core_budget(count, threads, idle)
+    return [WorkerSlot(names[i % len(names)], share) for i in range(count)]
+
+
+def _device_name(name: str) -> bool:
+    kind, _, index = name.partition(":")
+    return kind in ("cpu", "cuda", "mps") and (index == "" or index.isdigit())
