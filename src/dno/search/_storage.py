@@ -42,6 +42,8 @@ WORKER_ATTR = "dno:worker"
 HEARTBEAT_ATTR = "dno:heartbeat"
 #: Seconds between heartbeats of a running trial.
 HEARTBEAT_INTERVAL = 30.0
+#: Attempts to open a new database that other processes are setting up at the same moment.
+SCHEMA_ATTEMPTS = 5
 #: A trial on another host whose heartbeat is older than this (seconds) is considered dead.
 HEARTBEAT_GRACE = 300.0
 
@@ -86,16 +88,25 @@ def open_storage(url: str | None, results: Path, study: str) -> tuple[BaseStorag
         )
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://") :]
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            storage = optuna.storages.RDBStorage(
-                url, engine_kwargs={"pool_pre_ping": True, "connect_args": _connect_args(url)}
-            )
-    except Exception as error:  # sqlalchemy raises many kinds (OperationalError, ArgumentError)
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise DnoError(f"cannot reach storage {describe_url(url)}: {first}") from None
-    return storage, url
+    for attempt in range(SCHEMA_ATTEMPTS):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                storage = optuna.storages.RDBStorage(
+                    url, engine_kwargs={"pool_pre_ping": True, "connect_args": _connect_args(url)}
+                )
+            return storage, url
+        except Exception as error:  # sqlalchemy raises many kinds (OperationalError, ...)
+            text = str(error).strip()
+            racing = "already exists" in text or "duplicate key" in text
+            if racing and attempt + 1 < SCHEMA_ATTEMPTS:
+                # workers started together on a new database: another one is creating Optuna's
+                # tables right now; they are there on the next attempt
+                time.sleep(0.5 * (attempt + 1))
+                continue
+            first = text.splitlines()[0] if text else type(error).__name__
+            raise DnoError(f"cannot reach storage {describe_url(url)}: {first}") from None
+    raise AssertionError("unreachable")
 
 
 def _connect_args(url: str) -> dict[str, Any]:
@@ -122,6 +133,11 @@ def _process_alive(pid: int, start: str | None) -> bool:
         return False
     except PermissionError:
         return True
+    try:
+        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            return False  # killed, not yet reaped by its parent
+    except (OSError, IndexError):
+        pass
     return start is None or _start_time(pid) == start
 
 

@@ -1,0 +1,158 @@
+"""Many processes on one study: no configuration twice, exactly n_trials, each process its share.
+
+The program swept here is trivial (it reports its argument), so these tests exercise only the
+coordination: processes started at the same instant, a worker killed mid-trial, and the core
+budget a program trial sees.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+
+from dno.search import SearchOptions, build_spec, count_finished, open_storage
+from dno.search._study import INTERRUPTED_ATTR, RETRY_ATTR, open_study
+
+PROGRAM = r"""
+import argparse, json, os, time
+parser = argparse.ArgumentParser()
+parser.add_argument("--x", type=float)
+parser.add_argument("--sleep", type=float, default=0.0)
+args, _ = parser.parse_known_args()
+names = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
+with open("env.json", "w") as handle:
+    json.dump({name: os.environ.get(name) for name in names}, handle)
+print(json.dumps({"epoch": 1, "loss": args.x}), flush=True)
+time.sleep(args.sleep)
+print(json.dumps({"epoch": 2, "loss": args.x / 2}), flush=True)
+"""
+
+
+def sweep(folder: Path, sleep: float = 0.0) -> Path:
+    """A random sweep of one continuous parameter: distinct streams give distinct values."""
+    (folder / "train.py").write_text(PROGRAM)
+    path = folder / "sweep.yaml"
+    document = {"program": "train.py", "method": "random",
+                "metric": {"name": "loss", "goal": "minimize"},
+                "parameters": {"x": {"distribution": "uniform", "min": 0.0, "max": 1.0},
+                               "sleep": {"value": sleep}}}  # fmt: skip
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def dno(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "dno", *args], stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, env=env,
+    )  # fmt: skip
+
+
+def finish(processes: list[subprocess.Popen[bytes]], timeout: float = 300) -> list[int]:
+    codes = []
+    for process in processes:
+        _, err = process.communicate(timeout=timeout)
+        codes.append(process.returncode)
+        assert process.returncode in (0, -signal.SIGKILL), err.decode()[-2000:]
+    return codes
+
+
+def load(storage: str | None, results: Path, name: str) -> optuna.Study:
+    opened, _ = open_storage(storage, results, name)
+    return optuna.load_study(study_name=name, storage=opened)
+
+
+def check_distinct(study: optuna.Study, n_trials: int, reruns: int = 0) -> None:
+    trials = study.get_trials()
+    assert len(trials) == n_trials + reruns  # the queued trials (and re-runs), nothing else
+    assert count_finished(study) == n_trials
+    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(complete) == n_trials
+    assert len({t.params["x"] for t in complete}) == n_trials  # no configuration twice
+
+
+def race(tmp_path: Path, storage: str | None) -> None:
+    """Two `dno search` on one new study, started together; the race repeated three times."""
+    space = sweep(tmp_path)
+    results = tmp_path / "r"
+    tag = f"{os.getpid()}-{time.time_ns()}"
+    names = [f"race-{tag}-{k}" for k in range(3)]
+    extra = ["--storage", storage] if storage else []
+    common = ["--space", str(space), "--results", str(results), "--n-trials", "6",
+              "--threads", "1", "--pruner", "none", "-q", *extra]  # fmt: skip
+    processes = [dno("search", "--study", name, *common) for name in names for _ in range(2)]
+    finish(processes)
+    for name in names:
+        check_distinct(load(storage, results, name), 6)
+
+
+def test_concurrent_starts_on_a_journal_sample_distinct_configurations(tmp_path: Path) -> None:
+    race(tmp_path, None)
+
+
+@pytest.mark.postgres
+def test_concurrent_starts_on_postgresql_sample_distinct_configurations(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    race(tmp_path, postgres_url)
+
+
+def test_a_program_trial_sees_its_workers_core_share(tmp_path: Path) -> None:
+    space = sweep(tmp_path)
+    results = tmp_path / "r"
+    env = {**os.environ, "MKL_NUM_THREADS": "7"}  # set by the user: kept
+    finish([dno("search", "--space", str(space), "--results", str(results), "--study", "env",
+                "--n-trials", "2", "--workers", "2", "--threads", "1", "--pruner", "none", "-q",
+                env=env)])  # fmt: skip
+    for number in (0, 1):
+        trial = results / "env" / "trials" / str(number)
+        seen = json.loads((trial / "work" / "env.json").read_text())
+        assert seen == {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "7",
+                        "OPENBLAS_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}  # fmt: skip
+        assert json.loads((trial / "final_results.json").read_text())["threads"] == 1
+
+
+@pytest.mark.postgres
+def test_eight_workers_one_killed_mid_trial_on_postgresql(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """The load test: every trial accounted for, none twice, the killed one re-run as it was."""
+    results, name, n_trials = tmp_path / "r", f"load-{os.getpid()}-{time.time_ns()}", 30
+    options = SearchOptions(space=sweep(tmp_path, sleep=0.5), results=results, study=name,
+                            n_trials=n_trials, storage=postgres_url, pruner="none")  # fmt: skip
+    spec, space, grid = build_spec(options)
+    storage, _ = open_storage(postgres_url, results, name)
+    study = open_study(storage, spec, space, grid)
+    command = ["worker", "--storage", postgres_url, "--study", name, "--results", str(results),
+               "--threads", "1", "-q"]  # fmt: skip
+    workers = [dno(*command) for _ in range(8)]
+    pids = {w.pid for w in workers}
+    victim = None
+    deadline = time.time() + 240
+    while victim is None and time.time() < deadline:
+        for trial in study.get_trials(states=(optuna.trial.TrialState.RUNNING,)):
+            pid = trial.user_attrs.get("dno:worker", {}).get("pid")
+            started = results / name / "trials" / str(trial.number) / "work" / "env.json"
+            if pid in pids and started.exists():  # its program runs: kill the worker now
+                os.kill(pid, signal.SIGKILL)
+                victim = trial
+                break
+        time.sleep(0.05)
+    assert victim is not None, "no trial was seen running"
+    codes = finish(workers)
+    assert sorted(codes) == [-signal.SIGKILL] + [0] * 7
+    trials = study.get_trials()
+    interrupted = [t for t in trials if INTERRUPTED_ATTR in t.user_attrs]
+    assert [t.number for t in interrupted] == [victim.number]
+    retry = [t for t in trials if t.user_attrs.get(RETRY_ATTR) == victim.number]
+    assert len(retry) == 1 and retry[0].params == victim.params
+    assert retry[0].state == optuna.trial.TrialState.COMPLETE
+    check_distinct(study, n_trials, reruns=1)

@@ -1,0 +1,94 @@
+"""Core budgets and device plans: each training process gets its share, each worker its device."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+import dno._cores as cores
+from dno._cores import (
+    THREAD_VARIABLES,
+    WorkerSlot,
+    core_budget,
+    plan_workers,
+    thread_environment,
+    use_threads,
+)
+from dno.errors import UsageError
+
+
+@pytest.fixture
+def eight_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process may run on 8 cores (of a machine that may have more)."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: set(range(8)))
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+
+
+@pytest.mark.usefixtures("eight_cores")
+def test_share_is_usable_cores_divided_by_workers() -> None:
+    assert cores.usable_cores() == 8  # the affinity, not the machine's 64
+    assert [core_budget(w, idle=False) for w in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
+    assert core_budget(3, threads=5) == 5  # --threads wins
+
+
+@pytest.mark.usefixtures("eight_cores")
+def test_share_stays_within_the_cores_other_processes_leave_idle() -> None:
+    assert core_budget(1, idle=7.2) == 7
+    assert core_budget(1, idle=1.0) == 1  # one busy neighbour on two cores: one thread
+    assert core_budget(2, idle=3.0) == 1
+    assert core_budget(1, idle=0.1) == 1  # at least one
+    assert core_budget(1, threads=4, idle=0.0) == 4  # an explicit budget is kept
+
+
+def test_idle_cores_measures_this_machine() -> None:
+    idle = cores.idle_cores(0.05)
+    assert idle is not None and 0.0 <= idle <= cores.usable_cores() + 1e-9
+
+
+def test_bad_budget_is_refused() -> None:
+    with pytest.raises(UsageError, match="--threads 0; expected an integer >= 1"):
+        core_budget(1, threads=0)
+
+
+def test_program_environment_keeps_what_the_user_set() -> None:
+    env = thread_environment(3, {"MKL_NUM_THREADS": "7", "PATH": "/bin"})
+    assert env == {name: "3" for name in THREAD_VARIABLES if name != "MKL_NUM_THREADS"}
+
+
+def test_use_threads_sets_torch_and_is_recorded() -> None:
+    before = torch.get_num_threads()
+    try:
+        assert use_threads(1) == 1
+        assert torch.get_num_threads() == 1
+        assert cores.applied_threads() == 1
+        assert thread_environment(environ={})["OMP_NUM_THREADS"] == "1"
+    finally:
+        use_threads(before)
+
+
+@pytest.mark.usefixtures("eight_cores")
+def test_devices_pin_one_worker_each_with_its_own_share() -> None:
+    slots = plan_workers(None, "cuda:0,cuda:1", idle=False)
+    assert slots == [WorkerSlot("cuda:0", 4), WorkerSlot("cuda:1", 4)]
+    # auto: one worker per visible GPU (a faked list of three)
+    slots = plan_workers(None, "auto", visible=["cuda:0", "cuda:1", "cuda:2"], idle=False)
+    assert [s.device for s in slots] == ["cuda:0", "cuda:1", "cuda:2"]
+    assert {s.threads for s in slots} == {2}
+    # more workers than devices: round robin
+    slots = plan_workers(4, "cpu,cuda:1", idle=False)
+    assert [s.device for s in slots] == ["cpu", "cuda:1", "cpu", "cuda:1"]
+    assert {s.threads for s in slots} == {2}
+
+
+@pytest.mark.usefixtures("eight_cores")
+def test_auto_without_a_gpu_keeps_the_studys_device() -> None:
+    assert plan_workers(None, "auto", visible=[], idle=False) == [WorkerSlot(None, 8)]
+    assert plan_workers(2, None, threads=3) == [WorkerSlot(None, 3)] * 2
+
+
+@pytest.mark.parametrize("devices", ["", "gpu0", "cuda:x", "cuda:0,,cuda:1"])
+def test_bad_device_list_is_one_clear_error(devices: str) -> None:
+    with pytest.raises(UsageError, match="is not a device; expected auto or a comma-separated"):
+        plan_workers(None, devices, idle=False)
