@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import signal
@@ -145,10 +146,15 @@ def test_two_local_workers_share_a_study(dataset: Path, tmp_path: Path) -> None:
             "dropout": {"type": "categorical", "choices": [0.0, 0.1]},
         },
     )
-    opts = options(dataset, tmp_path / "r", search="grid", space=space, study="w", workers=2,
-                   max_epochs=1, pruner="none")  # fmt: skip
+    # two workers from the device list (CPU names here), each with its own one-thread share
+    opts = options(dataset, tmp_path / "r", search="grid", space=space, study="w",
+                   devices="cpu,cpu", threads=1, max_epochs=1, pruner="none")  # fmt: skip
     run_search(opts, log=quiet)
     trials = study_of(opts, "w").get_trials()
+    for t in trials:  # what torch.get_num_threads() said inside the worker, and its device
+        results = json.loads((tmp_path / "r" / "w" / "trials" / str(t.number) /
+                              "final_results.json").read_text())  # fmt: skip
+        assert (results["threads"], results["device"]) == (1, "cpu")
     combos = [(t.params["width"], t.params["dropout"]) for t in trials]
     assert sorted(combos) == sorted((w, d) for w in (4, 6, 8) for d in (0.0, 0.1))
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)

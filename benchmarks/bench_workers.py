@@ -1,0 +1,202 @@
+"""Search that gets faster with every worker: local workers, a busy neighbour, many workers.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/bench_workers.py          # reference setup (~10 min, 2 cores)
+    .venv/bin/python benchmarks/bench_workers.py --quick  # a smoke run; its verdict means nothing
+    .venv/bin/python benchmarks/bench_workers.py --storage postgresql://user@host/db  # part 3
+
+Every arm runs the real command line (``python -m dno search ...``) in a fresh process, timed
+by wall clock from start to exit, so each arm pays the same start-up and the thread settings of
+one arm cannot leak into the next.
+
+1. Local workers. The same random search (``method_of_steps`` on a Mackey-Glass dataset of
+   ``--trajectories`` trajectories, horizon ``--t-end``; ``--trials`` trials x ``--epochs``
+   epochs, pruning off, no early stopping, sampler seed 0) with ``--workers 1`` and
+   ``--workers 2``. Speed-up = wall(1 worker) / wall(2 workers). Target on 2 cores: >= 1.6.
+   Reference arm (full run only): 2 workers that each take every core, as dno did before core
+   budgets (``--threads`` = usable cores).
+2. A busy neighbour. The 1-worker search again while one unrelated CPU-bound process (a Python
+   busy loop) runs beside it, against the quiet run of part 1. Slow-down = wall(beside) /
+   wall(quiet). Target: <= 2.5. Reference arm (full run only): the same beside the busy loop
+   with ``--threads`` = usable cores (every core, ignoring the neighbour).
+3. Many workers. Trials per minute of a trivial program sweep (the program prints one metric
+   line and sleeps ``--program-seconds``) with 1, 2, 4 and 8 local workers on ``--storage``
+   (default: the study's journal file), over ``--program-trials`` trials: trials / (last trial
+   finished - first trial started), from the study's own timestamps (start-up excluded).
+
+Measured on 2 cores: pending (the lead measures on a quiet machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import optuna
+import yaml
+
+from dno._cores import usable_cores
+from dno.data import generate_dataset
+from dno.search import open_storage
+
+SPACE: dict[str, Any] = {
+    "parameters": {
+        "lr": {"type": "float", "low": 1.0e-4, "high": 1.0e-2, "log": True},
+        "width": {"type": "categorical", "choices": [16, 32]},
+        "layers": {"type": "categorical", "choices": [2, 3]},
+        "S": {"value": 32},
+        "batch_size": {"value": 32},
+        "patience": {"value": 0},
+    }
+}
+PROGRAM = """import argparse, json, time
+parser = argparse.ArgumentParser()
+parser.add_argument("--x", type=float)
+parser.add_argument("--sleep", type=float)
+args, _ = parser.parse_known_args()
+time.sleep(args.sleep)
+print(json.dumps({"epoch": 1, "loss": args.x}), flush=True)
+"""
+REFERENCE = {"trials": 8, "epochs": 8, "trajectories": 96, "t_end": 200.0,
+             "program_trials": 48, "program_seconds": 0.5, "counts": [1, 2, 4, 8]}  # fmt: skip
+QUICK = {"trials": 6, "epochs": 1, "trajectories": 24, "t_end": 100.0,
+         "program_trials": 8, "program_seconds": 0.1, "counts": [1, 2, 4]}  # fmt: skip
+TARGET_SPEEDUP = 1.6
+TARGET_SLOWDOWN = 2.5
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    setup = {**(QUICK if args.quick else REFERENCE)}
+    setup.update({k: v for k, v in vars(args).items() if k in setup and v is not None})
+    cores = usable_cores()
+    print(f"method_of_steps on mackey: {setup['trajectories']} trajectories, t_end "
+          f"{setup['t_end']:g}; {setup['trials']} random trials x {setup['epochs']} epochs, "
+          f"pruning off; {cores} usable cores", flush=True)  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="bench_workers_") as folder:
+        root = Path(folder)
+        data = root / "mackey.h5"
+        generate_dataset("mackey", setup["trajectories"], 0, data, t_end=setup["t_end"])
+        space = root / "space.yaml"
+        space.write_text(yaml.safe_dump(SPACE, sort_keys=False))
+        search = _search_command(setup, data, space, root)
+        rows = [("1 worker", _timed(search("w1", "--workers", "1")))]
+        rows.append(("2 workers", _timed(search("w2", "--workers", "2"))))
+        if not args.quick:
+            every = ["--threads", str(cores)]
+            rows.append(("2 workers, every core each", _timed(search("w2all", "--workers", "2",
+                                                                     *every))))  # fmt: skip
+        with _busy_neighbour():
+            rows.append(("1 worker beside a busy process", _timed(search("w1busy"))))
+            if not args.quick:
+                rows.append(("1 worker beside it, every core",
+                             _timed(search("w1busyall", "--threads", str(cores)))))  # fmt: skip
+        print(_table(rows, "wall s"))
+        speedup = rows[0][1] / rows[1][1]
+        slowdown = dict(rows)["1 worker beside a busy process"] / rows[0][1]
+        throughput = _many_workers(setup, root, args.storage)
+    print(_table([(f"{n} workers", v) for n, v in throughput], "trials/min"))
+    ok = speedup >= TARGET_SPEEDUP and slowdown <= TARGET_SLOWDOWN
+    print(f"\n2 workers vs 1: {speedup:.2f}x faster (target >= {TARGET_SPEEDUP})\n"
+          f"1 worker beside a busy process vs quiet: {slowdown:.2f}x slower "
+          f"(target <= {TARGET_SLOWDOWN})\n"
+          f"{'PASS' if ok else 'FAIL'}: speed-up {speedup:.2f}, "
+          f"slow-down {slowdown:.2f}")  # fmt: skip
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--trials", type=int, help="trials per search (default 8; quick 6)")
+    parser.add_argument("--epochs", type=int, help="epochs per trial (default 8; quick 1)")
+    parser.add_argument("--trajectories", type=int, help="dataset size (default 96; quick 24)")
+    parser.add_argument("--t-end", type=float, help="trajectory horizon (default 200)")
+    parser.add_argument("--program-trials", type=int, help="part 3's trials (default 48)")
+    parser.add_argument("--program-seconds", type=float, help="part 3's trial length (0.5 s)")
+    parser.add_argument("--storage", help="part 3's storage URL (default: a journal file)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run (seconds)")
+    return parser
+
+
+def _search_command(setup: dict[str, Any], data: Path, space: Path, root: Path) -> Any:
+    def command(study: str, *extra: str) -> list[str]:
+        return [sys.executable, "-m", "dno", "search", "--model", "method_of_steps",
+                "--family", "mackey", "--data", str(data), "--space", str(space),
+                "--search", "random", "--pruner", "none", "--n-trials", str(setup["trials"]),
+                "--max-epochs", str(setup["epochs"]), "--results", str(root / "results"),
+                "--study", study, "--confirm-top", "0", "--device", "cpu", "-q",
+                *extra]  # fmt: skip
+
+    return command
+
+
+def _timed(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    seconds = time.perf_counter() - start
+    print(f"  done in {seconds:.1f} s: {' '.join(command[command.index('--study'):])}",
+          file=sys.stderr, flush=True)  # fmt: skip
+    return seconds
+
+
+class _busy_neighbour:
+    """One unrelated CPU-bound process (a Python busy loop) for the duration of the block."""
+
+    def __enter__(self) -> None:
+        self.process = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        time.sleep(1.0)  # running before the search starts
+
+    def __exit__(self, *_: object) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+def _many_workers(
+    setup: dict[str, Any], root: Path, storage: str | None
+) -> list[tuple[int, float]]:
+    (root / "program.py").write_text(PROGRAM)
+    sweep = root / "sweep.yaml"
+    sweep.write_text(yaml.safe_dump({
+        "program": "program.py", "method": "random",
+        "metric": {"name": "loss", "goal": "minimize"},
+        "parameters": {"x": {"distribution": "uniform", "min": 0.0, "max": 1.0},
+                       "sleep": {"value": setup["program_seconds"]}},
+    }))  # fmt: skip
+    print(
+        f"\ntrivial program sweep: {setup['program_trials']} trials of "
+        f"{setup['program_seconds']:g} s on {storage or 'a journal file'}",
+        flush=True,
+    )
+    out = []
+    for count in setup["counts"]:
+        study = f"program-{count}-{os.getpid()}-{time.time_ns()}"
+        results = root / "program_results"
+        _timed([sys.executable, "-m", "dno", "search", "--space", str(sweep), "--results",
+                str(results), "--study", study, "--n-trials", str(setup["program_trials"]),
+                "--workers", str(count), "--pruner", "none", "-q",
+                *(["--storage", storage] if storage else [])])  # fmt: skip
+        opened, _ = open_storage(storage, results, study)
+        trials = optuna.load_study(study_name=study, storage=opened).get_trials(deepcopy=False)
+        starts = [t.datetime_start for t in trials if t.datetime_start]
+        ends = [t.datetime_complete for t in trials if t.datetime_complete]
+        span = (max(ends) - min(starts)).total_seconds()
+        out.append((count, 60.0 * len(ends) / span))
+    return out
+
+
+def _table(rows: list[tuple[Any, float]], unit: str) -> str:
+    width = max(len(str(label)) for label, _ in rows)
+    lines = ["", f"{'arm':<{width}} {unit:>10}", "-" * (width + 11)]
+    lines += [f"{label!s:<{width}} {value:>10.1f}" for label, value in rows]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
