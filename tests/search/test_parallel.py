@@ -19,8 +19,8 @@ import optuna
 import pytest
 import yaml
 
-from dno.search import SearchOptions, build_spec, count_finished, open_storage
-from dno.search._study import INTERRUPTED_ATTR, RETRY_ATTR, open_study
+from dno.search import SearchOptions, count_finished, open_storage, run_search
+from dno.search._study import INTERRUPTED_ATTR, RETRY_ATTR
 
 PROGRAM = r"""
 import argparse, json, os, time
@@ -126,11 +126,13 @@ def test_eight_workers_one_killed_mid_trial_on_postgresql(
 ) -> None:
     """The load test: every trial accounted for, none twice, the killed one re-run as it was."""
     results, name, n_trials = tmp_path / "r", f"load-{os.getpid()}-{time.time_ns()}", 30
+    # the study with its trials queued and none run (dno search --workers 0)
     options = SearchOptions(space=sweep(tmp_path, sleep=0.5), results=results, study=name,
-                            n_trials=n_trials, storage=postgres_url, pruner="none")  # fmt: skip
-    spec, space, grid = build_spec(options)
-    storage, _ = open_storage(postgres_url, results, name)
-    study = open_study(storage, spec, space, grid)
+                            n_trials=n_trials, storage=postgres_url, pruner="none", workers=0,
+                            progress=False)  # fmt: skip
+    run_search(options, log=lambda _: None)
+    study = load(postgres_url, results, name)
+    assert count_finished(study) == 0 and len(study.get_trials()) == n_trials
     command = ["worker", "--storage", postgres_url, "--study", name, "--results", str(results),
                "--threads", "1", "-q"]  # fmt: skip
     workers = [dno(*command) for _ in range(8)]

@@ -52,7 +52,10 @@ class SearchCommand(Command):
         parser.add_argument("--space", help="search space YAML (dno format or W&B sweep)")
         parser.add_argument("--seeds", type=positive_int, default=1, help="seeds per config (1)")
         parser.add_argument(
-            "--workers", type=positive_int, help="local processes (1, or one per --devices)"
+            "--workers",
+            type=non_negative_int,
+            help="local processes (1, or one per --devices; 0: only create the study and queue "
+            "its trials, for dno worker elsewhere)",
         )
         add_threads_argument(parser, " of each local worker", " divided by the workers")
         parser.add_argument(

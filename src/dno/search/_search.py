@@ -20,7 +20,7 @@ from dno.errors import DnoError, UsageError
 from dno.search._program import ProgramRunner
 from dno.search._runner import OBJECTIVES, DnoModelRunner, TrialRunner
 from dno.search._space import SearchSpace, default_space, load_space, space_from_description
-from dno.search._storage import open_storage
+from dno.search._storage import describe_url, open_storage
 from dno.search._study import (
     SEARCHES,
     StudySpec,
@@ -52,7 +52,8 @@ class SearchOptions:
     results: Path = Path("hyperparameter_results")
     space: Path | None = None
     seeds: int = 1
-    #: local worker processes (default: one per device of ``devices``, else 1)
+    #: local worker processes (default: one per device of ``devices``, else 1; 0: none, the
+    #: study is created with its trials queued for ``dno worker``)
     workers: int | None = None
     #: threads of each local worker (default: usable cores / workers, see dno._cores)
     threads: int | None = None
@@ -247,13 +248,16 @@ def run_search(options: SearchOptions, log: Log = print) -> dict[str, Any]:
     study = open_study(storage, spec, space, grid)
     folder = options.results / spec.name
     folder.mkdir(parents=True, exist_ok=True)
-    slots = plan_workers(options.workers, options.devices, options.threads)
+    slots = plan_workers(options.workers or None, options.devices, options.threads)
     runner = make_runner(spec, options.wandb, slots[0].device)
     done = count_finished(study)
     what = spec.model if spec.runner == "program" else f"{spec.model} on {spec.family}"
     log(f"study {spec.name}: {spec.search} search of {what}, "
         f"{done}/{spec.n_trials} trials finished; storage {url}")  # fmt: skip
-    if len(slots) > 1:
+    if options.workers == 0:
+        log(f"{spec.n_trials - done} trials queued; run them with: dno worker --storage "
+            f"{describe_url(url)} --study {spec.name}")  # fmt: skip
+    elif len(slots) > 1:
         _run_workers(options, url, spec, study, slots)
     else:
         use_threads(slots[0].threads)
