@@ -319,9 +319,11 @@ def run_trials(
     """
     while True:
         recover_stale(study, log)
-        trial = claim_waiting(study)
+        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        wanted = count_finished(study) + len(running) < spec.n_trials  # a rerun may lower it
+        trial = claim_waiting(study) if wanted else None
         if trial is None:
-            if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if not running:
                 return
             time.sleep(POLL_SECONDS)
             continue
