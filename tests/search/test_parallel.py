@@ -37,14 +37,16 @@ print(json.dumps({"epoch": 2, "loss": args.x / 2}), flush=True)
 """
 
 
-def sweep(folder: Path, sleep: float = 0.0) -> Path:
-    """A random sweep of one continuous parameter: distinct streams give distinct values."""
+def sweep(folder: Path, sleep: float = 0.0, grid: bool = False) -> Path:
+    """A random sweep of one continuous parameter (distinct streams give distinct values), or a
+    grid of six values of it."""
     (folder / "train.py").write_text(PROGRAM)
-    path = folder / "sweep.yaml"
-    document = {"program": "train.py", "method": "random",
+    path = folder / ("grid.yaml" if grid else "sweep.yaml")
+    x = {"values": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]} if grid else {
+        "distribution": "uniform", "min": 0.0, "max": 1.0}  # fmt: skip
+    document = {"program": "train.py", "method": "grid" if grid else "random",
                 "metric": {"name": "loss", "goal": "minimize"},
-                "parameters": {"x": {"distribution": "uniform", "min": 0.0, "max": 1.0},
-                               "sleep": {"value": sleep}}}  # fmt: skip
+                "parameters": {"x": x, "sleep": {"value": sleep}}}  # fmt: skip
     path.write_text(yaml.safe_dump(document))
     return path
 
@@ -80,15 +82,20 @@ def check_distinct(study: optuna.Study, n_trials: int, reruns: int = 0) -> None:
 
 
 def race(tmp_path: Path, storage: str | None) -> None:
-    """Two `dno search` on one new study, started together; the race repeated three times."""
-    space = sweep(tmp_path)
+    """Two `dno search` on one new study, started together; the race repeated three times (the
+    third on a grid: its six points are queued once)."""
+    spaces = [sweep(tmp_path), sweep(tmp_path), sweep(tmp_path, grid=True)]
     results = tmp_path / "r"
     tag = f"{os.getpid()}-{time.time_ns()}"
     names = [f"race-{tag}-{k}" for k in range(3)]
     extra = ["--storage", storage] if storage else []
-    common = ["--space", str(space), "--results", str(results), "--n-trials", "6",
-              "--threads", "1", "--pruner", "none", "-q", *extra]  # fmt: skip
-    processes = [dno("search", "--study", name, *common) for name in names for _ in range(2)]
+    common = ["--results", str(results), "--n-trials", "6", "--threads", "1", "--pruner", "none",
+              "-q", *extra]  # fmt: skip
+    processes = [
+        dno("search", "--study", name, "--space", str(space), *common)
+        for name, space in zip(names, spaces, strict=True)
+        for _ in range(2)
+    ]
     finish(processes)
     for name in names:
         check_distinct(load(storage, results, name), 6)
