@@ -6,16 +6,22 @@ Run from the repository root::
     .venv/bin/python benchmarks/bench_workers.py --quick  # a smoke run; its verdict means nothing
     .venv/bin/python benchmarks/bench_workers.py --storage postgresql://user@host/db  # part 3
 
-Every arm runs the real command line (``python -m dno search ...``) in a fresh process, timed
-by wall clock from start to exit, so each arm pays the same start-up and the thread settings of
-one arm cannot leak into the next.
+0. Why a budget (the OpenMP wait policy question). One training step of ``method_of_steps``
+   (batch 32, S 32, width 32; forward, backward, AdamW) in a fresh process, in ms per step, with
+   1 thread and with every usable core, with torch's default OpenMP wait policy and with
+   ``OMP_WAIT_POLICY=PASSIVE``, quiet and beside one busy process.
+
+Every arm of parts 1-3 runs the real command line (``python -m dno search ...``) in a fresh
+process, timed by wall clock from start to exit, so each arm pays the same start-up and the
+thread settings of one arm cannot leak into the next.
 
 1. Local workers. The same random search (``method_of_steps`` on a Mackey-Glass dataset of
    ``--trajectories`` trajectories, horizon ``--t-end``; ``--trials`` trials x ``--epochs``
    epochs, pruning off, no early stopping, sampler seed 0) with ``--workers 1`` and
    ``--workers 2``. Speed-up = wall(1 worker) / wall(2 workers). Target on 2 cores: >= 1.6.
    Reference arm (full run only): 2 workers that each take every core, as dno did before core
-   budgets (``--threads`` = usable cores).
+   budgets (``--threads`` = usable cores; but with dno's passive OpenMP waiting, which dno did
+   not have then, so part 0 shows the rest of the old cost).
 2. A busy neighbour. The 1-worker search again while one unrelated CPU-bound process (a Python
    busy loop) runs beside it, against the quiet run of part 1. Slow-down = wall(beside) /
    wall(quiet). Target: <= 2.5. Reference arm (full run only): the same beside the busy loop
@@ -31,6 +37,7 @@ Measured on 2 cores: pending (the lead measures on a quiet machine).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -72,8 +79,31 @@ TARGET_SPEEDUP = 1.6
 TARGET_SLOWDOWN = 2.5
 
 
+STEP = """import sys, time, torch
+from dno.models import build
+torch.set_num_threads(int(sys.argv[1]))
+torch.manual_seed(0)
+model = build("method_of_steps", S=32, X=1, channels=1, cond_dim=3, width=32)
+optimizer = torch.optim.AdamW(model.parameters(), 1e-3)
+history, cond = torch.randn(32, 32, 1, 1), torch.randn(32, 3)
+target = torch.randn(32, model.m, 1, 1)
+def step():
+    optimizer.zero_grad()
+    (model(history, cond) - target).square().mean().backward()
+    optimizer.step()
+for _ in range(10):
+    step()
+start, n = time.perf_counter(), 0
+while time.perf_counter() - start < float(sys.argv[2]):
+    step()
+    n += 1
+print(1e3 * (time.perf_counter() - start) / n)
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    _steps(1.0 if args.quick else 3.0)
     setup = {**(QUICK if args.quick else REFERENCE)}
     setup.update({k: v for k, v in vars(args).items() if k in setup and v is not None})
     cores = usable_cores()
@@ -110,6 +140,25 @@ def main(argv: list[str] | None = None) -> int:
           f"{'PASS' if ok else 'FAIL'}: speed-up {speedup:.2f}, "
           f"slow-down {slowdown:.2f}")  # fmt: skip
     return 0
+
+
+def _steps(seconds: float) -> None:
+    """Part 0: ms per training step by threads, wait policy and a busy neighbour."""
+    rows = []
+    for busy in (False, True):
+        with _busy_neighbour() if busy else contextlib.nullcontext():
+            for threads in sorted({1, usable_cores()}):
+                for policy in (None, "PASSIVE"):
+                    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+                    env.update({"OMP_WAIT_POLICY": policy} if policy else {})
+                    done = subprocess.run(
+                        [sys.executable, "-c", STEP, str(threads), str(seconds)], env=env,
+                        check=True, capture_output=True, text=True,
+                    )  # fmt: skip
+                    label = (f"{'beside a busy process' if busy else 'quiet'}, {threads} "
+                             f"thread(s), wait policy {policy or 'default'}")  # fmt: skip
+                    rows.append((label, float(done.stdout.split()[-1])))
+    print(_table(rows, "ms/step"), flush=True)
 
 
 def _parser() -> argparse.ArgumentParser:

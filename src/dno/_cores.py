@@ -11,6 +11,7 @@ than the cores idle when the budget is taken. The last rule matters: torch's Ope
 for each other at every operation, so two threads on two cores beside one unrelated busy process
 make a small model's training step 10-70x slower, while one thread keeps its speed
 (``benchmarks/bench_workers.py`` measures it). An explicit ``--threads N`` is used as given.
+The ``dno`` command also lets OpenMP threads wait passively (:func:`wait_passively`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "usable_cores",
     "use_threads",
     "visible_devices",
+    "wait_passively",
 ]
 
 #: The variables that size the thread pools of OpenMP, MKL, OpenBLAS and numba in a new process.
@@ -110,6 +112,18 @@ def core_budget(
         # the cores other processes leave free, shared by the workers about to start
         share = min(share, max(1, round(idle) // workers))
     return share
+
+
+def wait_passively() -> None:
+    """Let OpenMP threads sleep, not spin, while they wait (``OMP_WAIT_POLICY=PASSIVE``).
+
+    Read once, when torch loads its OpenMP runtime, so the ``dno`` command calls this first;
+    a value the user set is kept. Beside a busy process, a training step with two spinning
+    threads on two cores took 20-50x as long as with one; with passive waiting, about 2x
+    (``benchmarks/bench_workers.py``, part 0).
+    """
+    if "torch" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def use_threads(threads: int) -> int:

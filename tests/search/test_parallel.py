@@ -28,7 +28,8 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--x", type=float)
 parser.add_argument("--sleep", type=float, default=0.0)
 args, _ = parser.parse_known_args()
-names = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
+names = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS",
+         "OMP_WAIT_POLICY")
 with open("env.json", "w") as handle:
     json.dump({name: os.environ.get(name) for name in names}, handle)
 print(json.dumps({"epoch": 1, "loss": args.x}), flush=True)
@@ -115,7 +116,8 @@ def test_concurrent_starts_on_postgresql_sample_distinct_configurations(
 def test_a_program_trial_sees_its_workers_core_share(tmp_path: Path) -> None:
     space = sweep(tmp_path)
     results = tmp_path / "r"
-    env = {**os.environ, "MKL_NUM_THREADS": "7"}  # set by the user: kept
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    env["MKL_NUM_THREADS"] = "7"  # set by the user: kept
     finish([dno("search", "--space", str(space), "--results", str(results), "--study", "env",
                 "--n-trials", "2", "--workers", "2", "--threads", "1", "--pruner", "none", "-q",
                 env=env)])  # fmt: skip
@@ -123,7 +125,8 @@ def test_a_program_trial_sees_its_workers_core_share(tmp_path: Path) -> None:
         trial = results / "env" / "trials" / str(number)
         seen = json.loads((trial / "work" / "env.json").read_text())
         assert seen == {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "7",
-                        "OPENBLAS_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}  # fmt: skip
+                        "OPENBLAS_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1",
+                        "OMP_WAIT_POLICY": "PASSIVE"}  # fmt: skip
         assert json.loads((trial / "final_results.json").read_text())["threads"] == 1
 
 
