@@ -8,6 +8,7 @@ error naming the key, never silently ignored. The dimensions ``X``, ``channels``
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -152,8 +153,13 @@ def _validate(config: dict[str, Any]) -> None:
         raise UsageError(f"S={config['S']}; expected an integer >= 2")
     for key in ("lr", "weight_decay", "grad_clip", "dc_weight", "edge_quantile"):
         value = config[key]
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise UsageError(f"{key}={value!r}; expected a number >= 0")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value < 0
+        ):
+            raise UsageError(f"{key}={value!r}; expected a finite number >= 0")
     if config["lr"] <= 0:
         raise UsageError(f"lr={config['lr']!r}; expected a number > 0")
     if not 0 <= config["edge_quantile"] < 0.5:
@@ -168,10 +174,20 @@ def _validate(config: dict[str, Any]) -> None:
         if not isinstance(config[key], list) or not all(isinstance(v, str) for v in config[key]):
             raise UsageError(f"{key}={config[key]!r}; expected a list of parameter names")
     bands = config["band_weights"]
-    if bands is not None and (
-        not isinstance(bands, list) or len(bands) != 3 or any(float(w) < 0 for w in bands)
+    if bands is not None and not (
+        isinstance(bands, list) and len(bands) == 3 and all(_number(w) and w >= 0 for w in bands)
     ):
         raise UsageError(f"band_weights={bands!r}; expected [low, mid, high] weights >= 0")
     edges = config["band_edges"]
-    if not (isinstance(edges, list) and len(edges) == 2 and 0 < edges[0] < edges[1] < 1):
+    if not (
+        isinstance(edges, list)
+        and len(edges) == 2
+        and all(_number(e) for e in edges)
+        and 0 < edges[0] < edges[1] < 1
+    ):
         raise UsageError(f"band_edges={edges!r}; expected [a, b] with 0 < a < b < 1")
+
+
+def _number(value: Any) -> bool:
+    """A finite int or float (not a bool)."""
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)

@@ -209,7 +209,6 @@ def train(
     Raises:
         NonFiniteLoss: the loss became non-finite; ``final_results.json`` records it.
     """
-    run = RunFolder(out).create()
     device = select_device(config["device"])
     seed_everything(config["seed"])
     model = build_model(config, X=int(dataset.x.shape[0])).to(device)
@@ -239,6 +238,7 @@ def train(
     state: dict[str, Any] = {
         "epoch": 0, "best": math.inf, "best_epoch": 0, "since_best": 0, "rows": [],
     }  # fmt: skip
+    run = RunFolder(out).create()  # only now: a run failing in its set-up leaves no folder
     if resume:
         state = _resume(run, model, optimizer, scheduler, config, device)
     else:
