@@ -18,9 +18,11 @@ from pathlib import Path
 from dno.errors import DnoError, UsageError
 
 __all__ = [
+    "MAX_TEXT_BYTES",
     "atomic_path",
     "check_folder_writable",
     "check_writable",
+    "read_user_text",
     "remove_stale_temporaries",
     "temporary_path",
 ]
@@ -65,6 +67,34 @@ def check_folder_writable(folder: str | os.PathLike[str]) -> Path:
     os.close(fd)
     os.unlink(name)
     return path
+
+
+#: Bytes of a config, sweep or comparison file at most.
+MAX_TEXT_BYTES = 16 * 2**20
+
+
+def read_user_text(path: str | os.PathLike[str], what: str) -> str:
+    """The text of a file the user wrote (a config, sweep or comparison file), checked.
+
+    Raises:
+        UsageError: the file is larger than :data:`MAX_TEXT_BYTES` or not UTF-8 (naming it).
+        OSError: it cannot be read (the command line names it in one line).
+    """
+    target = Path(path)
+    size = target.stat().st_size
+    if size > MAX_TEXT_BYTES:
+        raise UsageError(
+            f"{what} {str(target)!r} holds {size:,} bytes; expected at most {MAX_TEXT_BYTES:,}"
+        )
+    data = target.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        byte = data[error.start : error.start + 1]
+        raise UsageError(
+            f"{what} {str(target)!r} is not UTF-8 text (byte {byte!r} at position "
+            f"{error.start}); save it as UTF-8"
+        ) from None
 
 
 @contextlib.contextmanager

@@ -32,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from dno._io import read_user_text
 from dno._limits import MAX_SEEDS, check_count
 from dno._names import check_name
 from dno.dde import FAMILIES
@@ -142,7 +143,7 @@ def load_plan(
     if not target.is_file():
         raise UsageError(f"comparison file {str(target)!r} does not exist")
     try:
-        data = yaml.safe_load(target.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_user_text(target, "comparison file"))
     except yaml.YAMLError as error:
         first = str(error).splitlines()[0] if str(error) else "bad YAML"
         raise UsageError(f"comparison file {str(target)!r} is not valid YAML: {first}") from None

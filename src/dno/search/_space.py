@@ -36,6 +36,7 @@ from optuna.distributions import (
     json_to_distribution,
 )
 
+from dno._io import read_user_text
 from dno._limits import MAX_GRID_SIZE, check_count
 from dno.errors import UsageError
 
@@ -179,7 +180,7 @@ def load_space(path: str | os.PathLike[str]) -> SearchSpace:
     if not target.is_file():
         raise UsageError(f"search space file {str(target)!r} does not exist")
     try:
-        data = yaml.safe_load(target.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_user_text(target, "search space file"))
     except yaml.YAMLError as error:
         raise UsageError(f"search space file {str(target)!r} is not valid YAML: {error}") from None
     space = parse_space(data, str(target))

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from dno._io import read_user_text
 from dno.errors import UsageError
 from dno.models import accepted_keys, model_class
 
@@ -85,7 +86,7 @@ def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not target.is_file():
         raise UsageError(f"config file {str(target)!r} does not exist")
     try:
-        data = yaml.safe_load(target.read_text(encoding="utf-8")) or {}
+        data = yaml.safe_load(read_user_text(target, "config file")) or {}
     except yaml.YAMLError as error:
         raise UsageError(f"config file {str(target)!r} is not valid YAML: {error}") from None
     if not isinstance(data, dict):
