@@ -15,6 +15,7 @@ import errno
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from dno import __version__
 from dno.cli._base import Command
@@ -47,9 +48,18 @@ COMMANDS: tuple[type[Command], ...] = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its usage errors as one ``dno: error:`` line (exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("dno").strip()
+        where = f"dno {command}: " if command else ""
+        self.exit(2, f"dno: error: {where}{message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the top-level parser with one sub-parser per registered command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="dno",
         description=(
             "dno: learn solution operators of delay differential equations with neural "

@@ -152,6 +152,19 @@ def _validate(config: dict[str, Any]) -> None:
             raise UsageError(f"{key}={value!r}; expected an integer >= 1")
     if config["S"] < 2:
         raise UsageError(f"S={config['S']}; expected an integer >= 2")
+    for key in ("stride", "max_windows_per_trajectory"):
+        value = config[key]
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise UsageError(f"{key}={value!r}; expected an integer >= 1 (or null: the default)")
+    weights = config["channel_weights"]
+    if weights is not None and not (
+        isinstance(weights, list) and weights and all(_number(w) and w >= 0 for w in weights)
+    ):
+        raise UsageError(f"channel_weights={weights!r}; expected a list of weights >= 0, or null")
+    if not isinstance(config["amp"], bool):
+        raise UsageError(f"amp={config['amp']!r}; expected true or false")
     for key in ("lr", "weight_decay", "grad_clip", "dc_weight", "edge_quantile"):
         value = config[key]
         if (
