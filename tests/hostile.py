@@ -80,7 +80,7 @@ def _address_space() -> int:
 
 def _serve() -> None:
     import dno.cli
-    import dno.training  # noqa: F401  (torch: its address space counts before the limit)
+    import dno.training
 
     resource.setrlimit(resource.RLIMIT_AS, (_address_space() + BUDGET, resource.RLIM_INFINITY))
     protocol = os.fdopen(os.dup(1), "w")

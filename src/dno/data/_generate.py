@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import h5py
@@ -76,6 +78,7 @@ def generate_dataset(
     if n <= 0:
         raise UsageError(f"the number of trajectories must be positive, got {n}")
     target = check_writable(out, overwrite=overwrite)
+    _check_disk(target, n, settings)
     with temporary_path(target, suffix=".scratch.tmp") as scratch_path:
         with h5py.File(scratch_path, "w") as scratch:
             store = _ScratchStore(scratch, fam.parameters, settings)
@@ -113,6 +116,24 @@ def generate_dataset(
             splits = split_indices(len(written), seed)
             write_dataset(target, fam.name, fam.parameters, written, splits, provenance)
     return provenance
+
+
+def _check_disk(target: Path, n: int, settings: SamplingSettings) -> None:
+    """Refuse ``n`` trajectories whose scratch and final files would not fit on the disk.
+
+    The estimate is the uncompressed float64 size of the observations and histories (the
+    scratch file and the dataset each take at most about that much).
+    """
+    values = (settings.t_end / settings.dt_obs + settings.history_window) * (
+        settings.grid_points + 1
+    )
+    need = 2 * 8 * n * values
+    free = shutil.disk_usage(target.parent if str(target.parent) else ".").free
+    if need > free:
+        raise UsageError(
+            f"{n:,} trajectories need about {need / 2**30:,.3g} GiB on disk (scratch file and "
+            f"dataset); {free / 2**30:,.3g} GiB are free beside {str(target)!r}"
+        )
 
 
 #: Bytes of one chunk of the scratch file (a band of whole trajectories).
