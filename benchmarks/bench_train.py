@@ -5,6 +5,7 @@ Run from the repository root::
     .venv/bin/python benchmarks/bench_train.py            # the reference size below
     .venv/bin/python benchmarks/bench_train.py --quick    # a smaller, faster run
     .venv/bin/python benchmarks/bench_train.py --seed-sizes [--seed-src DIR]   # vs the seed
+    .venv/bin/python benchmarks/bench_train.py --epoch     # one epoch end to end, real data
 
 Reference size: batch B=32, history S=64, spatial X=20, channels C=1, conditioning P=1,
 width 32, every other option at the model's default (modes_theta=16, modes_x=8, layers=3 for the
@@ -37,6 +38,13 @@ mean-squared loss, backward and an AdamW step, on ``--threads`` threads (default
 models are built in this process and timed in turn, block by block, and the ratio is the median of
 the rounds' ratios. Without it, the seed's samples per second recorded here (``SEED_RECORDED``,
 with the date and machine) stand in, which is only fair on a machine like that one.
+
+One epoch end to end (``--epoch``): ``stacked_history`` at its defaults with the default training
+options (S=32, batch 64, AdamW), one epoch through :func:`dno.training.train` (windows, loader,
+steps, validation, checkpoints) on two generated datasets, Mackey-Glass (1024 trajectories) and
+reaction-diffusion on 64 points (256 trajectories, 204 for training), on ``--threads`` threads.
+Printed: the seconds to make the windows the first time and again (kept per dataset), and the
+seconds of the whole one-epoch run. The datasets are generated into ``--data-dir`` once.
 """
 
 from __future__ import annotations
@@ -55,7 +63,7 @@ from typing import Any
 
 import torch
 
-from dno.models import SpectralConv, available, build
+from dno.models import CompiledModel, SpectralConv, available, build
 
 REFERENCE = {"batch": 32, "S": 64, "X": 20, "channels": 1, "cond_dim": 1, "width": 32}
 QUICK = {"batch": 8, "S": 32, "X": 8, "channels": 1, "cond_dim": 1, "width": 16}
@@ -69,8 +77,10 @@ def main(argv: list[str] | None = None) -> int:
         result = _worker(args.worker, size, args.seconds, args.repeats)
         print(json.dumps(result))
         return 0
+    if args.epoch:
+        return _epoch(args.threads, args.data_dir)
     if args.seed_sizes:
-        return _seed_sizes(args.seed_src, args.threads, args.seconds, args.repeats)
+        return _seed_sizes(args.seed_src, args.threads, args.seconds, args.repeats, args.compile)
     print(_header(size, args))
     rows = [_in_subprocess(name, args) for name in args.models or available()]
     rows += [_in_subprocess(f"anchor:{d}", args) for d in ("2d", "1d")]
@@ -90,7 +100,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--seed-src", metavar="DIR", help="folder with the seed's model files (ansschh/dno)"
     )
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (--seed-sizes)")
+    parser.add_argument(
+        "--compile", action="store_true", help="--seed-sizes: dno's step through torch.compile"
+    )
+    parser.add_argument("--epoch", action="store_true", help="one epoch end to end, real data")
+    parser.add_argument(
+        "--data-dir", default="bench_data", help="where --epoch keeps its generated datasets"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=2, help="torch threads (--seed-sizes, --epoch)"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     return parser
 
@@ -323,7 +342,9 @@ SEED_RECORDED: dict[str, float] = {}
 SEED_RECORDED_WHEN = ""
 
 
-def _seed_sizes(seed_src: str | None, threads: int, seconds: float, repeats: int) -> int:
+def _seed_sizes(
+    seed_src: str | None, threads: int, seconds: float, repeats: int, compile: bool = False
+) -> int:
     torch.set_num_threads(threads)
     source = "timed side by side" if seed_src else f"recorded {SEED_RECORDED_WHEN}"
     print(
@@ -333,7 +354,11 @@ def _seed_sizes(seed_src: str | None, threads: int, seconds: float, repeats: int
     )
     lines = [f"{'model, size':<62} {'dno/s':>8} {'seed/s':>8} {'dno/seed':>9}"]
     for spec in SEED_SIZES:
-        ours = _dno_seed_size_step(spec)
+        ours = _dno_seed_size_step(spec, compile)
+        if compile:  # the first compiled step compiles: its time is the price of compiling
+            start = time.perf_counter()
+            ours()
+            lines.append(f"  (compiled; first step {time.perf_counter() - start:.1f} s)")
         if seed_src:
             theirs = _seed_step(spec, seed_src)
             rates = _interleaved({"dno": ours, "seed": theirs}, SEED_BATCH, seconds, repeats)
@@ -374,10 +399,14 @@ def _interleaved(
 
 
 def _training_step(
-    model: torch.nn.Module, forward: Callable[[], torch.Tensor], target: torch.Tensor
+    model: torch.nn.Module,
+    forward: Callable[[], torch.Tensor],
+    target: torch.Tensor,
+    fused: bool | None = None,
 ) -> Callable[[], None]:
-    """One training step: forward, mean-squared loss, backward, AdamW."""
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    """One training step: forward, mean-squared loss, backward, AdamW (as each trainer makes it:
+    dno's fused, the seed's plain ``AdamW(model.parameters(), lr)``)."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=fused)
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
@@ -387,14 +416,16 @@ def _training_step(
     return step
 
 
-def _dno_seed_size_step(spec: dict[str, Any]) -> Callable[[], None]:
+def _dno_seed_size_step(spec: dict[str, Any], compile: bool = False) -> Callable[[], None]:
+    """dno's training step at the row's size, as the trainer runs it (fused AdamW)."""
     torch.manual_seed(0)
     model = build(spec["model"], channels=1, cond_dim=1, **spec["config"])
+    forward = CompiledModel(model, compile)
     n_s, n_x = spec["config"]["S"], spec["config"]["X"]
     history = torch.randn(SEED_BATCH, n_s, n_x, 1)
     cond = torch.randn(SEED_BATCH, 1)
     target = torch.randn(SEED_BATCH, model.m, n_x, 1)
-    return _training_step(model, lambda: model(history, cond), target)
+    return _training_step(model, lambda: forward(history, cond), target, fused=True)
 
 
 def _seed_step(spec: dict[str, Any], seed_src: str) -> Callable[[], None]:
@@ -418,6 +449,51 @@ def _seed_step(spec: dict[str, Any], seed_src: str) -> Callable[[], None]:
         tau = torch.rand(SEED_BATCH, 1)
         return _training_step(model, lambda: model(window, tau), target)
     return _training_step(model, lambda: model(window), target)
+
+
+# --- one epoch end to end ---------------------------------------------------------------------
+
+EPOCH_DATA: dict[str, dict[str, Any]] = {
+    "Mackey-Glass, 1024 trajectories": {"family": "mackey", "n": 1024},
+    "reaction-diffusion, 64 points": {"family": "reaction_diffusion", "n": 256, "grid_points": 64},
+}
+
+
+def _epoch(threads: int, data_dir: str) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from dno.data import generate_dataset, read_dataset
+    from dno.training import prepare_data, resolve_config, train
+
+    torch.set_num_threads(threads)
+    print(
+        f"dno bench_train --epoch: stacked_history (defaults), one epoch end to end, "
+        f"{threads} threads\ntorch {torch.__version__}, "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
+    )
+    lines = [f"{'dataset':<34} {'train win':>9} {'windows s':>9} {'again s':>8} {'epoch s':>8}"]
+    for label, spec in EPOCH_DATA.items():
+        path = Path(data_dir) / f"{spec['family']}-{spec['n']}.h5"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            options = {k: v for k, v in spec.items() if k not in ("family", "n")}
+            generate_dataset(spec["family"], spec["n"], 0, path, **options)
+        config = resolve_config("stacked_history", {"max_epochs": 1, "device": "cpu"})
+        dataset = read_dataset(path)
+        start = time.perf_counter()
+        data = prepare_data(dataset, config, config["S"])
+        first = time.perf_counter() - start
+        start = time.perf_counter()
+        prepare_data(dataset, config, config["S"])
+        again = time.perf_counter() - start
+        with tempfile.TemporaryDirectory() as out:
+            start = time.perf_counter()
+            train(config, read_dataset(path), Path(out) / "run", progress=False)
+            epoch = time.perf_counter() - start
+        lines.append(f"{label:<34} {len(data.train):>9} {first:>9.2f} {again:>8.2f} {epoch:>8.2f}")
+    print("\n".join(lines))
+    return 0
 
 
 if __name__ == "__main__":
