@@ -6,7 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from dno.cli._args import add_threads_argument, non_negative_int, positive_float, positive_int
+from dno.cli._args import (
+    add_threads_argument,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    seed_count,
+    trial_count,
+)
 from dno.cli._base import Command
 from dno.cli._train import ensure_dataset
 from dno.dde import FAMILIES
@@ -45,12 +52,22 @@ class SearchCommand(Command):
         parser.add_argument("--model", default="method_of_steps", choices=available())
         parser.add_argument("--family", default="mackey", choices=sorted(FAMILIES))
         parser.add_argument("--search", choices=SEARCHES, help="default: bayesian (or the sweep's)")
-        parser.add_argument("--n-trials", type=positive_int, default=12, help="trials (12)")
+        parser.add_argument(
+            "--n-trials",
+            type=trial_count,
+            default=12,
+            help="trials (12)",
+        )
         parser.add_argument("--max-epochs", type=positive_int, default=10, help="per trial (10)")
         parser.add_argument("--data", help="dataset (default: data/FAMILY.h5, generated if absent)")
         parser.add_argument("--results", default="hyperparameter_results", help="results folder")
         parser.add_argument("--space", help="search space YAML (dno format or W&B sweep)")
-        parser.add_argument("--seeds", type=positive_int, default=1, help="seeds per config (1)")
+        parser.add_argument(
+            "--seeds",
+            type=seed_count,
+            default=1,
+            help="seeds per config (1)",
+        )
         parser.add_argument(
             "--workers",
             type=non_negative_int,
@@ -84,7 +101,7 @@ class SearchCommand(Command):
             "--objectives", help="comma-separated, for --search multi: " + ", ".join(OBJECTIVES)
         )
         parser.add_argument("--confirm-top", type=non_negative_int, default=3)
-        parser.add_argument("--confirm-seeds", type=positive_int, default=3)
+        parser.add_argument("--confirm-seeds", type=seed_count, default=3)
         parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
         parser.add_argument("--all", action="store_true", help="every model x family")
         parser.add_argument(

@@ -15,6 +15,7 @@ from typing import Any
 import optuna
 
 from dno._cores import WorkerSlot, core_budget, plan_workers, thread_environment, use_threads
+from dno._names import check_name, slug
 from dno.data import read_dataset
 from dno.errors import DnoError, UsageError
 from dno.search._program import ProgramRunner
@@ -175,7 +176,7 @@ def build_spec(
         f"{Path(program['program']).stem}-{search}" if program else f"{model}-{family}-{search}"
     )
     spec = StudySpec(
-        name=options.study or default_name,
+        name=check_name(options.study, "study name") if options.study else slug(default_name),
         model=model,
         family=family,
         data="" if program else str(Path(options.data).resolve()),
