@@ -47,9 +47,10 @@ def test_idle_cores_measures_this_machine() -> None:
     assert idle is not None and 0.0 <= idle <= cores.usable_cores() + 1e-9
 
 
-def test_bad_budget_is_refused() -> None:
-    with pytest.raises(UsageError, match="--threads 0; expected an integer >= 1"):
-        core_budget(1, threads=0)
+@pytest.mark.parametrize("threads", [0, -2, 10**9])
+def test_bad_budget_is_refused(threads: int) -> None:
+    with pytest.raises(UsageError, match=f"--threads {threads}; expected an integer from 1 to"):
+        core_budget(1, threads=threads)
 
 
 def test_program_environment_keeps_what_the_user_set() -> None:

@@ -42,6 +42,8 @@ __all__ = [
 THREAD_VARIABLES = (
     "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS",
 )  # fmt: skip
+#: The most threads a process may be given (``--threads``).
+MAX_THREADS = 1024
 #: How long :func:`idle_cores` watches the CPUs (seconds).
 IDLE_WINDOW = 0.2
 
@@ -97,11 +99,11 @@ def core_budget(
             a number to use that measurement; ``False`` or ``None`` to ignore other load.
 
     Raises:
-        UsageError: ``threads`` or ``workers`` below 1.
+        UsageError: ``threads`` outside 1..MAX_THREADS, or ``workers`` below 1.
     """
     if threads is not None:
-        if threads < 1:
-            raise UsageError(f"--threads {threads}; expected an integer >= 1")
+        if not 1 <= threads <= MAX_THREADS:
+            raise UsageError(f"--threads {threads}; expected an integer from 1 to {MAX_THREADS}")
         return threads
     if workers < 1:
         raise UsageError(f"--workers {workers}; expected an integer >= 1")
