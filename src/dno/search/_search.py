@@ -245,11 +245,11 @@ def run_search(options: SearchOptions, log: Log = print) -> dict[str, Any]:
     """Run (or resume) a study to ``n_trials`` finished trials, then summarise and confirm."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     spec, space, grid = build_spec(options)
+    slots = plan_workers(options.workers or None, options.devices, options.threads)
     storage, url = open_storage(options.storage, options.results, spec.name)
     study = open_study(storage, spec, space, grid)
     folder = options.results / spec.name
     folder.mkdir(parents=True, exist_ok=True)
-    slots = plan_workers(options.workers or None, options.devices, options.threads)
     runner = make_runner(spec, options.wandb, slots[0].device)
     done = count_finished(study)
     what = spec.model if spec.runner == "program" else f"{spec.model} on {spec.family}"
