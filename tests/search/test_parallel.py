@@ -19,8 +19,8 @@ import optuna
 import pytest
 import yaml
 
-from dno.search import SearchOptions, count_finished, open_storage, run_search
-from dno.search._study import INTERRUPTED_ATTR, RETRY_ATTR
+from dno.search import SearchOptions, build_spec, count_finished, open_storage, run_search
+from dno.search._study import INTERRUPTED_ATTR, RETRY_ATTR, SPEC_ATTR
 
 PROGRAM = r"""
 import argparse, json, os, time
@@ -168,3 +168,14 @@ def test_eight_workers_one_killed_mid_trial_on_postgresql(
     assert len(retry) == 1 and retry[0].params == victim.params
     assert retry[0].state == optuna.trial.TrialState.COMPLETE
     check_distinct(study, n_trials, reruns=1)
+
+
+def test_a_study_made_before_trials_were_queued_runs_to_n_trials(tmp_path: Path) -> None:
+    options = SearchOptions(space=sweep(tmp_path), results=tmp_path / "r", study="old",
+                            n_trials=3, pruner="none", progress=False, threads=1)  # fmt: skip
+    spec, _, _ = build_spec(options)
+    storage, _ = open_storage(None, options.results, "old")
+    old = optuna.create_study(study_name="old", storage=storage)  # as an older dno made it
+    old.set_user_attr(SPEC_ATTR, spec.to_json())
+    run_search(options, log=lambda _: None)
+    check_distinct(load(None, options.results, "old"), 3)

@@ -46,6 +46,8 @@ __all__ = [
 
 SEARCHES = ("grid", "random", "bayesian", "multi")
 SPEC_ATTR = "dno:spec"
+#: set on a study whose trials were queued when it was created
+QUEUED_ATTR = "dno:queued"
 INTERRUPTED_ATTR = "dno:interrupted"
 RETRY_ATTR = "dno:retry_of"
 FAIL_ATTR = "fail_reason"
@@ -207,6 +209,7 @@ def open_study(
     else:
         for params in grid if grid is not None else [{}] * spec.n_trials:
             study.enqueue_trial(_to_internal(params, space))
+        study.set_user_attr(QUEUED_ATTR, True)
         study.set_user_attr(SPEC_ATTR, spec.to_json())
     study.sampler = make_sampler(spec)
     study.pruner = make_pruner(spec)
@@ -234,9 +237,13 @@ def _load_same(storage: Any, spec: StudySpec, space: SearchSpace) -> optuna.Stud
         )
     if any(old.__dict__[k] != spec.__dict__[k] for k in MUTABLE):
         study.set_user_attr(SPEC_ATTR, spec.to_json())
-    if spec.n_trials > old.n_trials and spec.search != "grid":
+    # a study made before dno queued its trials up front gets its queue on its first resume
+    legacy = QUEUED_ATTR not in study.user_attrs
+    if (spec.n_trials > old.n_trials or legacy) and spec.search != "grid":
         for _ in range(spec.n_trials - _queued_or_counted(study)):
             study.enqueue_trial({})  # the trials the larger --n-trials adds
+    if legacy:
+        study.set_user_attr(QUEUED_ATTR, True)
     return study
 
 
