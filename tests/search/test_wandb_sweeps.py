@@ -214,6 +214,8 @@ def test_random_sweep_without_a_metric_is_recorded_without_an_objective(project:
         assert 8 <= config["width"] <= 64 and config["act"] in ("relu", "gelu")
     summary = (result["folder"] / "summary.csv").read_text().splitlines()
     assert len(summary) == 3 and "completed" not in summary[0]
+    for command in (["compare", "--study"], ["report"]):  # one clear line, no traceback
+        assert main([*command, str(result["folder"])]) == 2
     document = yaml.safe_load((project / "random_no_metric.yaml").read_text())
     (project / "bayes.yaml").write_text(yaml.safe_dump({**document, "method": "bayes"}))
     with pytest.raises(UsageError, match="bayes needs a metric"):
