@@ -85,7 +85,11 @@ def wandb_config_file(config: dict, tmp: Path) -> str:
     return path.read_text()
 
 
-def test_dotted_names_constant_seed_and_wandbs_grid_order(project: Path, tmp_path: Path) -> None:
+def test_dotted_names_constant_seed_and_wandbs_grid_order(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
     result = search(project, "grid_hydra_dotted.yaml")
     done = trials(result)
     # W&B's grid: names sorted, the first varying slowest; constants in every run
@@ -103,6 +107,7 @@ def test_dotted_names_constant_seed_and_wandbs_grid_order(project: Path, tmp_pat
         assert record["argv"] == wandb_argv(command, config)  # model.n_layers=2 ... seed=30
         assert record["config_file"] == wandb_config_file(config, tmp_path)
         assert record["cwd"] == str(project)  # where the search started, as wandb agent
+        assert record["wandb_mode"] == "offline"  # wandb.init() never prompts
         assert not any("--seed" in a for a in record["argv"])
 
 
@@ -269,6 +274,8 @@ def test_a_grid_with_n_trials_says_what_runs(project: Path) -> None:
     done = trials(search(project, "grid_hydra_dotted.yaml", lines, n_trials=3))
     assert len(done) == 3 and [t.params["train.use_amp"] for t in done] == [True, False, True]
     assert "grid search: 3 of the grid's 8 points run (--n-trials 3), in W&B's order" in lines
+    done = trials(search(project, "grid_hydra_dotted.yaml"))  # the rerun runs the other 5
+    assert len(done) == 8 and len({tuple(sorted(t.params.items())) for t in done}) == 8
     lines.clear()
     search(project, "hyperband_min_iter.yaml", lines, n_trials=9, study="other")
     assert "grid search: the grid has 4 points, so 4 trials run, not --n-trials 9" in lines

@@ -277,6 +277,7 @@ def run_search(options: SearchOptions, log: Log = print) -> dict[str, Any]:
     spec, space, grid = build_spec(options, log)
     storage, url = open_storage(options.storage, options.results, spec.name)
     study = open_study(storage, spec, space, grid)
+    _enqueue_missing(study, grid or [])
     folder = options.results / spec.name
     folder.mkdir(parents=True, exist_ok=True)
     runner = make_runner(spec, options.wandb)
@@ -310,6 +311,21 @@ def run_search(options: SearchOptions, log: Log = print) -> dict[str, Any]:
         )  # fmt: skip
         log(format_table(rows, spec.objectives[0]))
     return {"spec": spec, "summary": info, "confirmation": rows, "folder": folder}
+
+
+def _enqueue_missing(study: optuna.Study, grid: list[dict[str, Any]]) -> None:
+    """Grid points not yet in the study (a rerun with a larger --n-trials or run_cap) are
+    enqueued, in the grid's order; points already run or waiting are not."""
+    import json
+
+    def key(point: dict[str, Any]) -> str:
+        return json.dumps(point, sort_keys=True, default=str)
+
+    trials = study.get_trials(deepcopy=False)
+    present = {key(t.params or t.system_attrs.get("fixed_params", {})) for t in trials}
+    for point in grid:
+        if key(point) not in present:
+            study.enqueue_trial(point)
 
 
 def _quiet_optuna(quiet: bool) -> None:
