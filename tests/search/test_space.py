@@ -97,6 +97,9 @@ def test_grid_is_every_declared_combination() -> None:
         ({"parameters": {"d": {"type": "float", "low": float("-inf"), "high": 1}}},
          "finite numeric low"),
         ({"method": ["grid"], "parameters": {}}, "method \\['grid'\\]"),
+        ({"parameters": {"lr": {"type": "float", "low": "1e-5", "high": 0.1}}},
+         "low: 1e-5 is read as text.*write 1.0e-5 or !!float 1e-5"),
+        ({"parameters": {"lr": {"min": 1.0e-5, "max": "1e2"}}}, "write 1.0e\\+2 or !!float 1e2"),
     ],
 )  # fmt: skip
 def test_keys_that_cannot_be_honoured_are_errors(data: dict, match: str) -> None:

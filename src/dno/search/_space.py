@@ -251,6 +251,7 @@ def _number(value: Any) -> bool:
 
 
 def _bounds(name: str, low: Any, high: Any, where: str) -> tuple[float, float]:
+    _check_text(name, {"low": low, "high": high}, where)
     if not (_number(low) and _number(high)):
         raise UsageError(f"{where}: parameter {name!r} needs finite numeric low/min and high/max")
     if not low < high:
@@ -467,20 +468,25 @@ def _check_numbers(name: str, settings: dict[str, Any], where: str) -> None:
             continue
         if value is None:
             raise UsageError(f"{where}: parameter {name!r} needs {key}")
-        if isinstance(value, str):
-            try:
-                float(value)
-            except ValueError:
-                pass
-            else:
-                raise UsageError(
-                    f"{where}: parameter {name!r}: {key}: {value} is read as text, not a number: "
-                    f"YAML (PyYAML, which W&B also uses) reads a number without a decimal point "
-                    f"and a signed exponent as a string; write {_yaml_float(value)} or "
-                    f"!!float {value}"
-                )
+        _check_text(name, {key: value}, where)
         if not _number(value):
             raise UsageError(f"{where}: parameter {name!r}: {key} {value!r}; expected a number")
+
+
+def _check_text(name: str, settings: dict[str, Any], where: str) -> None:
+    """A number written so that YAML reads it as text (``5e-4``) is an error saying why and how."""
+    for key, value in settings.items():
+        if not isinstance(value, str):
+            continue
+        try:
+            float(value)
+        except ValueError:
+            continue
+        raise UsageError(
+            f"{where}: parameter {name!r}: {key}: {value} is read as text, not a number: YAML "
+            "(PyYAML, which W&B also uses) reads a number without a decimal point and a signed "
+            f"exponent as a string; write {_yaml_float(value)} or !!float {value}"
+        )
 
 
 def _yaml_float(text: str) -> str:
