@@ -4,6 +4,8 @@ Run from the repository root::
 
     .venv/bin/python benchmarks/bench_train.py            # the reference size below
     .venv/bin/python benchmarks/bench_train.py --quick    # a smaller, faster run
+    .venv/bin/python benchmarks/bench_train.py --seed-sizes [--seed-src DIR]   # vs the seed
+    .venv/bin/python benchmarks/bench_train.py --epoch     # one epoch end to end, real data
 
 Reference size: batch B=32, history S=64, spatial X=20, channels C=1, conditioning P=1,
 width 32, every other option at the model's default (modes_theta=16, modes_x=8, layers=3 for the
@@ -27,12 +29,29 @@ modes_theta) = (8, 16)``, theirs ``n_modes = (2*8-1, 2*16-1)``, both keeping |k_
 0 <= k_theta <= 15); with the same weights both compute the same function (checked, printed).
 The ratio is ours / theirs in samples per second (target >= 1.0). If neuraloperator is missing,
 the anchor rows say so and why.
+
+Seed sizes (``--seed-sizes``): dno's models against the seed pipeline's own models
+(github.com/ansschh/dno, MIT) at the seed's default sizes, B=32, one training step = forward,
+mean-squared loss, backward and an AdamW step, on ``--threads`` threads (default 2). With
+``--seed-src DIR`` (a checkout of the seed repository, or any folder whose ``stacked_history.py``,
+``method_of_steps.py`` and ``memory_kernel.py`` define its model classes; never part of dno) both
+models are built in this process and timed in turn, block by block, and the ratio is the median of
+the rounds' ratios. Without it, the seed's samples per second recorded here (``SEED_RECORDED``,
+with the date and machine) stand in, which is only fair on a machine like that one.
+
+One epoch end to end (``--epoch``): ``stacked_history`` at its defaults with the default training
+options (S=32, batch 64, AdamW), one epoch through :func:`dno.training.train` (windows, loader,
+steps, validation, checkpoints) on two generated datasets, Mackey-Glass (1024 trajectories) and
+reaction-diffusion on 64 points (256 trajectories, 204 for training), on ``--threads`` threads.
+Printed: the seconds to make the windows the first time and again (kept per dataset), and the
+seconds of the whole one-epoch run. The datasets are generated into ``--data-dir`` once.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
@@ -44,7 +63,7 @@ from typing import Any
 
 import torch
 
-from dno.models import SpectralConv, available, build
+from dno.models import CompiledModel, SpectralConv, available, build
 
 REFERENCE = {"batch": 32, "S": 64, "X": 20, "channels": 1, "cond_dim": 1, "width": 32}
 QUICK = {"batch": 8, "S": 32, "X": 8, "channels": 1, "cond_dim": 1, "width": 16}
@@ -58,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
         result = _worker(args.worker, size, args.seconds, args.repeats)
         print(json.dumps(result))
         return 0
+    if args.epoch:
+        return _epoch(args.threads, args.data_dir)
+    if args.seed_sizes:
+        return _seed_sizes(args.seed_src, args.threads, args.seconds, args.repeats, args.compile)
     print(_header(size, args))
     rows = [_in_subprocess(name, args) for name in args.models or available()]
     rows += [_in_subprocess(f"anchor:{d}", args) for d in ("2d", "1d")]
@@ -71,6 +94,22 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seconds", type=float, default=0.5, help="length of a timed block")
     parser.add_argument("--repeats", type=int, default=5, help="timed blocks; the best counts")
     parser.add_argument("--models", nargs="*", help="models to run (default: all)")
+    parser.add_argument(
+        "--seed-sizes", action="store_true", help="dno vs the seed's models at the seed's sizes"
+    )
+    parser.add_argument(
+        "--seed-src", metavar="DIR", help="folder with the seed's model files (ansschh/dno)"
+    )
+    parser.add_argument(
+        "--compile", action="store_true", help="--seed-sizes: dno's step through torch.compile"
+    )
+    parser.add_argument("--epoch", action="store_true", help="one epoch end to end, real data")
+    parser.add_argument(
+        "--data-dir", default="bench_data", help="where --epoch keeps its generated datasets"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=2, help="torch threads (--seed-sizes, --epoch)"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     return parser
 
@@ -245,6 +284,216 @@ def _table(rows: list[dict[str, Any]]) -> str:
             f"{row['same_function']:.1e}"
         )
     return "\n".join(lines)
+
+
+# --- seed sizes: dno's models against the seed pipeline's own models (ansschh/dno) ------------
+
+SEED_BATCH = 32
+
+#: The table's rows: dno's model and config, the seed's module, class and constructor arguments
+#: (its command-line defaults; ``X = 20`` is its reaction-diffusion case, where the 20 spatial
+#: points are also its input channels; with X = 1 its x-modes must be 1, its default 16 fails on
+#: a one-point axis), and how the seed's model is called.
+SEED_SIZES: list[dict[str, Any]] = [
+    {
+        "row": "stacked_history, S=32, X=1, width 64, 4 layers, θ-modes 4",
+        "model": "stacked_history",
+        "config": {"S": 32, "X": 1, "width": 64, "layers": 4, "modes_theta": 4},
+        "seed": ("stacked_history", "StackedHistoryFNO"),
+        "seed_args": {
+            "in_channels": 1, "out_channels": 1, "S": 32, "X": 1, "fourier_modes_s": 4,
+            "fourier_modes_x": 1, "hidden_channels": 64, "n_layers": 4,
+        },
+        "seed_call": "window",
+    },
+    {
+        "row": "stacked_history, S=32, X=20, width 64, 4 layers, modes 6 x 8",
+        "model": "stacked_history",
+        "config": {"S": 32, "X": 20, "width": 64, "layers": 4, "modes_theta": 6, "modes_x": 8},
+        "seed": ("stacked_history", "StackedHistoryFNO"),
+        "seed_args": {
+            "in_channels": 20, "out_channels": 20, "S": 32, "X": 20, "fourier_modes_s": 6,
+            "fourier_modes_x": 8, "hidden_channels": 64, "n_layers": 4,
+        },
+        "seed_call": "window",
+    },
+    {
+        "row": "method_of_steps, S=32, defaults",
+        "model": "method_of_steps",
+        "config": {"S": 32, "X": 1},
+        "seed": ("method_of_steps", "MethodOfStepsModel"),
+        "seed_args": {"S": 32},
+        "seed_call": "window_tau",
+    },
+    {
+        "row": "memory_kernel, S=64 (seed: 400 Euler steps)",
+        "model": "memory_kernel",
+        "config": {"S": 64, "X": 1},
+        "seed": ("memory_kernel", "MemoryKernelModel"),
+        "seed_args": {"S": 64, "channels": 1, "hidden": 64},
+        "seed_call": "euler_400",
+    },
+]  # fmt: skip
+
+#: The seed's samples per second at those sizes, B=32, forward+backward+AdamW, 2 threads,
+#: measured with ``--seed-src`` on the project's 2-core machine (see SEED_RECORDED_WHEN); used
+#: only when the seed's files are not given.
+SEED_RECORDED: dict[str, float] = {}
+SEED_RECORDED_WHEN = ""
+
+
+def _seed_sizes(
+    seed_src: str | None, threads: int, seconds: float, repeats: int, compile: bool = False
+) -> int:
+    torch.set_num_threads(threads)
+    source = "timed side by side" if seed_src else f"recorded {SEED_RECORDED_WHEN}"
+    print(
+        f"dno bench_train --seed-sizes: B={SEED_BATCH}, forward+backward+AdamW, {threads} threads,"
+        f" {repeats} rounds of {seconds} s blocks; seed {source}\ntorch {torch.__version__}, "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
+    )
+    lines = [f"{'model, size':<62} {'dno/s':>8} {'seed/s':>8} {'dno/seed':>9}"]
+    for spec in SEED_SIZES:
+        ours = _dno_seed_size_step(spec, compile)
+        if compile:  # the first compiled step compiles: its time is the price of compiling
+            start = time.perf_counter()
+            ours()
+            lines.append(f"  (compiled; first step {time.perf_counter() - start:.1f} s)")
+        if seed_src:
+            theirs = _seed_step(spec, seed_src)
+            rates = _interleaved({"dno": ours, "seed": theirs}, SEED_BATCH, seconds, repeats)
+            ratios = sorted(a / b for a, b in zip(rates["dno"], rates["seed"], strict=True))
+            ratio, seed_rate = ratios[len(ratios) // 2], _median(rates["seed"])
+        else:
+            rates = _interleaved({"dno": ours}, SEED_BATCH, seconds, repeats)
+            seed_rate = SEED_RECORDED.get(spec["row"], math.nan)
+            ratio = _median(rates["dno"]) / seed_rate
+        lines.append(
+            f"{spec['row']:<62} {_median(rates['dno']):>8.0f} {seed_rate:>8.0f} {ratio:>8.2f}x"
+        )
+    print("\n".join(lines))
+    return 0
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
+
+
+def _interleaved(
+    steps: dict[str, Callable[[], None]], batch: int, seconds: float, rounds: int
+) -> dict[str, list[float]]:
+    """Samples per second of each step per round; the steps take turns, block by block."""
+    for step in steps.values():  # warm-up: first-call set-up, allocator, caches
+        for _ in range(3):
+            step()
+    rates: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(rounds):
+        for name, step in steps.items():
+            count, start = 0, time.perf_counter()
+            while count < 2 or time.perf_counter() - start < seconds:
+                step()
+                count += 1
+            rates[name].append(batch * count / (time.perf_counter() - start))
+    return rates
+
+
+def _training_step(
+    model: torch.nn.Module,
+    forward: Callable[[], torch.Tensor],
+    target: torch.Tensor,
+    fused: bool | None = None,
+) -> Callable[[], None]:
+    """One training step: forward, mean-squared loss, backward, AdamW (as each trainer makes it:
+    dno's fused, the seed's plain ``AdamW(model.parameters(), lr)``)."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=fused)
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        (forward() - target).square().mean().backward()
+        optimizer.step()
+
+    return step
+
+
+def _dno_seed_size_step(spec: dict[str, Any], compile: bool = False) -> Callable[[], None]:
+    """dno's training step at the row's size, as the trainer runs it (fused AdamW)."""
+    torch.manual_seed(0)
+    model = build(spec["model"], channels=1, cond_dim=1, **spec["config"])
+    forward = CompiledModel(model, compile)
+    n_s, n_x = spec["config"]["S"], spec["config"]["X"]
+    history = torch.randn(SEED_BATCH, n_s, n_x, 1)
+    cond = torch.randn(SEED_BATCH, 1)
+    target = torch.randn(SEED_BATCH, model.m, n_x, 1)
+    return _training_step(model, lambda: forward(history, cond), target, fused=True)
+
+
+def _seed_step(spec: dict[str, Any], seed_src: str) -> Callable[[], None]:
+    """The seed's model at the row's size, built from its own file in ``seed_src``."""
+    import importlib
+
+    if seed_src not in sys.path:
+        sys.path.insert(0, seed_src)
+    module, name = spec["seed"]
+    torch.manual_seed(0)
+    model = getattr(importlib.import_module(module), name)(**spec["seed_args"])
+    n_s = spec["seed_args"]["S"]
+    if spec["seed_call"] == "euler_400":  # its training call: 400 Euler steps of dt 0.05
+        window = torch.randn(SEED_BATCH, n_s, 1)
+        target = torch.randn(SEED_BATCH, 400, 1)
+        return _training_step(model, lambda: model.euler_roll(window, 400, 0.05), target)
+    channels = spec["seed_args"].get("in_channels", 1)
+    window = torch.randn(SEED_BATCH, n_s, channels)
+    target = torch.randn(SEED_BATCH, n_s, channels)
+    if spec["seed_call"] == "window_tau":
+        tau = torch.rand(SEED_BATCH, 1)
+        return _training_step(model, lambda: model(window, tau), target)
+    return _training_step(model, lambda: model(window), target)
+
+
+# --- one epoch end to end ---------------------------------------------------------------------
+
+EPOCH_DATA: dict[str, dict[str, Any]] = {
+    "Mackey-Glass, 1024 trajectories": {"family": "mackey", "n": 1024},
+    "reaction-diffusion, 64 points": {"family": "reaction_diffusion", "n": 256, "grid_points": 64},
+}
+
+
+def _epoch(threads: int, data_dir: str) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from dno.data import generate_dataset, read_dataset
+    from dno.training import prepare_data, resolve_config, train
+
+    torch.set_num_threads(threads)
+    print(
+        f"dno bench_train --epoch: stacked_history (defaults), one epoch end to end, "
+        f"{threads} threads\ntorch {torch.__version__}, "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
+    )
+    lines = [f"{'dataset':<34} {'train win':>9} {'windows s':>9} {'again s':>8} {'epoch s':>8}"]
+    for label, spec in EPOCH_DATA.items():
+        path = Path(data_dir) / f"{spec['family']}-{spec['n']}.h5"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            options = {k: v for k, v in spec.items() if k not in ("family", "n")}
+            generate_dataset(spec["family"], spec["n"], 0, path, **options)
+        config = resolve_config("stacked_history", {"max_epochs": 1, "device": "cpu"})
+        dataset = read_dataset(path)
+        start = time.perf_counter()
+        data = prepare_data(dataset, config, config["S"])
+        first = time.perf_counter() - start
+        start = time.perf_counter()
+        prepare_data(dataset, config, config["S"])
+        again = time.perf_counter() - start
+        with tempfile.TemporaryDirectory() as out:
+            start = time.perf_counter()
+            train(config, read_dataset(path), Path(out) / "run", progress=False)
+            epoch = time.perf_counter() - start
+        lines.append(f"{label:<34} {len(data.train):>9} {first:>9.2f} {again:>8.2f} {epoch:>8.2f}")
+    print("\n".join(lines))
+    return 0
 
 
 if __name__ == "__main__":

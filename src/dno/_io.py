@@ -1,16 +1,31 @@
-"""Atomic file writing: a file appears whole or not at all."""
+"""Atomic file writing: a file appears whole or not at all.
+
+Temporary files live beside their target as ``.NAME.dno-HOST-PID-XXXX.tmp``: a process killed
+with SIGKILL cannot remove its own, so the next write of the same target on the same host
+removes those whose process is gone (:func:`remove_stale_temporaries`).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from dno.errors import DnoError, UsageError
 
-__all__ = ["atomic_path", "check_writable"]
+__all__ = [
+    "MAX_TEXT_BYTES",
+    "atomic_path",
+    "check_folder_writable",
+    "check_writable",
+    "read_user_text",
+    "remove_stale_temporaries",
+    "temporary_path",
+]
 
 
 def check_writable(path: str | os.PathLike[str], overwrite: bool = False) -> Path:
@@ -28,9 +43,58 @@ def check_writable(path: str | os.PathLike[str], overwrite: bool = False) -> Pat
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise UsageError(f"folder {str(folder)!r} of the output path does not exist")
-    if not os.access(folder, os.W_OK):
-        raise DnoError(f"folder {str(folder)!r} is not writable")
+    check_folder_writable(folder)
     return target
+
+
+def check_folder_writable(folder: str | os.PathLike[str]) -> Path:
+    """Check, before any work is done, that a file can be created in the existing ``folder``.
+
+    A probe file is created and removed (permission bits alone miss read-only mounts and
+    immutable folders, and say nothing for root).
+
+    Raises:
+        DnoError: the folder is not writable (naming it and why).
+    """
+    path = Path(folder)
+    try:
+        fd, name = tempfile.mkstemp(prefix=".dno-probe-", dir=path)
+    except OSError as error:
+        raise DnoError(
+            f"folder {str(path)!r} is not writable ({error.strerror or error}); "
+            "choose another output folder or fix its permissions"
+        ) from None
+    os.close(fd)
+    os.unlink(name)
+    return path
+
+
+#: Bytes of a config, sweep or comparison file at most.
+MAX_TEXT_BYTES = 16 * 2**20
+
+
+def read_user_text(path: str | os.PathLike[str], what: str) -> str:
+    """The text of a file the user wrote (a config, sweep or comparison file), checked.
+
+    Raises:
+        UsageError: the file is larger than :data:`MAX_TEXT_BYTES` or not UTF-8 (naming it).
+        OSError: it cannot be read (the command line names it in one line).
+    """
+    target = Path(path)
+    size = target.stat().st_size
+    if size > MAX_TEXT_BYTES:
+        raise UsageError(
+            f"{what} {str(target)!r} holds {size:,} bytes; expected at most {MAX_TEXT_BYTES:,}"
+        )
+    data = target.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        byte = data[error.start : error.start + 1]
+        raise UsageError(
+            f"{what} {str(target)!r} is not UTF-8 text (byte {byte!r} at position "
+            f"{error.start}); save it as UTF-8"
+        ) from None
 
 
 @contextlib.contextmanager
@@ -48,17 +112,68 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         'whole'
     """
     target = Path(path)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    with temporary_path(target) as tmp:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, target)
+
+
+@contextlib.contextmanager
+def temporary_path(beside: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[Path]:
+    """Yield a fresh temporary file path beside ``beside``; it is removed on leaving.
+
+    Stale temporaries of ``beside`` left by killed processes are removed first.
+    """
+    target = Path(beside)
+    remove_stale_temporaries(target)
+    prefix = f"{_temporary_prefix(target)}{_host()}-{os.getpid()}-"
+    fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=target.parent)
     os.close(fd)
     tmp = Path(name)
     try:
         yield tmp
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, target)
-    except BaseException:
+    finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-        raise
+
+
+def remove_stale_temporaries(target: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temporaries of ``target`` whose writing process (on this host) is gone.
+
+    Returns:
+        The paths removed.
+    """
+    path = Path(target)
+    prefix = _temporary_prefix(path)
+    removed = []
+    with contextlib.suppress(OSError):
+        for candidate in path.parent.glob(f"{glob.escape(prefix)}*.tmp"):
+            owner = candidate.name[len(prefix) :].rpartition("-")[0]  # HOST-PID
+            host, _, pid = owner.rpartition("-")
+            if host != _host() or not pid.isdigit() or _alive(int(pid)):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                candidate.unlink()
+                removed.append(candidate)
+    return removed
+
+
+def _temporary_prefix(target: Path) -> str:
+    return f".{target.name}.dno-"
+
+
+def _host() -> str:
+    return socket.gethostname().replace("-", "_") or "host"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
 
 
 def _umask() -> int:

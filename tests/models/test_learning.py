@@ -8,7 +8,6 @@ baseline sees only u(t), so it gets the same test without the delay, x' = -a x(t
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
@@ -74,13 +73,10 @@ def test_model_learns_the_linear_delay_operator(name: str) -> None:
 
     before = val_error()
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    start = time.perf_counter()
     for _ in range(200):
         optimizer.zero_grad()
         (model(history, cond) - target).square().mean().backward()
         optimizer.step()
-    elapsed = time.perf_counter() - start
     after = val_error()
-    print(f"{name}: validation MSE {before:.4f} -> {after:.4f} in {elapsed:.1f} s")
+    # Speed is measured in benchmarks/bench_train.py, never asserted here (a loaded machine).
     assert after < 0.2 * before, f"{name}: validation MSE {before:.4f} -> {after:.4f}"
-    assert elapsed < 15.0

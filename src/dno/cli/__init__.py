@@ -1,15 +1,21 @@
 """The ``dno`` command line: a small registry of commands, each in its own module.
 
 Every command is a :class:`~dno.cli._base.Command` subclass that adds its own arguments and does
-one action. Errors raised as :class:`dno.errors.DnoError` are printed as one line
-(``dno: error: ...``) with exit status 1 (2 for usage errors); argparse usage errors exit 2.
+one action. :func:`main` is the one place where failures become a single line on stderr
+(``dno: error: ...``, never a traceback): :class:`dno.errors.DnoError` with its own status
+(1, or 2 for usage errors), argparse usage errors with 2, and the failures of the machine or of a
+file (OSError: permission, no space, a closed pipe; UnicodeDecodeError; MemoryError) with 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from dno import __version__
 from dno.cli._base import Command
@@ -42,9 +48,18 @@ COMMANDS: tuple[type[Command], ...] = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its usage errors as one ``dno: error:`` line (exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("dno").strip()
+        where = f"dno {command}: " if command else ""
+        self.exit(2, f"dno: error: {where}{message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the top-level parser with one sub-parser per registered command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="dno",
         description=(
             "dno: learn solution operators of delay differential equations with neural "
@@ -77,11 +92,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(handler.run(args) or 0)
     except DnoError as error:
-        print(f"dno: error: {error}", file=sys.stderr)
-        return error.exit_status
+        return _fail(str(error), error.exit_status)
     except KeyboardInterrupt:
         print("dno: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of our output went away (``dno data info FILE | head``): stop quietly
+        # and keep Python from complaining again when it flushes stdout at exit.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return _fail("the output pipe was closed before everything was written", 1)
+    except OSError as error:
+        return _fail(describe_os_error(error), 1)
+    except UnicodeDecodeError as error:
+        return _fail(
+            f"a file is not UTF-8 text (byte {error.object[error.start : error.start + 1]!r} "
+            f"at position {error.start}); save it as UTF-8",
+            2,
+        )
+    except MemoryError:
+        return _fail(
+            "out of memory; ask for less at once (fewer trajectories, seeds, trials or a "
+            "smaller batch) or free memory",
+            1,
+        )
+
+
+def describe_os_error(error: OSError) -> str:
+    """One line for an operating-system failure, naming the file where it is known."""
+    reason = {
+        errno.ENOSPC: "no space left on the device",
+        errno.EDQUOT: "disk quota exceeded",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "operation not permitted",
+        errno.EROFS: "the file system is read-only",
+    }.get(error.errno or -1, error.strerror or str(error) or type(error).__name__)
+    names = [n for n in (error.filename, getattr(error, "filename2", None)) if n is not None]
+    where = " -> ".join(repr(os.fsdecode(n)) for n in names)
+    return f"{reason}: {where}" if where else reason
+
+
+def _fail(message: str, status: int) -> int:
+    with contextlib.suppress(OSError):
+        print(f"dno: error: {message}", file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dno.cli._args import positive_int
+from dno.cli._args import positive_int, seed_count
 from dno.cli._base import Command
 from dno.cli._train import ensure_dataset
 from dno.compare import METRICS, compare_study, format_table, load_plan, notes, run_comparison
@@ -68,7 +68,10 @@ class CompareCommand(Command):
             "--out", default="comparisons", metavar="DIR", help="results folder (comparisons)"
         )
         parser.add_argument(
-            "--seeds", type=positive_int, metavar="K", help="run seeds 0..K-1 instead of the file's"
+            "--seeds",
+            type=seed_count,
+            metavar="K",
+            help="run seeds 0..K-1 instead of the file's",
         )
         parser.add_argument(
             "--max-epochs",

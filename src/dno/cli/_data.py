@@ -35,9 +35,9 @@ class DataCommand(Command):
 
     def run(self, args: argparse.Namespace) -> int:
         if args.data_command == "info":
-            print(describe_dataset(read_dataset(args.file), args.file))
+            print(describe_dataset(read_dataset(args.file, check_values=False), args.file))
             return 0
         imported = import_legacy(args.file, args.family, args.out, args.seed, args.overwrite)
-        print(f"imported {len(imported)} trajectories from {args.file} into {args.out}")
+        print(f"imported {imported} trajectories from {args.file} into {args.out}")
         print(describe_dataset(read_dataset(args.out), args.out))
         return 0

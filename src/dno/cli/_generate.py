@@ -11,6 +11,10 @@ from dno.cli._base import Command
 from dno.data import describe_dataset, generate_dataset, read_dataset
 from dno.dde import FAMILIES
 
+#: Above this many trajectories, dno generate prints a one-line summary instead of reading the
+#: whole file back.
+SUMMARY_TRAJECTORIES = 20_000
+
 
 class GenerateCommand(Command):
     name = "generate"
@@ -68,7 +72,7 @@ class GenerateCommand(Command):
             bars[0].update(solved)
 
         try:
-            generate_dataset(
+            provenance = generate_dataset(
                 args.family, args.n, args.seed, out, args.prior,
                 t_end=args.t_end, dt=args.dt, dt_obs=args.dt_obs, grid_points=args.grid_points,
                 overwrite=args.overwrite, progress=advance,
@@ -76,6 +80,16 @@ class GenerateCommand(Command):
         finally:
             for bar in bars:
                 bar.close()
-        if not args.quiet:
+        if args.quiet:
+            return 0
+        if provenance["n_written"] <= SUMMARY_TRAJECTORIES:
             print(describe_dataset(read_dataset(out), out))
+        else:  # the full summary reads every value: keep memory bounded here
+            rejected = sum(provenance["trajectories_rejected"].values())
+            print(
+                f"wrote {provenance['n_written']:,} {args.family} trajectories into {out} "
+                f"(redrawn {rejected:,}, dropped {provenance['trajectories_dropped']:,}, "
+                f"estimated solver error {provenance['solver']['estimated_max_error']:.3g}); "
+                f"dno data info {out} checks and summarises every value"
+            )
         return 0

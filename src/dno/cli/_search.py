@@ -6,7 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from dno.cli._args import non_negative_int, positive_float, positive_int
+from dno.cli._args import (
+    non_negative_int,
+    positive_float,
+    positive_int,
+    seed_count,
+    trial_count,
+)
 from dno.cli._base import Command
 from dno.cli._train import ensure_dataset
 from dno.dde import FAMILIES
@@ -49,14 +55,19 @@ class SearchCommand(Command):
         parser.add_argument("--family", default="mackey", choices=sorted(FAMILIES))
         parser.add_argument("--search", choices=SEARCHES, help="default: bayesian (or the sweep's)")
         parser.add_argument(
-            "--n-trials", type=positive_int,
+            "--n-trials", type=trial_count,
             help="trials (12; a grid: its size; a sweep's run_cap caps it)",
         )  # fmt: skip
         parser.add_argument("--max-epochs", type=positive_int, default=10, help="per trial (10)")
         parser.add_argument("--data", help="dataset (default: data/FAMILY.h5, generated if absent)")
         parser.add_argument("--results", default="hyperparameter_results", help="results folder")
         parser.add_argument("--space", help="search space YAML (dno format or W&B sweep)")
-        parser.add_argument("--seeds", type=positive_int, default=1, help="seeds per config (1)")
+        parser.add_argument(
+            "--seeds",
+            type=seed_count,
+            default=1,
+            help="seeds per config (1)",
+        )
         parser.add_argument("--workers", type=positive_int, default=1, help="local processes (1)")
         parser.add_argument("--storage", help="postgresql://... or a .journal file")
         parser.add_argument("--study", help="study name (default: MODEL-FAMILY-SEARCH)")
@@ -80,7 +91,7 @@ class SearchCommand(Command):
             "--objectives", help="comma-separated, for --search multi: " + ", ".join(OBJECTIVES)
         )
         parser.add_argument("--confirm-top", type=non_negative_int, default=3)
-        parser.add_argument("--confirm-seeds", type=positive_int, default=3)
+        parser.add_argument("--confirm-seeds", type=seed_count, default=3)
         parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
         parser.add_argument("--all", action="store_true", help="every model x family")
         parser.add_argument(

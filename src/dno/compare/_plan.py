@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,9 @@ from typing import Any
 
 import yaml
 
+from dno._io import read_user_text
+from dno._limits import MAX_SEEDS, check_count
+from dno._names import check_name
 from dno.dde import FAMILIES
 from dno.errors import UsageError
 from dno.models import accepted_keys, available
@@ -71,7 +73,6 @@ METRICS: dict[str, tuple[tuple[str, ...], bool, str]] = {
         "mean valid prediction time in units of tau (dno evaluate) on the split",
     ),
 }  # fmt: skip
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ def load_plan(
     if not target.is_file():
         raise UsageError(f"comparison file {str(target)!r} does not exist")
     try:
-        data = yaml.safe_load(target.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_user_text(target, "comparison file"))
     except yaml.YAMLError as error:
         first = str(error).splitlines()[0] if str(error) else "bad YAML"
         raise UsageError(f"comparison file {str(target)!r} is not valid YAML: {first}") from None
@@ -209,10 +210,10 @@ def parse_plan(
 
 
 def _check_name(name: str, what: str, source: str) -> None:
-    if not _SAFE_NAME.match(name):
-        raise UsageError(
-            f"{source}: {what} {name!r} is not a folder name (letters, digits, _ . + - only)"
-        )
+    try:
+        check_name(name, what)
+    except UsageError as error:
+        raise UsageError(f"{source}: {error}") from None
 
 
 def _check_shared(shared: Mapping[str, Any], models: list[Any], source: str) -> None:
@@ -272,14 +273,14 @@ def _seeds(value: Any, override: int | None, source: str) -> tuple[int, ...]:
     if isinstance(value, int) and not isinstance(value, bool):
         if value < 1:
             raise UsageError(f"{source}: seeds {value}; expected an integer >= 1 or a list")
-        return tuple(range(value))
+        return tuple(range(check_count(value, MAX_SEEDS, f"{source}: number of seeds")))
     if (
         isinstance(value, list)
         and value
         and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value)
         and len(set(value)) == len(value)
     ):
-        return tuple(value)
+        return tuple(value[: check_count(len(value), MAX_SEEDS, f"{source}: number of seeds")])
     raise UsageError(
         f"{source}: seeds {value!r}; expected a count >= 1 or a list of distinct seeds >= 0"
     )

@@ -16,6 +16,7 @@ from dno.data._schema import (
     Split,
     read_dataset,
     split_indices,
+    value_problems,
     write_dataset,
 )
 from dno.data._windows import Normalizer, WindowSet, make_windows
@@ -36,5 +37,6 @@ __all__ = [
     "make_windows",
     "read_dataset",
     "split_indices",
+    "value_problems",
     "write_dataset",
 ]

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from dno.data._schema import SPLITS, Dataset
+from dno.data._schema import SPLITS, Dataset, value_problems
 
 __all__ = ["describe_dataset"]
 
@@ -43,6 +43,11 @@ def describe_dataset(dataset: Dataset, name: str = "") -> str:
             f"lengths    min {lengths.min()}, median {int(np.median(lengths))}, "
             f"max {lengths.max()} observations; last time {_range(t_last)}"
         )
+    problems = value_problems(dataset)
+    lines.append(f"values     {len(problems)} problem{'s' * (len(problems) != 1)}" + (
+        " (training refuses this file)" if problems else ": finite, times increasing"
+    ))  # fmt: skip
+    lines.extend(f"  {problem}" for problem in problems)
     lines.append("provenance")
     for key, value in dataset.provenance.items():
         if isinstance(value, dict) and value and key != "priors":

@@ -23,7 +23,7 @@ import numpy as np
 from dno import __version__
 from dno._io import check_writable
 from dno.data._schema import split_indices, write_dataset
-from dno.dde import TrajectorySet, get_family, spatial_grid
+from dno.dde import Family, TrajectorySet, get_family, spatial_grid
 from dno.errors import DnoError
 
 __all__ = ["RestrictedUnpickler", "import_legacy", "load_legacy_pickle"]
@@ -62,9 +62,17 @@ class RestrictedUnpickler(pickle.Unpickler):
                 f"refused to load class {module}.{name} from the pickle: only builtin "
                 "containers, numbers, strings and numpy arrays are allowed"
             )
+        if (module_name, name) == ("builtins", "bytearray"):
+            return _bounded_bytearray  # bytearray(10**12) would allocate a terabyte
         if module_name.startswith("numpy._core") and not hasattr(np, "_core"):
             module_name = module_name.replace("numpy._core", "numpy.core")  # numpy < 2
         return getattr(importlib.import_module(module_name), name)
+
+
+def _bounded_bytearray(*args: Any) -> bytearray:
+    if args and isinstance(args[0], int) and args[0] > MAX_IMPORT_BYTES:
+        raise DnoError(f"refused bytearray({args[0]}) in the pickle: larger than any import")
+    return bytearray(*args)
 
 
 def load_legacy_pickle(path: str | os.PathLike[str]) -> list[Any]:
@@ -155,54 +163,135 @@ def _validate(
     return hist_t, hist_y, tau, t, y
 
 
+#: Bytes of float64 values an import may plan (the padded arrays of every sample).
+MAX_IMPORT_BYTES = 4 * 2**30
+#: Samples converted to arrays at once while writing.
+_BLOCK_SAMPLES = 256
+
+
+def planned_shape(values: Any, depth: int = 2) -> tuple[int, ...]:
+    """The shape ``values`` would have as an array, read from lengths (nothing is allocated).
+
+    A list of a million references to one row counts as a million rows: references are cheap
+    in a pickle but not as an array.
+    """
+    if isinstance(values, np.ndarray):
+        return tuple(int(n) for n in values.shape)
+    if depth and isinstance(values, list | tuple):
+        return (len(values), *(planned_shape(values[0], depth - 1) if values else ()))
+    return ()
+
+
+def _check_planned(samples: list[Any], source: str) -> tuple[np.ndarray, int, int]:
+    """Refuse an import whose arrays would be too large, before any is made.
+
+    Returns:
+        ``(lengths, width, history width)`` of the samples, from their planned shapes.
+    """
+    lengths = np.zeros(len(samples), dtype=np.int64)
+    h_lengths = np.zeros(len(samples), dtype=np.int64)
+    n_x = 1
+    for i, sample in enumerate(samples):
+        if not isinstance(sample, list | tuple) or len(sample) != 4:
+            _validate(sample, i)  # raises with the sample's own message
+        hist, _, _, y = sample
+        y_shape = planned_shape(y)
+        hist_y = hist.get("y") if isinstance(hist, dict) else hist
+        h_shape = planned_shape(hist_y)
+        lengths[i] = y_shape[0] if y_shape else 0
+        h_lengths[i] = h_shape[0] if h_shape else 0
+        channels = int(np.prod(y_shape[1:])) if len(y_shape) > 1 else 1
+        n_x = max(n_x, channels)
+        one = 8 * (lengths[i] * (channels + 1) + h_lengths[i] * (channels + 1))
+        if one > MAX_IMPORT_BYTES:
+            raise DnoError(
+                f"{source}: sample {i} would hold y of shape {y_shape} and history of shape "
+                f"{h_shape} ({one / 2**30:.3g} GiB); an import holds at most "
+                f"{MAX_IMPORT_BYTES / 2**30:g} GiB"
+            )
+    width, h_width = int(lengths.max()), int(h_lengths.max())
+    total = 8 * len(samples) * (width + h_width) * (n_x + 1)
+    if total > MAX_IMPORT_BYTES:
+        raise DnoError(
+            f"{source}: {len(samples)} samples padded to {width} observations x {n_x} channels "
+            f"would hold {total / 2**30:.3g} GiB; an import holds at most "
+            f"{MAX_IMPORT_BYTES / 2**30:g} GiB (split the pickle)"
+        )
+    return lengths, width, h_width
+
+
+class _LegacyRows:
+    """Legacy samples as trajectories, validated and converted a block at a time."""
+
+    def __init__(
+        self, samples: list[Any], family: Family, n_x: int, lengths: np.ndarray,
+        width: int, h_width: int,
+    ) -> None:  # fmt: skip
+        self.samples, self.family, self.n_x = samples, family, n_x
+        self.lengths, self.width, self.h_width = lengths, width, h_width
+        self.x = spatial_grid(n_x) if family.is_spatial else np.array([0.5])
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def rows(self, start: int, stop: int) -> TrajectorySet:
+        """Samples ``start`` to ``stop - 1`` as NaN-padded arrays (validated)."""
+        n = stop - start
+        t = np.full((n, self.width), np.nan)
+        y = np.full((n, self.width, self.n_x), np.nan)
+        h_t = np.full((n, self.h_width), np.nan)
+        h_y = np.full((n, self.h_width, self.n_x), np.nan)
+        tau = np.zeros(n)
+        for row, i in enumerate(range(start, stop)):
+            ht, hy, tau[row], ti, yi = _validate(self.samples[i], i)
+            if yi.shape[1] != self.n_x:
+                raise DnoError(f"sample {i}: y has {yi.shape[1]} channels, sample 0 has {self.n_x}")
+            t[row, : ti.shape[0]], y[row, : ti.shape[0]] = ti, yi
+            h_t[row, : ht.shape[0]], h_y[row, : ht.shape[0]] = ht, hy
+        params = {name: np.full(n, np.nan) for name in self.family.parameters}
+        params["tau"] = tau
+        return TrajectorySet(
+            params=params, history_t=h_t, history_y=h_y, t=t, y=y,
+            lengths=self.lengths[start:stop], x=self.x, step=np.full(n, np.nan),
+        )  # fmt: skip
+
+
 def import_legacy(
     source: str | os.PathLike[str],
     family: str,
     out: str | os.PathLike[str],
     seed: int = 0,
     overwrite: bool = False,
-) -> TrajectorySet:
+) -> int:
     """Import a legacy DNO pickle into a dataset file (split by trajectory, seeded).
 
     Only ``tau`` is known for legacy samples; the family's other parameters are stored as NaN
-    and listed as unknown in the provenance.
+    and listed as unknown in the provenance. The size of every array is planned from the
+    pickle's lengths and refused beyond :data:`MAX_IMPORT_BYTES` before any array is made;
+    samples are then converted and written a block at a time.
+
+    Returns:
+        The number of trajectories written.
 
     Raises:
-        DnoError: a refused class, an unreadable pickle, or the first invalid sample (named).
+        DnoError: a refused class, an unreadable pickle, arrays too large, or the first invalid
+            sample (named).
         UsageError: an unknown family, or an output path that cannot be written.
     """
     fam = get_family(family)
     target = check_writable(out, overwrite=overwrite)
-    samples = [_validate(s, i) for i, s in enumerate(load_legacy_pickle(source))]
-    n_x = samples[0][4].shape[1]
-    for i, sample in enumerate(samples):
-        if sample[4].shape[1] != n_x:
-            raise DnoError(f"sample {i}: y has {sample[4].shape[1]} channels, sample 0 has {n_x}")
+    samples = load_legacy_pickle(source)
+    lengths, width, h_width = _check_planned(samples, str(source))
+    n_x = _validate(samples[0], 0)[4].shape[1]
     if fam.is_spatial == (n_x == 1):
         expected = "X >= 2 spatial points" if fam.is_spatial else "one channel"
         raise DnoError(f"samples have {n_x} channels; family {family!r} expects {expected}")
     n = len(samples)
-    width = max(s[3].shape[0] for s in samples)
-    h_width = max(s[0].shape[0] for s in samples)
-    t = np.full((n, width), np.nan)
-    y = np.full((n, width, n_x), np.nan)
-    h_t = np.full((n, h_width), np.nan)
-    h_y = np.full((n, h_width, n_x), np.nan)
-    for i, (ht, hy, _, ti, yi) in enumerate(samples):
-        t[i, : ti.shape[0]], y[i, : ti.shape[0]] = ti, yi
-        h_t[i, : ht.shape[0]], h_y[i, : ht.shape[0]] = ht, hy
-    params = {name: np.full(n, np.nan) for name in fam.parameters}
-    params["tau"] = np.array([s[2] for s in samples])
-    trajectories = TrajectorySet(
-        params=params, history_t=h_t, history_y=h_y, t=t, y=y,
-        lengths=np.array([s[3].shape[0] for s in samples], dtype=np.int64),
-        x=spatial_grid(n_x) if fam.is_spatial else np.array([0.5]), step=np.full(n, np.nan),
-    )  # fmt: skip
     provenance = {
         "family": fam.name,
         "source": "legacy DNO pickle",
         "source_file": Path(source).name,
-        "source_sha256": hashlib.sha256(Path(source).read_bytes()).hexdigest(),
+        "source_sha256": _sha256(Path(source)),
         "parameters_known": ["tau"],
         "parameters_unknown": [p for p in fam.parameters if p != "tau"],
         "seed": seed,
@@ -211,7 +300,14 @@ def import_legacy(
         "trajectories_dropped": 0,
         "dno_version": __version__,
     }
-    write_dataset(
-        target, fam.name, fam.parameters, trajectories, split_indices(n, seed), provenance
-    )
-    return trajectories
+    rows = _LegacyRows(samples, fam, n_x, lengths, width, h_width)
+    write_dataset(target, fam.name, fam.parameters, rows, split_indices(n, seed), provenance)
+    return n
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(2**20), b""):
+            digest.update(block)
+    return digest.hexdigest()

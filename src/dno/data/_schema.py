@@ -22,7 +22,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import h5py
 import numpy as np
@@ -38,8 +38,10 @@ __all__ = [
     "SPLITS",
     "Dataset",
     "Split",
+    "TrajectoryRows",
     "read_dataset",
     "split_indices",
+    "value_problems",
     "write_dataset",
 ]
 
@@ -108,26 +110,55 @@ def split_indices(
     return {name: np.sort(order[bounds[i] : bounds[i + 1]]) for i, name in enumerate(SPLITS)}
 
 
+class TrajectoryRows(Protocol):
+    """Trajectories readable a block of rows at a time (in memory, or a scratch file)."""
+
+    x: np.ndarray
+    lengths: np.ndarray
+
+    def __len__(self) -> int: ...
+
+    def rows(self, start: int, stop: int) -> TrajectorySet:
+        """Trajectories ``start`` to ``stop - 1`` in generation order."""
+        ...
+
+
+#: Bytes of trajectories copied at once by :func:`write_dataset`.
+WRITE_BLOCK_BYTES = 64 * 2**20
+#: Bytes of one HDF5 chunk (a band of whole trajectories).
+CHUNK_BYTES = 2**20
+
+
 def write_dataset(
     path: str | os.PathLike[str],
     family: str,
     parameters: tuple[str, ...],
-    trajectories: TrajectorySet,
+    trajectories: TrajectoryRows,
     splits: Mapping[str, np.ndarray],
     provenance: Mapping[str, Any],
 ) -> None:
     """Write ``trajectories`` to ``path`` atomically (a temporary file moved into place).
 
+    The trajectories are copied a block of rows at a time, so memory stays bounded whatever
+    their number; the same input gives the same bytes.
+
     Args:
         path: the HDF5 file to create.
         family: the family's name.
         parameters: parameter names in the family's order.
-        trajectories: all trajectories, in generation order (their index is the trajectory id).
+        trajectories: all trajectories, in generation order (their index is the trajectory id);
+            a :class:`~dno.dde.TrajectorySet` or any :class:`TrajectoryRows`.
         splits: ``split -> indices into trajectories``.
         provenance: JSON-able description of how the data were made.
     """
     text = json.dumps(provenance, sort_keys=True, allow_nan=False)
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+    n = len(trajectories)
+    lengths = np.asarray(trajectories.lengths, dtype=np.int64)
+    first = trajectories.rows(0, min(n, 1))
+    n_x, h_width = trajectories.x.shape[0], first.history_t.shape[1]
+    owner = np.full(n, -1, dtype=np.int8)
+    position = np.zeros(n, dtype=np.int64)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w", rdcc_nbytes=4 * CHUNK_BYTES) as f:
         f.attrs["format"] = FORMAT
         f.attrs["format_version"] = FORMAT_VERSION
         f.attrs["family"] = family
@@ -135,46 +166,161 @@ def write_dataset(
         f.attrs["dno_version"] = __version__
         f.attrs["provenance"] = text
         f.create_dataset("x", data=trajectories.x)
-        for name in SPLITS:
-            index = np.asarray(splits.get(name, np.zeros(0, dtype=np.int64)), dtype=np.int64)
-            part = trajectories.select(index)
+        groups = []
+        for k, name in enumerate(SPLITS):
+            index = np.sort(np.asarray(splits.get(name, ()), dtype=np.int64))
+            owner[index], position[index] = k, np.arange(index.size)
             group = f.create_group(name)
             params = group.create_group("params")
             for p in parameters:
-                params.create_dataset(p, data=part.params[p])
-            width = int(part.lengths.max()) if len(part) else 0
+                params.create_dataset(p, shape=(index.size,), dtype=np.float64)
+            width = int(lengths[index].max()) if index.size else 0
             group.create_dataset("trajectory_id", data=index)
-            group.create_dataset("lengths", data=part.lengths)
-            opts: dict[str, Any] = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
-            if not len(part):
-                opts = {}
-            group.create_dataset("t", data=part.t[:, :width], **opts)
-            group.create_dataset("y", data=part.y[:, :width], **opts)
-            group.create_dataset("history_t", data=part.history_t, **opts)
-            group.create_dataset("history_y", data=part.history_y, **opts)
-            history_lengths = np.sum(np.isfinite(part.history_t), axis=1).astype(np.int64)
-            group.create_dataset("history_lengths", data=history_lengths)
+            group.create_dataset("lengths", data=lengths[index])
+            for field, shape in (
+                ("t", (index.size, width)), ("y", (index.size, width, n_x)),
+                ("history_t", (index.size, h_width)), ("history_y", (index.size, h_width, n_x)),
+            ):  # fmt: skip
+                _create_rows(group, field, shape)
+            group.create_dataset("history_lengths", shape=(index.size,), dtype=np.int64)
+            groups.append((group, width))
+        row_bytes = 8 * (first.t.shape[1] * (1 + n_x) + h_width * (1 + n_x)) + 1
+        block = max(1, WRITE_BLOCK_BYTES // row_bytes)
+        for start in range(0, n, block):
+            part = trajectories.rows(start, min(n, start + block))
+            for k, (group, width) in enumerate(groups):
+                sel = np.flatnonzero(owner[start : start + len(part)] == k)
+                if sel.size:
+                    rows = part.select(sel)
+                    lo = int(position[start + sel[0]])
+                    _write_rows(group, parameters, rows, slice(lo, lo + sel.size), width)
 
 
-def read_dataset(path: str | os.PathLike[str]) -> Dataset:
+def _create_rows(group: h5py.Group, field: str, shape: tuple[int, ...]) -> None:
+    """An empty float dataset of whole-trajectory chunks (gzip), NaN where never written."""
+    if not shape[0] or not all(shape):
+        group.create_dataset(field, shape=shape, dtype=np.float64)
+        return
+    row = int(np.prod(shape[1:])) * 8
+    chunks = (max(1, min(shape[0], CHUNK_BYTES // row)), *shape[1:])
+    group.create_dataset(
+        field, shape=shape, dtype=np.float64, chunks=chunks, fillvalue=np.nan,
+        compression="gzip", compression_opts=4, shuffle=True,
+    )  # fmt: skip
+
+
+def _write_rows(
+    group: h5py.Group, parameters: tuple[str, ...], rows: TrajectorySet, where: slice, width: int
+) -> None:
+    """Write consecutive trajectories of one split at rows ``where``."""
+    for p in parameters:
+        group["params"][p][where] = rows.params[p]
+    w = min(width, rows.t.shape[1])
+    if w:
+        group["t"][where, :w] = rows.t[:, :w]
+        group["y"][where, :w] = rows.y[:, :w]
+    if rows.history_t.shape[1]:
+        group["history_t"][where] = rows.history_t
+        group["history_y"][where] = rows.history_y
+    group["history_lengths"][where] = np.sum(np.isfinite(rows.history_t), axis=1)
+
+
+def read_dataset(path: str | os.PathLike[str], check_values: bool = True) -> Dataset:
     """Read and validate a dataset file.
+
+    Args:
+        path: the HDF5 file.
+        check_values: refuse non-finite values and times that do not increase (see
+            :func:`value_problems`); ``False`` reads such a file so it can be inspected.
 
     Raises:
         DnoError: the file is missing, not HDF5, truncated, corrupt, of another format or
-            version, or inconsistent (names the first problem found).
+            version, inconsistent, or (with ``check_values``) holds a non-finite value or a
+            time that does not increase (names the split and trajectory of the first one).
     """
     target = Path(path)
     if not target.is_file():
         raise DnoError(f"dataset {str(target)!r} does not exist")
     try:
         with h5py.File(target, "r") as f:
-            return _read_open(f, str(target))
+            dataset = _read_open(f, str(target))
     except DnoError:
         raise
     except (OSError, KeyError, ValueError, TypeError) as error:
         raise DnoError(
             f"{str(target)!r} is not a readable dno dataset (truncated or corrupt HDF5?): {error}"
         ) from None
+    problems = value_problems(dataset) if check_values else []
+    if problems:
+        raise DnoError(
+            f"{str(target)!r}: {problems[0]}"
+            + (f" (and {len(problems) - 1} more: see dno data info)" if len(problems) > 1 else "")
+        )
+    return dataset
+
+
+def value_problems(dataset: Dataset) -> list[str]:
+    """The first bad value of each split and array: a non-finite value or a time not increasing.
+
+    Checked within each trajectory's valid observations (``lengths``) and stored history
+    (``history_lengths``), vectorised over trajectories.
+
+    Returns:
+        One line per problem, naming the split, trajectory (its position and id), array and
+        observation; empty for a clean file.
+    """
+    problems = []
+    for split in SPLITS:
+        part = dataset.splits[split]
+        if not len(part):
+            continue
+        for what, times, values, lengths in (
+            ("observation", part.t, part.y, part.lengths),
+            ("history point", part.history_t, part.history_y, part.history_lengths),
+        ):
+            for label, bad, source in _bad_values(times, values, lengths):
+                row, column = np.unravel_index(int(np.argmax(bad)), bad.shape)
+                value = source[row, column]
+                if np.ndim(value):  # y at one time: show its first non-finite point
+                    value = value[np.argmax(~np.isfinite(value))]
+                count = int(bad.any(axis=1).sum())
+                problems.append(
+                    f"split {split!r} trajectory {row} (id {int(part.trajectory_id[row])}): "
+                    f"{label} ({float(value)!r}) at {what} {column} (of {count} "
+                    f"trajector{'y' if count == 1 else 'ies'} with such values)"
+                )
+        tau = part.params.get("tau")
+        if tau is not None and not np.all(np.isfinite(tau) & (tau > 0)):
+            first = int(np.argmax(~(np.isfinite(tau) & (tau > 0))))
+            problems.append(
+                f"split {split!r} trajectory {first} (id {int(part.trajectory_id[first])}): "
+                f"tau={float(tau[first])!r}, expected a positive number"
+            )
+    return problems
+
+
+def _bad_values(
+    times: np.ndarray, values: np.ndarray, lengths: np.ndarray
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """``(label, mask, array)`` per kind of bad value among the first ``lengths`` of each row.
+
+    Args:
+        times: (n, T); values: (n, T, X); lengths: (n,).
+    """
+    valid = np.arange(times.shape[1])[None, :] < lengths[:, None]
+    found = []
+    for label, bad, source in (
+        ("t is not finite", valid & ~np.isfinite(times), times),
+        ("y is not finite", valid & ~np.isfinite(values).all(axis=-1), values),
+    ):
+        if bad.any():
+            found.append((label, bad, source))
+    with np.errstate(invalid="ignore"):
+        steps = np.diff(times, axis=1) > 0
+    falling = valid[:, 1:] & ~steps & np.isfinite(times[:, 1:]) & np.isfinite(times[:, :-1])
+    if falling.any():
+        found.append(("t does not increase", np.pad(falling, ((0, 0), (1, 0))), times))
+    return found
 
 
 def _read_open(f: h5py.File, name: str) -> Dataset:

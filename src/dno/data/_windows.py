@@ -7,10 +7,15 @@ the m slices at ``t + h_b, ..., t + m h_b``. Values come from the trajectory's o
 piecewise cubic interpolation (PCHIP: no overshoot); irregular times are handled the same way.
 A window whose times fall outside the observed range is not made, so padding and extrapolation
 never enter a window. Windows are made per split, so those of one trajectory never cross splits.
+
+Windows are built once per split and kept: :func:`make_windows` remembers its result for as long
+as the split object lives (read-only arrays), so the trials of a search, which share one dataset,
+interpolate each split once instead of once per trial.
 """
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,10 +74,17 @@ def _series(split: Split, b: int) -> tuple[np.ndarray, np.ndarray]:
     return times, values
 
 
+#: Windows already made, by (id of the split, S, m, stride, max_per_trajectory); an entry goes
+#: when its split is garbage-collected.
+_MADE: dict[tuple[int, int, int, int | None, int | None], WindowSet] = {}
+
+
 def make_windows(
     split: Split, S: int, m: int, stride: int | None = None, max_per_trajectory: int | None = None
 ) -> WindowSet:
     """All windows of a split: histories of S points and targets of m slices.
+
+    Built once per split and arguments, then returned from memory (the arrays are read-only).
 
     Args:
         split: one split of a dataset (see :func:`dno.data.read_dataset`).
@@ -84,6 +96,20 @@ def make_windows(
     Returns:
         The windows, with ``C = 1`` channel: history (N, S, X, 1), target (N, m, X, 1).
     """
+    key = (id(split), S, m, stride, max_per_trajectory)
+    made = _MADE.get(key)
+    if made is None:
+        made = _build_windows(split, S, m, stride, max_per_trajectory)
+        for array in (made.history, made.target, made.trajectory, made.time, made.step):
+            array.setflags(write=False)
+        _MADE[key] = made
+        weakref.finalize(split, _MADE.pop, key, None)
+    return made
+
+
+def _build_windows(
+    split: Split, S: int, m: int, stride: int | None, max_per_trajectory: int | None
+) -> WindowSet:
     if S < 2 or m < 1:
         raise UsageError(f"windows need S >= 2 and m >= 1, got S={S}, m={m}")
     stride = m if stride is None else stride

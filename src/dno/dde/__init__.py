@@ -12,7 +12,12 @@ from __future__ import annotations
 from dno.dde._families import FAMILIES, Family, get_family
 from dno.dde._history import FourierHistory, sample_histories
 from dno.dde._priors import Priors, parse_prior, resolve_priors, sample_parameters
-from dno.dde._sampling import SamplingSettings, TrajectorySet, sample_trajectories
+from dno.dde._sampling import (
+    SamplingSettings,
+    TrajectorySet,
+    sample_batches,
+    sample_trajectories,
+)
 from dno.dde._solver import Solution, delay_steps, neumann_laplacian, solve, spatial_grid
 
 __all__ = [
@@ -28,6 +33,7 @@ __all__ = [
     "neumann_laplacian",
     "parse_prior",
     "resolve_priors",
+    "sample_batches",
     "sample_histories",
     "sample_parameters",
     "sample_trajectories",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,12 +15,32 @@ from dno.dde._priors import Priors, sample_parameters
 from dno.dde._solver import STATUS_REASONS, integrate, spatial_grid
 from dno.errors import UsageError
 
-__all__ = ["SamplingSettings", "TrajectorySet", "sample_trajectories"]
+__all__ = [
+    "MAX_GRID_POINTS",
+    "MAX_OBSERVATIONS",
+    "MAX_SOLVER_STEPS",
+    "SamplingSettings",
+    "TrajectorySet",
+    "batch_size",
+    "sample_batches",
+    "sample_trajectories",
+]
 
 #: Irregular observation gaps are uniform in [GAP_LO, GAP_HI] x the mean spacing.
 GAP_LO, GAP_HI = 0.5, 1.5
 MAX_REDRAW_ROUNDS = 10
 ERROR_CHECK_TRAJECTORIES = 8
+#: Solver steps per trajectory (the horizon plus the delay over the smallest step) at most:
+#: a step count beyond this would run for hours per trajectory.
+MAX_SOLVER_STEPS = 10_000_000
+#: Observation times per trajectory at most.
+MAX_OBSERVATIONS = 1_000_000
+#: Spatial points at most (the reaction-diffusion propagator holds X x X values per trajectory).
+MAX_GRID_POINTS = 1024
+#: Trajectories drawn and solved together (one random stream each; see :func:`sample_batches`).
+BATCH_TRAJECTORIES = 4096
+#: Bytes of one batch's observations at most; longer trajectories make smaller batches.
+BATCH_BYTES = 64 * 2**20
 
 
 @dataclass(frozen=True)
@@ -60,7 +80,49 @@ class SamplingSettings:
             raise UsageError(f"grid points must be at least 2, got {settings.grid_points}")
         if grid_points is not None and not family.is_spatial and grid_points != 1:
             raise UsageError(f"family {family.name!r} is scalar; --grid-points does not apply")
+        if settings.grid_points > MAX_GRID_POINTS:
+            raise UsageError(
+                f"{settings.grid_points} grid points exceed the limit of {MAX_GRID_POINTS}"
+            )
+        if settings.max_observations > MAX_OBSERVATIONS:
+            raise UsageError(
+                f"t_end={settings.t_end:g} / dt_obs={settings.dt_obs:g} gives up to "
+                f"{settings.max_observations:,} observations per trajectory; the limit is "
+                f"{MAX_OBSERVATIONS:,} (raise --dt-obs or shorten --t-end)"
+            )
         return settings
+
+    @property
+    def max_observations(self) -> int:
+        """Observation times per trajectory at most (the width of ``t`` before trimming)."""
+        if self.t_end / self.dt_obs > 1e15:
+            return 2**62
+        return math.ceil(self.t_end / (GAP_LO * self.dt_obs)) + 1
+
+    def check_steps(self, priors: Priors) -> None:
+        """Refuse priors and steps whose solve would exceed :data:`MAX_SOLVER_STEPS`.
+
+        The smallest step is ``tau_lo`` when the smallest delay is below ``dt`` (a delay is a
+        whole number of steps), and above ``dt / 2`` otherwise.
+
+        Raises:
+            UsageError: naming the step count and the prior (or ``--dt``) that causes it.
+        """
+        lo, hi = priors["tau"]
+        smallest = lo if lo < self.dt else self.dt * lo / (lo + self.dt)
+        steps = self.t_end / smallest + hi / min(smallest, self.dt)
+        if steps <= MAX_SOLVER_STEPS:
+            return
+        cause = (
+            f"prior tau={lo:g}" + ("" if lo == hi else f":{hi:g}")
+            if lo < self.dt
+            else f"dt={self.dt:g}"
+        )
+        raise UsageError(
+            f"{cause} needs about {steps:.3g} solver steps per trajectory (t_end={self.t_end:g}, "
+            f"smallest step {smallest:.3g}); the limit is {MAX_SOLVER_STEPS:.0e}: raise the "
+            "smallest delay or dt, or shorten --t-end"
+        )
 
 
 @dataclass
@@ -96,6 +158,38 @@ class TrajectorySet:
 
     def __len__(self) -> int:
         return int(self.lengths.shape[0])
+
+    @classmethod
+    def concatenate(cls, parts: list[TrajectorySet]) -> TrajectorySet:
+        """One set of ``parts`` in order (NaN-padded to the widest ``t``), counts summed."""
+        width = max(part.t.shape[1] for part in parts)
+
+        def pad(array: np.ndarray) -> np.ndarray:
+            extra = [(0, 0)] * array.ndim
+            extra[1] = (0, width - array.shape[1])
+            return np.pad(array, extra, constant_values=np.nan)
+
+        rejected: dict[str, int] = {}
+        for part in parts:
+            for reason, count in part.rejected.items():
+                rejected[reason] = rejected.get(reason, 0) + count
+        return cls(
+            params={k: np.concatenate([p.params[k] for p in parts]) for k in parts[0].params},
+            history_t=np.concatenate([p.history_t for p in parts]),
+            history_y=np.concatenate([p.history_y for p in parts]),
+            t=np.concatenate([pad(p.t) for p in parts]),
+            y=np.concatenate([pad(p.y) for p in parts]),
+            lengths=np.concatenate([p.lengths for p in parts]),
+            x=parts[0].x,
+            step=np.concatenate([p.step for p in parts]),
+            rejected=rejected,
+            dropped=sum(p.dropped for p in parts),
+            error_estimate=parts[0].error_estimate,
+        )
+
+    def rows(self, start: int, stop: int) -> TrajectorySet:
+        """Trajectories ``start`` to ``stop - 1``."""
+        return self.select(np.arange(start, stop))
 
     def select(self, index: np.ndarray) -> TrajectorySet:
         """The trajectories at ``index`` (an integer array), keeping the counts."""
@@ -150,6 +244,63 @@ def _draw(
     return params, history, t, lengths
 
 
+def batch_size(family: Family, settings: SamplingSettings) -> int:
+    """Trajectories per batch: :data:`BATCH_TRAJECTORIES`, fewer for long or wide ones.
+
+    Depends on the family and settings only (never on ``n``), so the random streams and the
+    bytes of a dataset do not depend on how many trajectories are asked for beyond a batch.
+    """
+    per_trajectory = 8 * 2 * settings.max_observations * max(1, settings.grid_points)
+    return int(max(1, min(BATCH_TRAJECTORIES, BATCH_BYTES // per_trajectory)))
+
+
+def _chunk_size(settings: SamplingSettings, chunk_size: int) -> int:
+    """Trajectories per solver call: the reaction-diffusion propagator holds X x X per row."""
+    per_row = 8 * 4 * settings.grid_points**2 if settings.grid_points > 1 else 0
+    return int(max(1, min(chunk_size, BATCH_BYTES // per_row))) if per_row else chunk_size
+
+
+def sample_batches(
+    family: Family,
+    n: int,
+    seed: int,
+    priors: Priors,
+    settings: SamplingSettings,
+    chunk_size: int = 256,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[TrajectorySet]:
+    """Draw and solve ``n`` random trajectories, one batch (:func:`batch_size`) at a time.
+
+    Memory stays that of one batch whatever ``n`` is. Batch ``k`` draws from its own stream
+    (``default_rng(seed)`` for the first, ``default_rng([seed, k])`` after), so the same seed
+    gives the same bytes. Within a batch, a trajectory that blows up (non-finite, or beyond the
+    family's bound) is redrawn, up to :data:`MAX_REDRAW_ROUNDS` rounds; each failure is counted
+    by reason in ``rejected``, and any still failing after the last round is dropped and counted
+    in ``dropped``. Only the first batch carries the solver's error estimate.
+
+    Args:
+        family: the DDE family.
+        n: number of trajectories (> 0).
+        seed: seed of the random generators.
+        priors: complete priors (see :func:`dno.dde.resolve_priors`).
+        settings: horizon, steps and grid (see :class:`SamplingSettings`).
+        chunk_size: trajectories per solver call.
+        progress: called with the number of trajectories just solved.
+
+    Raises:
+        UsageError: ``n`` is not positive, or the step count is beyond the limit.
+    """
+    if n <= 0:
+        raise UsageError(f"the number of trajectories must be positive, got {n}")
+    settings.check_steps(priors)
+    size = batch_size(family, settings)
+    chunk = _chunk_size(settings, chunk_size)
+    for k, start in enumerate(range(0, n, size)):
+        rng = np.random.default_rng(seed if k == 0 else [seed, k])
+        count = min(size, n - start)
+        yield _sample_batch(family, count, rng, priors, settings, chunk, progress, k == 0)
+
+
 def sample_trajectories(
     family: Family,
     n: int,
@@ -159,25 +310,22 @@ def sample_trajectories(
     chunk_size: int = 256,
     progress: Callable[[int], None] | None = None,
 ) -> TrajectorySet:
-    """Draw ``n`` random trajectories (parameters, smooth history, observation times) and solve.
+    """All ``n`` trajectories of :func:`sample_batches` in memory at once (for small ``n``)."""
+    batches = list(sample_batches(family, n, seed, priors, settings, chunk_size, progress))
+    return batches[0] if len(batches) == 1 else TrajectorySet.concatenate(batches)
 
-    A trajectory that blows up (non-finite, or beyond the family's bound) is redrawn, up to
-    :data:`MAX_REDRAW_ROUNDS` rounds; each failure is counted by reason in ``rejected``, and any
-    still failing after the last round is dropped and counted in ``dropped``. The same ``seed``
-    gives the same bytes.
 
-    Args:
-        family: the DDE family.
-        n: number of trajectories (> 0).
-        seed: seed of the random generator.
-        priors: complete priors (see :func:`dno.dde.resolve_priors`).
-        settings: horizon, steps and grid (see :class:`SamplingSettings`).
-        chunk_size: trajectories per solver call.
-        progress: called with the number of trajectories just solved.
-    """
-    if n <= 0:
-        raise UsageError(f"the number of trajectories must be positive, got {n}")
-    rng = np.random.default_rng(seed)
+def _sample_batch(
+    family: Family,
+    n: int,
+    rng: np.random.Generator,
+    priors: Priors,
+    settings: SamplingSettings,
+    chunk_size: int,
+    progress: Callable[[int], None] | None,
+    estimate_error: bool,
+) -> TrajectorySet:
+    """One batch of :func:`sample_batches`, drawn from ``rng``."""
     params, history, t, lengths = _draw(family, priors, settings, n, rng)
     x = history.x
     y = np.full((*t.shape, x.shape[0]), np.nan)
@@ -230,9 +378,24 @@ def sample_trajectories(
         h_y[bad] = new_hist(h_t[bad])
         y[bad], status[bad], step[bad] = solve(bad, settings.dt)
     ok = np.flatnonzero(status == _kernels.STATUS_OK)
-    check = ok[:ERROR_CHECK_TRAJECTORIES]
-    # Richardson: the error of the step h is about 16/15 |y_h - y_{h/2}| for a 4th-order scheme.
-    error = float(np.nanmax(np.abs(y[check] - solve(check, settings.dt / 2)[0])) * 16 / 15)
+    if ok.size == 0:
+        changed = [
+            f"{name}={lo:g}" + ("" if lo == hi else f":{hi:g}")
+            for name, (lo, hi) in priors.items()
+            if (lo, hi) != tuple(family.default_priors[name])
+        ]
+        reasons = ", ".join(f"{count} {reason}" for reason, count in rejected.items())
+        raise UsageError(
+            f"every one of {n} trajectories of {family.name!r} was rejected after "
+            f"{MAX_REDRAW_ROUNDS} redraws ({reasons}) under the priors "
+            + (" ".join(changed) if changed else "(the defaults)")
+            + "; choose priors under which solutions stay bounded"
+        )
+    error = float("nan")
+    if estimate_error and ok.size:
+        # Richardson: the error of the step h is about 16/15 |y_h - y_{h/2}| (4th order).
+        check = ok[:ERROR_CHECK_TRAJECTORIES]
+        error = float(np.nanmax(np.abs(y[check] - solve(check, settings.dt / 2)[0])) * 16 / 15)
     result = TrajectorySet(
         params=params, history_t=h_t, history_y=h_y, t=t, y=y, lengths=lengths, x=x,
         step=step, rejected=rejected, dropped=int(n - ok.size), error_estimate=error,

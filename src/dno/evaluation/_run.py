@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dno._io import check_folder_writable
 from dno.errors import DnoError, UsageError
 from dno.evaluation._cost import measure_cost
 from dno.evaluation._figures import plot_diagnostics
@@ -326,6 +327,10 @@ def evaluate_run(
         raise UsageError(f"split {split!r}; expected one of: {', '.join(EVALUATION_SPLITS)}")
     config = config or EvaluationConfig()
     run = _load_run(run_dir, data)
+    check_folder_writable(run.path)  # before the work, not after it
+    if figures:
+        artifacts = run.path / "artifacts"
+        check_folder_writable(artifacts if artifacts.is_dir() else run.path)
     torch_device = select_device(device)
     run.model.to(torch_device).eval()
     S, m = run.model.S, run.model.m

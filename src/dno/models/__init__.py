@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from dno.models._base import DelayOperator
 from dno.models._checkpoint import load, load_checkpoint, save
+from dno.models._compile import CompiledModel
 from dno.models._deeponet import DeepONet
 from dno.models._fno import FNO
 from dno.models._history_space import HistorySpace
@@ -50,6 +51,7 @@ from dno.models._stacked_history import StackedHistory
 __all__ = [
     "FNO",
     "ChannelMLP",
+    "CompiledModel",
     "DeepONet",
     "DelayOperator",
     "HistorySpace",

@@ -292,6 +292,10 @@ class SpectralConv(_Bounded):
         n_last = grid[-1]
         last = range(min(self.modes[-1], n_last // 2 + 1))
         full = self._full_freqs(grid[0]) if d == 2 else range(1)
+        if d == 2 and grid[0] == 1:
+            # A one-point axis keeps only its zero frequency, whose transforms are the identity:
+            # the 1-D path computes the same, without two transforms and four permutations.
+            d = 1
         i, o = self.in_channels, self.out_channels
         # Complex numbers travel as [real | imaginary] halves of one axis, so each transform and
         # the channel mixing are single real matrix products with block matrices.

@@ -10,13 +10,13 @@ plotly.js shipped with the plotly package: no CDN), and keeps the HTML fragment 
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dno._io import atomic_path
+from dno._names import slug
 from dno.errors import DnoError
 
 if TYPE_CHECKING:
@@ -114,16 +114,11 @@ class Rendered:
         }
 
 
-def slug(text: str) -> str:
-    """A file- and id-safe name: letters, digits, ``-`` and ``_``."""
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-") or "x"
-
-
 def render(plot: Plot, group: str, out: Path, interactive: bool) -> Rendered:
     """Write the PNG (and the interactive page) of ``plot`` under ``out/figures/group/``."""
-    folder = out / "figures" / group
+    folder = out / "figures" / slug(group)  # keys and groups may hold sweep parameter names
     folder.mkdir(parents=True, exist_ok=True)
-    png = folder / f"{plot.key}.png"
+    png = folder / f"{slug(plot.key)}.png"
     save_png(plot, png)
     done = Rendered(plot.key, group, plot.title, plot.caption, png.relative_to(out).as_posix())
     if interactive:
@@ -136,7 +131,7 @@ def render(plot: Plot, group: str, out: Path, interactive: bool) -> Rendered:
         done.fragment = pio.to_html(
             figure, include_plotlyjs=False, full_html=False, div_id=done.div_id, config=config
         )
-        page = folder / f"{plot.key}.html"
+        page = folder / f"{slug(plot.key)}.html"
         with atomic_path(page) as tmp:
             tmp.write_text(
                 standalone_page(plot.title, plot.caption, done.fragment, "../"), encoding="utf-8"

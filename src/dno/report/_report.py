@@ -13,11 +13,12 @@ from typing import Any
 
 from dno import __version__
 from dno._io import atomic_path
+from dno._names import slug
 from dno.errors import UsageError
 from dno.report._analysis import IMPORTANCE_METHODS, choose_pairs, parse_pairs
 from dno.report._collect import load_study_data
 from dno.report._html import StudySection, index_page
-from dno.report._plotting import Plot, Rendered, render, require_plotly, slug, write_plotly_js
+from dno.report._plotting import Plot, Rendered, render, require_plotly, write_plotly_js
 from dno.report._records import StudyData, TrialRecord
 from dno.report._run_figures import (
     box_plots,

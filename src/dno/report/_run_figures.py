@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dno._names import slug
 from dno.report._collect import read_metrics
-from dno.report._plotting import Plot, color, slug, spans_decades
+from dno.report._plotting import Plot, color, spans_decades
 from dno.report._records import StudyData, TrialRecord
 
 if TYPE_CHECKING:

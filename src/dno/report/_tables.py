@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from dno._io import atomic_path
+from dno._names import slug
 from dno.errors import UsageError
 from dno.report._collect import read_csv
-from dno.report._plotting import fmt, slug
+from dno.report._plotting import fmt
 from dno.report._records import StudyData
 
 __all__ = [

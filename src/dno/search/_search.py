@@ -14,6 +14,7 @@ from typing import Any
 
 import optuna
 
+from dno._names import check_name, slug
 from dno.data import read_dataset
 from dno.errors import DnoError, UsageError
 from dno.search._program import ProgramRunner
@@ -197,7 +198,9 @@ def build_spec(
         f"{Path(program['program']).stem}-{search}" if program else f"{model}-{family}-{search}"
     )
     spec = StudySpec(
-        name=options.study or space.name or default_name,
+        name=check_name(options.study, "study name")
+        if options.study
+        else slug(space.name or default_name),
         model=model,
         family=family,
         data="" if program else str(Path(options.data).resolve()),

@@ -39,6 +39,8 @@ from optuna.distributions import (
     json_to_distribution,
 )
 
+from dno._io import read_user_text
+from dno._limits import MAX_GRID_SIZE, check_count
 from dno.errors import DnoError, UsageError
 
 __all__ = [
@@ -126,12 +128,18 @@ class SearchSpace:
         searched = self.searched()
         for name, p in searched.items():
             if p.grid is None:
+                continuous = isinstance(p.distribution, FloatDistribution) and (
+                    p.distribution.step is None
+                )
+                what = "continuous range" if continuous else f"range (over {MAX_GRID_SIZE:,} steps)"
                 raise UsageError(
-                    f"grid search needs explicit values for the continuous range {name!r}; "
+                    f"grid search needs explicit values for the {what} {name!r}; "
                     f"add grid: [...] (dno format), use values: [...] (W&B format), "
                     "or give a step"
                 )
         names = list(searched)
+        size = math.prod(len(searched[n].grid or ()) for n in names)
+        check_count(size, MAX_GRID_SIZE, "grid search: number of points")
         combos = itertools.product(*(searched[n].grid or () for n in names))
         return [dict(zip(names, combo, strict=True)) for combo in combos]
 
@@ -193,7 +201,7 @@ def load_space(path: str | os.PathLike[str]) -> SearchSpace:
     if not target.is_file():
         raise UsageError(f"search space file {str(target)!r} does not exist")
     try:
-        data = yaml.safe_load(target.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_user_text(target, "search space file"))
     except yaml.YAMLError as error:
         raise UsageError(f"search space file {str(target)!r} is not valid YAML: {error}") from None
     space = parse_space(data, str(target))
@@ -281,13 +289,14 @@ def _numeric(
                 f"{where}: parameter {name!r}: step {step} does not divide the range "
                 f"[{low}, {high}]"
             )
+    implied = (high - low) / (step or 1) + 1  # values of a stepped range, made only if few
     if kind == "int":
         dist: BaseDistribution = IntDistribution(int(low), int(high), log=log, step=int(step or 1))
-        if grid is None and not log:
+        if grid is None and not log and implied <= MAX_GRID_SIZE:
             grid = list(range(int(low), int(high) + 1, int(step or 1)))
     else:
         dist = FloatDistribution(float(low), float(high), log=log, step=step)
-        if grid is None and step is not None:
+        if grid is None and step is not None and implied <= MAX_GRID_SIZE:
             count = round((high - low) / step)
             grid = [round(low + i * step, 12) for i in range(count + 1)]
     if grid is not None and any(not (low <= g <= high) for g in grid):
@@ -548,12 +557,15 @@ def _wandb_grid_parameter(name: str, dist: str, settings: dict[str, Any], where:
         low, high = settings["min"], settings["max"]
         if not (isinstance(low, int) and isinstance(high, int)) or low > high:
             raise UsageError(f"{where}: parameter {name!r}: int_uniform needs integers min <= max")
+        check_count(high - low + 1, MAX_GRID_SIZE, f"{where}: grid values of {name!r}:")
         values: list[Any] = list(range(low, high + 1))
     elif dist == "q_uniform":
         import numpy as np
 
         if settings["q"] <= 0 or settings["min"] >= settings["max"]:
             raise UsageError(f"{where}: parameter {name!r}: q_uniform needs min < max and q > 0")
+        count = math.ceil((settings["max"] - settings["min"]) / settings["q"])
+        check_count(count, MAX_GRID_SIZE, f"{where}: grid values of {name!r}:")
         values = np.arange(settings["min"], settings["max"], settings["q"]).tolist()
     else:
         raise UsageError(

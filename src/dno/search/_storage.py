@@ -27,6 +27,7 @@ import optuna
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
+from dno._names import check_name
 from dno.errors import DnoError, UsageError
 
 __all__ = [
@@ -52,7 +53,8 @@ def describe_url(url: str) -> str:
 
 
 def journal_path(results: Path, study: str) -> Path:
-    return results / study / "study.journal"
+    """``RESULTS/STUDY/study.journal``; ``study`` must be a plain folder name."""
+    return results / check_name(study, "study name") / "study.journal"
 
 
 def open_storage(url: str | None, results: Path, study: str) -> tuple[BaseStorage, str]:

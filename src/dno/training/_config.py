@@ -8,6 +8,7 @@ error naming the key, never silently ignored. The dimensions ``X``, ``channels``
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from dno._io import read_user_text
 from dno.errors import UsageError
 from dno.models import accepted_keys, model_class
 
@@ -51,6 +53,7 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "device": "auto",  # auto | cpu | cuda | mps
     "amp": True,  # mixed precision where it helps (CUDA only)
+    "compile": False,  # torch.compile the training steps: ~30 s at the start, faster steps after
 }
 #: Model arguments that come from the data.
 DATA_KEYS = ("X", "channels", "cond_dim")
@@ -84,7 +87,7 @@ def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not target.is_file():
         raise UsageError(f"config file {str(target)!r} does not exist")
     try:
-        data = yaml.safe_load(target.read_text(encoding="utf-8")) or {}
+        data = yaml.safe_load(read_user_text(target, "config file")) or {}
     except yaml.YAMLError as error:
         raise UsageError(f"config file {str(target)!r} is not valid YAML: {error}") from None
     if not isinstance(data, dict):
@@ -150,10 +153,28 @@ def _validate(config: dict[str, Any]) -> None:
             raise UsageError(f"{key}={value!r}; expected an integer >= 1")
     if config["S"] < 2:
         raise UsageError(f"S={config['S']}; expected an integer >= 2")
+    for key in ("stride", "max_windows_per_trajectory"):
+        value = config[key]
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise UsageError(f"{key}={value!r}; expected an integer >= 1 (or null: the default)")
+    weights = config["channel_weights"]
+    if weights is not None and not (
+        isinstance(weights, list) and weights and all(_number(w) and w >= 0 for w in weights)
+    ):
+        raise UsageError(f"channel_weights={weights!r}; expected a list of weights >= 0, or null")
+    if not isinstance(config["amp"], bool):
+        raise UsageError(f"amp={config['amp']!r}; expected true or false")
     for key in ("lr", "weight_decay", "grad_clip", "dc_weight", "edge_quantile"):
         value = config[key]
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise UsageError(f"{key}={value!r}; expected a number >= 0")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value < 0
+        ):
+            raise UsageError(f"{key}={value!r}; expected a finite number >= 0")
     if config["lr"] <= 0:
         raise UsageError(f"lr={config['lr']!r}; expected a number > 0")
     if not 0 <= config["edge_quantile"] < 0.5:
@@ -161,6 +182,8 @@ def _validate(config: dict[str, Any]) -> None:
     patience = config["patience"]
     if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
         raise UsageError(f"patience={patience!r}; expected an integer >= 0")
+    if not isinstance(config["compile"], bool):
+        raise UsageError(f"compile={config['compile']!r}; expected true or false")
     seed = config["seed"]
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise UsageError(f"seed={seed!r}; expected an integer >= 0")
@@ -168,10 +191,20 @@ def _validate(config: dict[str, Any]) -> None:
         if not isinstance(config[key], list) or not all(isinstance(v, str) for v in config[key]):
             raise UsageError(f"{key}={config[key]!r}; expected a list of parameter names")
     bands = config["band_weights"]
-    if bands is not None and (
-        not isinstance(bands, list) or len(bands) != 3 or any(float(w) < 0 for w in bands)
+    if bands is not None and not (
+        isinstance(bands, list) and len(bands) == 3 and all(_number(w) and w >= 0 for w in bands)
     ):
         raise UsageError(f"band_weights={bands!r}; expected [low, mid, high] weights >= 0")
     edges = config["band_edges"]
-    if not (isinstance(edges, list) and len(edges) == 2 and 0 < edges[0] < edges[1] < 1):
+    if not (
+        isinstance(edges, list)
+        and len(edges) == 2
+        and all(_number(e) for e in edges)
+        and 0 < edges[0] < edges[1] < 1
+    ):
         raise UsageError(f"band_edges={edges!r}; expected [a, b] with 0 < a < b < 1")
+
+
+def _number(value: Any) -> bool:
+    """A finite int or float (not a bool)."""
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)

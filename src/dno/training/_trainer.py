@@ -23,7 +23,7 @@ import torch
 from dno import __version__
 from dno.data import Dataset, Normalizer, WindowSet, make_windows
 from dno.errors import DnoError, UsageError
-from dno.models import DelayOperator, build, load_checkpoint, save
+from dno.models import CompiledModel, DelayOperator, build, load_checkpoint, save
 from dno.tracking import RunFolder
 from dno.training._config import TrainConfig
 from dno.training._losses import training_loss
@@ -209,7 +209,6 @@ def train(
     Raises:
         NonFiniteLoss: the loss became non-finite; ``final_results.json`` records it.
     """
-    run = RunFolder(out).create()
     device = select_device(config["device"])
     seed_everything(config["seed"])
     model = build_model(config, X=int(dataset.x.shape[0])).to(device)
@@ -225,9 +224,11 @@ def train(
     batch_size = min(config["batch_size"], len(epoch_index))
     steps_per_epoch = math.ceil(len(epoch_index) / batch_size)
     optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config["lr"], weight_decay=config["weight_decay"]
-    )
+        model.parameters(), lr=config["lr"], weight_decay=config["weight_decay"],
+        fused=device.type in ("cpu", "cuda"),  # one kernel for all parameters, not a loop
+    )  # fmt: skip
     scheduler = _scheduler(optimizer, config, steps_per_epoch)
+    step_model = CompiledModel(model, config["compile"])  # the eager model if off or failing
     use_amp = bool(config["amp"]) and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     n_params = sum(p.numel() for p in model.parameters())
@@ -239,6 +240,7 @@ def train(
     state: dict[str, Any] = {
         "epoch": 0, "best": math.inf, "best_epoch": 0, "since_best": 0, "rows": [],
     }  # fmt: skip
+    run = RunFolder(out).create()  # only now: a run failing in its set-up leaves no folder
     if resume:
         state = _resume(run, model, optimizer, scheduler, config, device)
     else:
@@ -259,7 +261,7 @@ def train(
             for start in range(0, len(order), batch_size):
                 index = torch.from_numpy(order[start : start + batch_size]).to(device)
                 with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-                    prediction = model(history[index], cond[index])
+                    prediction = step_model(history[index], cond[index])
                     loss = training_loss(prediction.float(), target[index], config)
                 if not torch.isfinite(loss):
                     raise NonFiniteLoss(
@@ -425,9 +427,10 @@ def _resume(
     if not last.exists():
         raise DnoError(f"cannot resume: {last} does not exist")
     saved = run.read_json("config.json")
+    free = ("max_epochs", "dno_version", "data", "compile")  # may change on resume
     differing = sorted(
         k for k in set(saved) | set(config)
-        if k not in ("max_epochs", "dno_version", "data") and saved.get(k) != _plain(config).get(k)
+        if k not in free and saved.get(k) != _plain(config).get(k)
     )  # fmt: skip
     if differing:
         raise UsageError(f"cannot resume {run.path}: the config differs in {', '.join(differing)}")
