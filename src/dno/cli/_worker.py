@@ -41,6 +41,7 @@ class WorkerCommand(Command):
             args.storage, args.study, Path(args.results),
             log=(lambda _: None) if args.quiet else print, wandb=args.wandb,
             threads=args.threads, device=args.device,
+            quiet=args.quiet,
         )  # fmt: skip
         if not args.quiet:
             print(f"study {args.study}: {finished} trials finished")

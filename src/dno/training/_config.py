@@ -167,8 +167,9 @@ def _validate(config: dict[str, Any]) -> None:
         isinstance(weights, list) and weights and all(_number(w) and w >= 0 for w in weights)
     ):
         raise UsageError(f"channel_weights={weights!r}; expected a list of weights >= 0, or null")
-    if not isinstance(config["amp"], bool):
-        raise UsageError(f"amp={config['amp']!r}; expected true or false")
+    for key in ("amp", "compile"):
+        if not isinstance(config[key], bool):
+            raise UsageError(f"{key}={config[key]!r}; expected true or false")
     for key in ("lr", "weight_decay", "grad_clip", "dc_weight", "edge_quantile"):
         value = config[key]
         if (
@@ -185,8 +186,6 @@ def _validate(config: dict[str, Any]) -> None:
     patience = config["patience"]
     if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
         raise UsageError(f"patience={patience!r}; expected an integer >= 0")
-    if not isinstance(config["compile"], bool):
-        raise UsageError(f"compile={config['compile']!r}; expected true or false")
     seed = config["seed"]
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise UsageError(f"seed={seed!r}; expected an integer >= 0")

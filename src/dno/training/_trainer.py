@@ -263,14 +263,16 @@ def train(
             model.train()
             order = np.random.default_rng([config["seed"], epoch]).permutation(epoch_index)
             total, count = 0.0, 0
+            epoch_order = torch.from_numpy(order).to(device)  # one copy per epoch, not per step
             for start in range(0, len(order), batch_size):
-                index = torch.from_numpy(order[start : start + batch_size]).to(device)
+                index = epoch_order[start : start + batch_size]
                 with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
                     prediction = step_model(history[index], cond[index])
                     loss = training_loss(prediction.float(), target[index], config)
-                if not torch.isfinite(loss):
+                value = loss.item()  # the step's one wait for the device: checked, then summed
+                if not math.isfinite(value):
                     raise NonFiniteLoss(
-                        f"non-finite training loss ({loss.item()}) at epoch {epoch}, "
+                        f"non-finite training loss ({value}) at epoch {epoch}, "
                         f"batch {start // batch_size + 1}"
                     )
                 optimizer.zero_grad(set_to_none=True)
@@ -282,7 +284,7 @@ def train(
                 scaler.update()
                 if config["schedule"] == "onecycle":
                     scheduler.step()
-                total += loss.item() * index.numel()
+                total += value * index.numel()
                 count += index.numel()
             val_prediction = predict_windows(model, val_history, val_cond)
             val_loss = training_loss(val_prediction, val_target, config).item()
