@@ -186,9 +186,9 @@ def _search_command(setup: dict[str, Any], data: Path, space: Path, root: Path) 
     return command
 
 
-def _timed(command: list[str]) -> float:
+def _timed(command: list[str], cwd: Path | None = None) -> float:
     start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, cwd=cwd)
     seconds = time.perf_counter() - start
     print(f"  done in {seconds:.1f} s: {' '.join(command[command.index('--study'):])}",
           file=sys.stderr, flush=True)  # fmt: skip
@@ -230,7 +230,7 @@ def _many_workers(
         _timed([sys.executable, "-m", "dno", "search", "--space", str(sweep), "--results",
                 str(results), "--study", study, "--n-trials", str(setup["program_trials"]),
                 "--workers", str(count), "--pruner", "none", "-q",
-                *(["--storage", storage] if storage else [])])  # fmt: skip
+                *(["--storage", storage] if storage else [])], cwd=root)  # fmt: skip
         opened, _ = open_storage(storage, results, study)
         trials = optuna.load_study(study_name=study, storage=opened).get_trials(deepcopy=False)
         starts = [t.datetime_start for t in trials if t.datetime_start]

@@ -30,7 +30,7 @@ parser.add_argument("--sleep", type=float, default=0.0)
 args, _ = parser.parse_known_args()
 names = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS",
          "OMP_WAIT_POLICY")
-with open("env.json", "w") as handle:
+with open(os.path.join(os.environ["DNO_TRIAL_DIR"], "env.json"), "w") as handle:
     json.dump({name: os.environ.get(name) for name in names}, handle)
 print(json.dumps({"epoch": 1, "loss": args.x}), flush=True)
 time.sleep(args.sleep)
@@ -52,10 +52,11 @@ def sweep(folder: Path, sleep: float = 0.0, grid: bool = False) -> Path:
     return path
 
 
-def dno(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+def dno(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start ``dno ARGS`` in ``cwd`` (where the sweep's program is, as for W&B's agent)."""
     return subprocess.Popen(
         [sys.executable, "-m", "dno", *args], stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, env=env,
+        stderr=subprocess.PIPE, env=env, cwd=cwd,
     )  # fmt: skip
 
 
@@ -93,7 +94,7 @@ def race(tmp_path: Path, storage: str | None) -> None:
     common = ["--results", str(results), "--n-trials", "6", "--threads", "1", "--pruner", "none",
               "-q", *extra]  # fmt: skip
     processes = [
-        dno("search", "--study", name, "--space", str(space), *common)
+        dno("search", "--study", name, "--space", str(space), *common, cwd=tmp_path)
         for name, space in zip(names, spaces, strict=True)
         for _ in range(2)
     ]
@@ -120,10 +121,10 @@ def test_a_program_trial_sees_its_workers_core_share(tmp_path: Path) -> None:
     env["MKL_NUM_THREADS"] = "7"  # set by the user: kept
     finish([dno("search", "--space", str(space), "--results", str(results), "--study", "env",
                 "--n-trials", "2", "--workers", "2", "--threads", "1", "--pruner", "none", "-q",
-                env=env)])  # fmt: skip
+                env=env, cwd=tmp_path)])  # fmt: skip
     for number in (0, 1):
         trial = results / "env" / "trials" / str(number)
-        seen = json.loads((trial / "work" / "env.json").read_text())
+        seen = json.loads((trial / "env.json").read_text())
         assert seen == {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "7",
                         "OPENBLAS_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1",
                         "OMP_WAIT_POLICY": "PASSIVE"}  # fmt: skip
@@ -139,20 +140,20 @@ def test_eight_workers_one_killed_mid_trial_on_postgresql(
     # the study with its trials queued and none run (dno search --workers 0)
     options = SearchOptions(space=sweep(tmp_path, sleep=0.5), results=results, study=name,
                             n_trials=n_trials, storage=postgres_url, pruner="none", workers=0,
-                            progress=False)  # fmt: skip
+                            progress=False, workdir=tmp_path)  # fmt: skip
     run_search(options, log=lambda _: None)
     study = load(postgres_url, results, name)
     assert count_finished(study) == 0 and len(study.get_trials()) == n_trials
     command = ["worker", "--storage", postgres_url, "--study", name, "--results", str(results),
                "--threads", "1", "-q"]  # fmt: skip
-    workers = [dno(*command) for _ in range(8)]
+    workers = [dno(*command, cwd=tmp_path) for _ in range(8)]
     pids = {w.pid for w in workers}
     victim = None
     deadline = time.time() + 240
     while victim is None and time.time() < deadline:
         for trial in study.get_trials(states=(optuna.trial.TrialState.RUNNING,)):
             pid = trial.user_attrs.get("dno:worker", {}).get("pid")
-            started = results / name / "trials" / str(trial.number) / "work" / "env.json"
+            started = results / name / "trials" / str(trial.number) / "env.json"
             if pid in pids and started.exists():  # its program runs: kill the worker now
                 os.kill(pid, signal.SIGKILL)
                 victim = trial
@@ -172,7 +173,8 @@ def test_eight_workers_one_killed_mid_trial_on_postgresql(
 
 def test_a_study_made_before_trials_were_queued_runs_to_n_trials(tmp_path: Path) -> None:
     options = SearchOptions(space=sweep(tmp_path), results=tmp_path / "r", study="old",
-                            n_trials=3, pruner="none", progress=False, threads=1)  # fmt: skip
+                            n_trials=3, pruner="none", progress=False, threads=1,
+                            workdir=tmp_path)  # fmt: skip
     spec, _, _ = build_spec(options)
     storage, _ = open_storage(None, options.results, "old")
     old = optuna.create_study(study_name="old", storage=storage)  # as an older dno made it
