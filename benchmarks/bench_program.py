@@ -38,11 +38,11 @@ def main() -> None:
         (root / "sweep.yaml").write_text(yaml.safe_dump(sweep))
         start = time.perf_counter()
         for x in range(args.trials):
-            subprocess.run([sys.executable, str(root / "quick.py"), f"--x={x}", "--seed=0"],
+            subprocess.run([sys.executable, str(root / "quick.py"), f"--x={x}"],
                            check=True, capture_output=True)  # fmt: skip
         reference = time.perf_counter() - start
         options = SearchOptions(space=root / "sweep.yaml", results=root / "results",
-                                progress=False, pruner="none")  # fmt: skip
+                                progress=False, workdir=root)  # fmt: skip
         start = time.perf_counter()
         run_search(options, log=lambda _: None)
         total = time.perf_counter() - start

@@ -92,3 +92,12 @@ def postgres_url() -> Iterator[str]:
             capture_output=True, timeout=120,
         )  # fmt: skip
         shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture
+def python_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Program sweeps run ``${interpreter}`` as W&B does: ``python`` from the PATH; this puts the
+    test environment's Python first on it, as an activated environment would."""
+    import sys
+
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")

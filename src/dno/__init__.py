@@ -24,7 +24,7 @@ __all__ = ["__version__", "log"]
 def log(step: int | None = None, **metrics: _Any) -> None:
     """Report metrics from your own training program to ``dno search`` (one JSON line).
 
-    Under ``dno search`` (which sets ``DNO_TRIAL``) this prints
+    Under ``dno search`` (which sets ``DNO_TRIAL_DIR``) this prints
     ``{"step": step, "val_loss": ...}`` on standard output, where dno reads it; run outside dno
     it does nothing.
 
@@ -32,7 +32,7 @@ def log(step: int | None = None, **metrics: _Any) -> None:
         >>> import dno
         >>> dno.log(step=3, val_loss=0.12)  # a no-op outside dno search
     """
-    if not _os.environ.get("DNO_TRIAL"):
+    if not _os.environ.get("DNO_TRIAL_DIR"):
         return
     record = {"step": step, **metrics} if step is not None else dict(metrics)
     _sys.stdout.write(_json.dumps(record, default=float) + "\n")

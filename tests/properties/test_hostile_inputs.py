@@ -30,7 +30,7 @@ from dno.training import TRAINING_DEFAULTS
 from hostile import HostileRunner
 
 CASES = settings(
-    max_examples=int(os.environ.get("DNO_HOSTILE_EXAMPLES", "15")),
+    max_examples=int(os.environ.get("DNO_HOSTILE_EXAMPLES", "25")),
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -88,7 +88,8 @@ def _check(runner: HostileRunner, argv: list[str], work: Path, root: Path) -> in
     assert "Traceback" not in err, f"traceback for {argv}:\n{err}"
     lines = [line for line in err.splitlines() if line.startswith("dno: error:")]
     if code:
-        assert len(lines) == 1, f"expected one error line for {argv}, got:\n{err}"
+        # Exactly one error line, and the last one (a library's warning may come before it).
+        assert len(lines) == 1 and err.endswith(lines[0] + "\n"), f"{argv}:\n{err}"
     else:
         assert not lines
     outside = [p for p in work.parent.iterdir() if p != work]
@@ -183,16 +184,18 @@ def test_sweep_files_and_study_names(
     seeds=st.one_of(NUMBERS, st.lists(NUMBERS, max_size=3), VALUES),
     name=st.one_of(st.none(), NAMES),
     approaches=st.dictionaries(NAMES, st.one_of(VALUES, st.just({"model": "method_of_steps"})),
-                               max_size=3),
+                               max_size=2),
+    baseline=st.one_of(st.just("a"), NAMES),
     extra=st.dictionaries(st.sampled_from(["metric", "alpha", "max_epochs", "lr"]), VALUES,
                           max_size=2),
 )  # fmt: skip
 def test_comparison_files(
     runner: HostileRunner, root: Path, seeds: Any, name: Any, approaches: dict[str, Any],
-    extra: dict[str, Any],
+    baseline: str, extra: dict[str, Any],
 ) -> None:  # fmt: skip
     work = _case(root)
-    document = {"family": "mackey", "data": "missing.h5", "seeds": seeds, "baseline": "a",
+    approaches = {"a": {"model": "method_of_steps"}, **approaches}
+    document = {"family": "mackey", "data": "missing.h5", "seeds": seeds, "baseline": baseline,
                 "approaches": approaches, **extra}  # fmt: skip
     if name is not None:
         document["name"] = name

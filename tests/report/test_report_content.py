@@ -268,6 +268,7 @@ for epoch in range(1, 5):
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("python_on_path")
 def test_program_sweeps_get_the_same_report(tmp_path: Path) -> None:
     """A W&B-format sweep of a user's program, 2 seeds: curves come from its own metrics."""
     import yaml
@@ -281,7 +282,8 @@ def test_program_sweeps_get_the_same_report(tmp_path: Path) -> None:
              "parameters": {"lr": {"values": [0.1, 0.2, 0.4]}}}  # fmt: skip
     (tmp_path / "sweep.yaml").write_text(yaml.safe_dump(sweep))
     options = SearchOptions(space=tmp_path / "sweep.yaml", results=tmp_path / "r", seeds=2,
-                            pruner="none", progress=False, confirm_top=0)  # fmt: skip
+                            seed_param="seed", workdir=tmp_path, progress=False,
+                            confirm_top=0)  # fmt: skip
     folder = Path(run_search(options, log=lambda _: None)["folder"])
     metrics = (folder / "trials" / "0" / "seeds" / "1" / "metrics.csv").read_text().splitlines()
     assert metrics[0] == "epoch,recon_error,val_loss" and len(metrics) == 5

@@ -17,6 +17,8 @@ import yaml
 from dno.errors import UsageError
 from dno.search import SearchOptions, open_storage, run_search
 
+pytestmark = pytest.mark.usefixtures("python_on_path")
+
 PROGRAM = r"""
 import argparse, json, os, sys, time
 parser = argparse.ArgumentParser()
@@ -25,7 +27,7 @@ parser.add_argument("--mode", default="ok")
 parser.add_argument("--epochs", type=int, default=3)
 parser.add_argument("--seed", type=int)
 args, unknown = parser.parse_known_args()
-with open("received.json", "w") as handle:
+with open(os.path.join(os.environ["DNO_TRIAL_DIR"], "received.json"), "w") as handle:
     json.dump({"argv": sys.argv[1:], "seed_env": os.environ.get("DNO_SEED"), "pid": os.getpid()},
               handle)
 if args.mode == "fail":
@@ -57,7 +59,7 @@ def sweep(folder: Path, parameters: dict, **extra: object) -> Path:
 
 
 def run(path: Path, results: Path, **kwargs: object) -> dict:
-    settings = {"pruner": "none", **kwargs}
+    settings = {"workdir": path.parent, **kwargs}
     options = SearchOptions(space=path, results=results, progress=False, **settings)  # type: ignore[arg-type]
     return run_search(options, log=lambda _: None)
 
@@ -72,7 +74,7 @@ def received(result: dict, number: int, seed: int | None = None) -> dict:
     folder = result["folder"] / "trials" / str(number)
     if seed is not None:
         folder = folder / "seeds" / str(seed)
-    return json.loads((folder / "work" / "received.json").read_text())
+    return json.loads((folder / "received.json").read_text())
 
 
 def test_grid_sweep_passes_exactly_the_declared_arguments(tmp_path: Path) -> None:
@@ -84,8 +86,7 @@ def test_grid_sweep_passes_exactly_the_declared_arguments(tmp_path: Path) -> Non
     seen = set()
     for t in trials:
         argv = received(result, t.number)["argv"]
-        assert argv == ["--epochs=3", f"--lr={t.params['lr']}", f"--mode={t.params['mode']}",
-                        "--seed=0"]  # fmt: skip
+        assert argv == ["--epochs=3", f"--lr={t.params['lr']}", f"--mode={t.params['mode']}"]
         assert received(result, t.number)["seed_env"] == "0"
         assert t.value == pytest.approx(t.params["lr"] / 3)  # the last reported value
         assert len(t.intermediate_values) == 3  # JSON lines and dno.log both reach the study
@@ -104,12 +105,12 @@ def test_nested_parameters_and_json_macros(tmp_path: Path) -> None:
         argv[0] == "--optim={'beta': 0.9, 'lr': 0.5}"
         or argv[0] == "--optim={'lr': 0.5, 'beta': 0.9}"
     )
-    assert json.loads(argv[-1]) == {"optim": {"lr": 0.5, "beta": 0.9}, "seed": 0}
+    assert json.loads(argv[-1]) == {"optim": {"lr": 0.5, "beta": 0.9}}
 
 
 def test_seeds_run_every_configuration_k_times(tmp_path: Path) -> None:
     path = sweep(tmp_path, {"lr": {"values": [0.3]}})
-    result = run(path, tmp_path / "r", seeds=2)
+    result = run(path, tmp_path / "r", seeds=2, seed_param="seed")
     trial = trials_of(result)[0]
     assert [received(result, 0, s)["seed_env"] for s in (0, 1)] == ["0", "1"]
     assert trial.user_attrs["seed_values"] == pytest.approx([0.1, 0.101])
@@ -145,8 +146,8 @@ def test_failing_program_becomes_a_failed_trial_with_its_stderr(tmp_path: Path) 
     ("change", "match"),
     [
         ({"program": "missing.py"}, "program 'missing.py' does not exist"),
-        ({"command": ["${interpreter}", "${program}", "${args_yaml}"]}, "macro dno does not know"),
-        ({"metric": None}, "needs metric"),
+        ({"command": ["${interpreter}", "${program}", "${args_yaml}"]}, "not a macro dno honours"),
+        ({"metric": None, "method": "bayes"}, "bayes needs a metric"),
     ],
 )
 def test_bad_program_sweeps(tmp_path: Path, change: dict, match: str) -> None:
@@ -161,10 +162,11 @@ def test_killing_dno_search_leaves_no_orphans_and_rerun_completes(tmp_path: Path
     path = sweep(tmp_path, {"lr": {"values": [0.1, 0.2]}, "epochs": {"value": 3}})
     results = tmp_path / "r"
     command = [sys.executable, "-m", "dno", "search", "--space", str(path), "--results",
-               str(results), "--pruner", "none", "-q"]  # fmt: skip
+               str(results), "-q"]  # fmt: skip
     env = {**os.environ, "PROGRAM_SLOW": "1"}
-    search = subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.DEVNULL)
-    marker = results / "train-grid" / "trials" / "0" / "work" / "received.json"
+    search = subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                              cwd=tmp_path)  # fmt: skip
+    marker = results / "train-grid" / "trials" / "0" / "received.json"
     deadline = time.time() + 60
     while not marker.exists() and time.time() < deadline:
         time.sleep(0.1)

@@ -99,9 +99,9 @@ def test_same_seed_proposes_the_same_configurations(dataset: Path, tmp_path: Pat
 def test_objective_never_reads_the_test_split(dataset: Path, tmp_path: Path) -> None:
     poisoned = tmp_path / "poisoned.h5"
     shutil.copy(dataset, poisoned)
-    with h5py.File(poisoned, "r+") as f:
-        f["test"]["y"][...] = np.nan
-        f["test"]["history_y"][...] = np.nan
+    with h5py.File(poisoned, "r+") as f:  # finite (a NaN is refused at the door), absurd
+        f["test"]["y"][...] = 1e6
+        f["test"]["history_y"][...] = -1e6
     space = space_file(tmp_path, {"width": {"type": "categorical", "choices": [4, 8]}})
     values = []
     for name, path in (("clean", dataset), ("dirty", poisoned)):

@@ -25,7 +25,7 @@ SWEEP = {
         "batch_size": {"min": 16, "max": 64},
         "grad_clip": {"distribution": "normal", "mu": 1.0, "sigma": 0.1},
     },
-    "early_terminate": {"type": "hyperband", "min_iter": 1, "max_iter": 9, "eta": 3},
+    "early_terminate": {"type": "hyperband", "max_iter": 27, "s": 2, "eta": 3},
 }
 
 
@@ -36,7 +36,9 @@ def test_wandb_sweep_translates_to_equivalent_optuna_distributions() -> None:
     assert p["lr"].distribution == FloatDistribution(1e-4, 1e-2, log=True)
     assert p["width"].distribution == CategoricalDistribution([16, 32, 64])
     assert p["layers"].distribution == IntDistribution(2, 4)
-    assert p["dropout"].distribution == FloatDistribution(0.0, 0.3, step=0.1)
+    # W&B's q_uniform is round(U(min, max) / q) * q, through a searched quantile
+    assert p["dropout"].to_config_value(0.6) == pytest.approx(0.2)  # 0.18 -> 0.2
+    assert p["dropout"].to_config_value(0.1) == pytest.approx(0.0)
     wd = p["weight_decay"].distribution
     assert isinstance(wd, FloatDistribution) and wd.log
     assert math.isclose(wd.low, math.exp(-9.2)) and math.isclose(wd.high, math.exp(-4.6))
@@ -44,7 +46,7 @@ def test_wandb_sweep_translates_to_equivalent_optuna_distributions() -> None:
     assert p["batch_size"].distribution == IntDistribution(16, 64)  # int min/max: int_uniform
     assert p["grad_clip"].to_config_value(0.5) == pytest.approx(1.0)  # the median of N(1, 0.1)
     assert p["grad_clip"].to_config_value(0.8413447) == pytest.approx(1.1, abs=1e-6)
-    assert space.early_terminate == {"type": "hyperband", "min_iter": 1, "max_iter": 9, "eta": 3}
+    assert space.early_terminate == {"type": "hyperband", "bands": [3, 9], "eta": 3}
 
 
 def test_grid_is_every_declared_combination() -> None:
@@ -71,11 +73,11 @@ def test_grid_is_every_declared_combination() -> None:
     [
         ({"parameters": {"lr": {"type": "float", "low": 1.0, "high": 1.0}}}, "empty range"),
         ({"parameters": {"lr": {"min": 0.1, "max": 0.01}}}, "empty range"),
-        ({"parameters": {"lr": {"distribution": "q_log_uniform_values", "min": 1, "max": 2}}},
-         "cannot be honoured"),
-        ({"parameters": {"lr": {"values": [1], "probabilities": [1.0]}}}, "probabilities"),
-        ({"method": "bayes", "parameters": {}, "early_terminate": {"type": "median"}},
-         "early_terminate must be"),
+        ({"parameters": {"lr": {"values": [1, 2], "probabilities": [0.5]}}}, "probabilities"),
+        ({"method": "grid", "parameters": {"lr": {"values": [1, 2], "probabilities": [0.5, 0.5]}}},
+         "not allowed in a grid"),
+        ({"method": "bayes", "metric": {"name": "loss"}, "parameters": {"x": {"value": 1}},
+          "early_terminate": {"type": "median"}}, "early_terminate must be"),
         ({"method": "bayes", "parameters": {}, "foo": 1}, "unknown sweep key 'foo'"),
         ({"method": "anneal", "parameters": {}}, "method 'anneal'"),
         ({"parameters": {"lr": {"type": "float", "low": 0, "high": 1, "bogus": 1}}},
@@ -95,6 +97,9 @@ def test_grid_is_every_declared_combination() -> None:
         ({"parameters": {"d": {"type": "float", "low": float("-inf"), "high": 1}}},
          "finite numeric low"),
         ({"method": ["grid"], "parameters": {}}, "method \\['grid'\\]"),
+        ({"parameters": {"lr": {"type": "float", "low": "1e-5", "high": 0.1}}},
+         "low: 1e-5 is read as text.*write 1.0e-5 or !!float 1e-5"),
+        ({"parameters": {"lr": {"min": 1.0e-5, "max": "1e2"}}}, "write 1.0e\\+2 or !!float 1e2"),
     ],
 )  # fmt: skip
 def test_keys_that_cannot_be_honoured_are_errors(data: dict, match: str) -> None:

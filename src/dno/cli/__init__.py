@@ -54,7 +54,8 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         command = self.prog.removeprefix("dno").strip()
         where = f"dno {command}: " if command else ""
-        self.exit(2, f"dno: error: {where}{message} (see {self.prog} --help)\n")
+        text = " ".join(message.splitlines())
+        self.exit(2, f"dno: error: {where}{text} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,8 +134,10 @@ def describe_os_error(error: OSError) -> str:
 
 
 def _fail(message: str, status: int) -> int:
+    """Print ``message`` as one line (a newline inside a quoted user value is escaped)."""
+    one_line = message.replace("\r", "\\r").replace("\n", "\\n")
     with contextlib.suppress(OSError):
-        print(f"dno: error: {message}", file=sys.stderr)
+        print(f"dno: error: {one_line}", file=sys.stderr)
     return status
 
 

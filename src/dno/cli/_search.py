@@ -33,10 +33,14 @@ class SearchCommand(Command):
         "confirmation.csv}. Watch a study live: optuna-dashboard RESULTS/STUDY/study.journal\n\n"
         "Search spaces: a default per model ships with dno (dno/configs/spaces/MODEL.yaml);\n"
         "--space takes dno's format or a W&B sweep file (method, metric, parameters,\n"
-        "early_terminate). A sweep file with program: (and W&B's command: macros) runs your own\n"
-        "training program per trial, offline: it reports by printing JSON lines such as\n"
-        '{"epoch": 3, "val_loss": 0.12} (or calling dno.log), the sweep\'s metric is the\n'
-        "objective, and pruned or overdue trials have their process group stopped.\n\n"
+        "early_terminate, run_cap), read with W&B's semantics. A sweep file with program: runs\n"
+        "your own training program per trial, offline, as W&B's agent would: from the folder\n"
+        "dno search was started in, with W&B's command: macros, and the parameters also in the\n"
+        "file WANDB_SWEEP_PARAM_PATH names (so wandb.init() fills wandb.config); the trial's\n"
+        "folder is in DNO_TRIAL_DIR. It reports by printing JSON lines such as\n"
+        '{"epoch": 3, "val_loss": 0.12} (or calling dno.log); the sweep\'s metric is the\n'
+        "objective. A sweep file is pruned only if it has early_terminate (W&B's hyperband)\n"
+        "or you give --pruner. If every trial fails, dno search exits with status 1.\n\n"
         "examples:\n"
         "  dno search                                    # Bayesian, method_of_steps, mackey\n"
         "  dno search --model fno --family neutral --search random --n-trials 30 --seeds 3\n"
@@ -51,11 +55,9 @@ class SearchCommand(Command):
         parser.add_argument("--family", default="mackey", choices=sorted(FAMILIES))
         parser.add_argument("--search", choices=SEARCHES, help="default: bayesian (or the sweep's)")
         parser.add_argument(
-            "--n-trials",
-            type=trial_count,
-            default=12,
-            help="trials (12)",
-        )
+            "--n-trials", type=trial_count,
+            help="trials (12; a grid: its size; a sweep's run_cap caps it)",
+        )  # fmt: skip
         parser.add_argument("--max-epochs", type=positive_int, default=10, help="per trial (10)")
         parser.add_argument("--data", help="dataset (default: data/FAMILY.h5, generated if absent)")
         parser.add_argument("--results", default="hyperparameter_results", help="results folder")
@@ -71,8 +73,9 @@ class SearchCommand(Command):
         parser.add_argument("--study", help="study name (default: MODEL-FAMILY-SEARCH)")
         parser.add_argument("--seed", type=non_negative_int, default=0, help="sampler seed (0)")
         parser.add_argument(
-            "--pruner", choices=("median", "hyperband", "none"), default="median",
-            help="per-epoch pruning (median); a sweep's early_terminate overrides it",
+            "--pruner", choices=("median", "hyperband", "none"),
+            help="per-epoch pruning (median; none for a W&B sweep file, which is pruned only by "
+            "its own early_terminate)",
         )  # fmt: skip
         parser.add_argument(
             "--pruner-warmup-steps", type=non_negative_int, metavar="N",
@@ -104,9 +107,13 @@ class SearchCommand(Command):
             help="which reported value of the metric counts (last)",
         )  # fmt: skip
         program.add_argument(
-            "--seed-param", default="seed", help="argument that receives the seed (seed)"
+            "--seed-param", metavar="NAME",
+            help="pass each replicate's seed (--seeds) to the program as parameter NAME; without "
+            "it the seed is only in the environment variable DNO_SEED",
+        )  # fmt: skip
+        parser.add_argument(
+            "-q", "--quiet", action="store_true", help="no progress bar, no Optuna warnings"
         )
-        parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     def run(self, args: argparse.Namespace) -> int:
         pairs = [(m, f) for m in available() for f in FAMILIES] if args.all else [
@@ -135,7 +142,7 @@ class SearchCommand(Command):
                 confirm_top=args.confirm_top, confirm_seeds=args.confirm_seeds,
                 base={"device": args.device}, progress=not args.quiet and outer is None,
                 wandb=args.wandb, trial_timeout=args.trial_timeout,
-                metric_value=args.metric_value, seed_param=args.seed_param,
+                metric_value=args.metric_value, seed_param=args.seed_param, quiet=args.quiet,
             )  # fmt: skip
             run_search(options, log=print if outer is None else lambda _: None)
             if outer is not None:

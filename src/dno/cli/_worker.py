@@ -37,6 +37,7 @@ class WorkerCommand(Command):
         finished = run_worker(
             args.storage, args.study, Path(args.results),
             log=(lambda _: None) if args.quiet else print, wandb=args.wandb,
+            quiet=args.quiet,
         )  # fmt: skip
         if not args.quiet:
             print(f"study {args.study}: {finished} trials finished")

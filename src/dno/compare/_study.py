@@ -52,6 +52,10 @@ def compare_study(
     from dno.search._summary import write_csv
 
     loaded, spec, folder = locate_study(study, results, storage)
+    if not spec.objectives:
+        raise UsageError(
+            f"study {spec.name!r} has no objective (its sweep has no metric): nothing to compare"
+        )
     if spec.seeds < 2:
         raise UsageError(
             f"study {spec.name!r} ran one seed per configuration; paired statistics need "

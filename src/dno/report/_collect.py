@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dno.errors import UsageError
 from dno.report._analysis import compute_importance
 from dno.report._records import ParamInfo, StudyData, TrialRecord
 
@@ -34,6 +35,11 @@ def load_study_data(
     from dno.search._inspect import locate_study
 
     loaded, spec, folder = locate_study(study, results, storage)
+    if not spec.objectives:
+        raise UsageError(
+            f"study {spec.name!r} has no objective (its sweep has no metric): nothing to report "
+            "on; its trials are in summary.csv"
+        )
     return study_data(loaded, spec, folder, importance)
 
 

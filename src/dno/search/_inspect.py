@@ -90,12 +90,13 @@ def replay_trial(
     metrics = runner.run(out, params, seed, lambda step, value: None)
     recorded_values = trial.user_attrs.get("seed_values", [])
     recorded = recorded_values[seeds.index(seed)] if seed in seeds and recorded_values else None
+    objective = spec.objectives[0] if spec.objectives else None  # a sweep without a metric
     return {
         "trial": number,
         "seed": seed,
         "state": trial.state.name.lower(),
-        "objective": spec.objectives[0],
+        "objective": objective,
         "recorded": recorded,
-        "replayed": metrics[spec.objectives[0]],
+        "replayed": metrics[objective] if objective else None,
         "folder": out,
     }

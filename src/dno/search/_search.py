@@ -47,7 +47,8 @@ class SearchOptions:
     family: str = "mackey"
     data: Path = Path("data/mackey.h5")
     search: str | None = None
-    n_trials: int = 12
+    #: trials; None: 12, a grid's size, or the sweep's run_cap (which also caps a given number)
+    n_trials: int | None = None
     max_epochs: int = 10
     results: Path = Path("hyperparameter_results")
     space: Path | None = None
@@ -56,7 +57,9 @@ class SearchOptions:
     storage: str | None = None
     study: str | None = None
     seed: int = 0
-    pruner: str = "median"
+    #: median, hyperband or none; None: median for dno's spaces, none for a W&B sweep file
+    #: (W&B stops runs early only when the sweep has early_terminate)
+    pruner: str | None = None
     #: the median pruner's Optuna settings: it may stop a trial from epoch ``n_warmup_steps`` on
     #: (default ``max(2, max_epochs // 10)``), once ``n_startup_trials`` trials have finished
     pruner_warmup_steps: int | None = None
@@ -66,11 +69,17 @@ class SearchOptions:
     confirm_seeds: int = 3
     base: dict[str, Any] = field(default_factory=dict)
     progress: bool = True
+    #: no Optuna warnings either (``-q``)
+    quiet: bool = False
     wandb: bool = False
-    #: program sweeps: per-trial time limit (s), the metric's last or best value, seed argument
+    #: program sweeps: per-trial time limit (s), the metric's last or best value
     trial_timeout: float | None = None
     metric_value: str = "last"
-    seed_param: str = "seed"
+    #: program sweeps: the parameter that receives each replicate's seed (None: the seed is only
+    #: in the environment variable DNO_SEED, and nothing is added to what the program receives)
+    seed_param: str | None = None
+    #: program sweeps: the folder programs run from (None: the current folder)
+    workdir: Path | None = None
 
 
 def _space_and_search(options: SearchOptions) -> tuple[SearchSpace, str]:
@@ -90,8 +99,12 @@ def _objectives(
     options: SearchOptions, space: SearchSpace, search: str
 ) -> tuple[list[str], list[str]]:
     if space.program:
-        if not space.metric:
-            raise UsageError("a program sweep needs metric: {name: ..., goal: ...}")
+        if not space.metric and search not in ("grid", "random"):
+            raise UsageError(
+                f"a {search} search of a program needs metric: {{name: ..., goal: ...}}"
+            )
+        if not space.metric:  # W&B runs grid and random sweeps without a metric too
+            return [], ["minimize"]
         return [space.metric], [space.goal]
     if options.objectives:
         names = options.objectives
@@ -117,28 +130,18 @@ def _objectives(
 
 
 def _pruner(options: SearchOptions, space: SearchSpace) -> dict[str, Any]:
-    if space.early_terminate is not None:
-        spec = dict(space.early_terminate)
-        spec.setdefault("max_iter", options.max_epochs)
-        min_iter, max_iter, eta = (
-            int(spec.get("min_iter", 1)),
-            int(spec["max_iter"]),
-            int(spec.get("eta", 3)),
-        )
-        if "s" in spec:
-            import math
-
-            brackets = math.floor(math.log(max_iter / min_iter, eta) + 1e-9) + 1
-            if int(spec["s"]) != brackets:
-                raise UsageError(
-                    f"early_terminate s={spec['s']} cannot be honoured: Optuna's hyperband with "
-                    f"min_iter={min_iter}, max_iter={max_iter}, eta={eta} has {brackets} brackets"
-                )
-        return {"type": "hyperband", "min_iter": min_iter, "max_iter": max_iter, "eta": eta}
-    if options.pruner not in ("median", "hyperband", "none"):
-        raise UsageError(f"--pruner {options.pruner!r}; expected median, hyperband or none")
-    if options.pruner != "median":
-        return {"type": options.pruner}
+    if space.early_terminate is not None:  # W&B's hyperband, W&B's brackets
+        if options.pruner is not None:
+            raise UsageError(
+                f"--pruner {options.pruner} contradicts the sweep's early_terminate; drop one"
+            )
+        bands, eta = space.early_terminate["bands"], space.early_terminate["eta"]
+        return {"type": "wandb_hyperband", "bands": bands, "eta": eta}
+    pruner = options.pruner or ("none" if space.wandb else "median")
+    if pruner not in ("median", "hyperband", "none"):
+        raise UsageError(f"--pruner {pruner!r}; expected median, hyperband or none")
+    if pruner != "median":
+        return {"type": pruner}
     warmup = options.pruner_warmup_steps
     if warmup is None:
         warmup = max(2, options.max_epochs // 10)
@@ -150,8 +153,30 @@ def _pruner(options: SearchOptions, space: SearchSpace) -> dict[str, Any]:
     return {"type": "median", "warmup": warmup, "startup": options.pruner_startup_trials}
 
 
+def _trial_count(
+    options: SearchOptions, space: SearchSpace, grid: list[dict[str, Any]] | None, log: Log
+) -> int:
+    """How many trials: --n-trials (12), a grid's size, capped by run_cap; said when capped."""
+    asked, cap = options.n_trials, space.run_cap
+    if asked is not None and asked < 1:
+        raise UsageError(f"--n-trials {asked}; expected at least 1")
+    if grid is None:
+        if asked is not None and cap is not None and asked > cap:
+            log(f"--n-trials {asked} is capped by the sweep's run_cap: {cap} trials")
+        return min(asked or cap or 12, cap or asked or 12)
+    count = min([len(grid), *(n for n in (asked, cap) if n is not None)])
+    if count < len(grid):
+        by = "run_cap" if count == cap else "--n-trials"
+        log(f"grid search: {count} of the grid's {len(grid)} points run ({by} {count}), "
+            "in W&B's order")  # fmt: skip
+    elif asked is not None and asked > len(grid):
+        log(f"grid search: the grid has {len(grid)} points, so {len(grid)} trials run, "
+            f"not --n-trials {asked}")  # fmt: skip
+    return count
+
+
 def build_spec(
-    options: SearchOptions,
+    options: SearchOptions, log: Log = lambda _: None
 ) -> tuple[StudySpec, SearchSpace, list[dict[str, Any]] | None]:
     """Validate the options and return the study's spec, space and (for grid) its points."""
     space, search = _space_and_search(options)
@@ -159,17 +184,23 @@ def build_spec(
         check_keys(options.model, list(space.parameters))
     objectives, directions = _objectives(options, space, search)
     grid = space.grid() if search == "grid" else None
-    n_trials = len(grid) if grid is not None else options.n_trials
-    if n_trials < 1:
-        raise UsageError(f"--n-trials {n_trials}; expected at least 1")
+    n_trials = _trial_count(options, space, grid, log)
+    grid = grid[:n_trials] if grid is not None else None
     program = _program_spec(options, space)
+    if program and options.seeds > 1 and options.seed_param is None:
+        log(
+            f"--seeds {options.seeds}: each replicate's seed reaches your program only as the "
+            "environment variable DNO_SEED; --seed-param NAME passes it as parameter NAME"
+        )
     model = f"program:{program['program']}" if program else options.model
     family = "-" if program else options.family
     default_name = (
         f"{Path(program['program']).stem}-{search}" if program else f"{model}-{family}-{search}"
     )
     spec = StudySpec(
-        name=check_name(options.study, "study name") if options.study else slug(default_name),
+        name=check_name(options.study, "study name")
+        if options.study
+        else slug(space.name or default_name),
         model=model,
         family=family,
         data="" if program else str(Path(options.data).resolve()),
@@ -194,26 +225,38 @@ def _program_spec(options: SearchOptions, space: SearchSpace) -> dict[str, Any]:
         return {}
     if "program" not in space.program:
         raise UsageError("a sweep with a command needs program: (the script to run)")
-    base_dir = Path(space.source).resolve().parent
+    seed_param = options.seed_param
+    if seed_param is not None and (
+        not seed_param
+        or seed_param in space.parameters
+        or seed_param in {p[0] for p in space.nesting().values()}
+    ):
+        raise UsageError(
+            f"--seed-param {seed_param!r}: the sweep already sets {seed_param!r}; name another "
+            "parameter, or drop --seed-param to keep the sweep's value"
+        )  # fmt: skip
     spec = {
-        "program": str(space.program["program"]),
+        "program": space.program["program"],
         "command": space.program.get("command"),
         "metric": space.metric,
         "goal": space.goal,
-        "base_dir": str(base_dir),
-        "seed_param": options.seed_param,
+        "workdir": str((options.workdir or Path.cwd()).resolve()),
+        "seed_param": seed_param,
         "value": options.metric_value,
         "timeout": options.trial_timeout,
+        "nesting": space.nesting(),
     }
-    make_runner_from(spec)  # a missing program or an unknown macro fails before the study
+    # a missing program or an unknown macro fails before the study
+    make_runner_from(spec, sweep_folder=Path(space.source).resolve().parent)
     return spec
 
 
-def make_runner_from(program: dict[str, Any]) -> ProgramRunner:
+def make_runner_from(program: dict[str, Any], sweep_folder: Path | None = None) -> ProgramRunner:
     return ProgramRunner(
-        program["program"], program["command"], program["metric"], Path(program["base_dir"]),
+        program["program"], program["command"], program["metric"],
+        Path(program.get("workdir") or program["base_dir"]),
         seed_param=program["seed_param"], value=program["value"], goal=program["goal"],
-        timeout=program["timeout"],
+        timeout=program["timeout"], nesting=program.get("nesting"), sweep_folder=sweep_folder,
     )  # fmt: skip
 
 
@@ -233,10 +276,11 @@ def make_runner(spec: StudySpec, wandb: bool = False) -> TrialRunner:
 
 def run_search(options: SearchOptions, log: Log = print) -> dict[str, Any]:
     """Run (or resume) a study to ``n_trials`` finished trials, then summarise and confirm."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    spec, space, grid = build_spec(options)
+    _quiet_optuna(options.quiet)
+    spec, space, grid = build_spec(options, log)
     storage, url = open_storage(options.storage, options.results, spec.name)
     study = open_study(storage, spec, space, grid)
+    _enqueue_missing(study, grid or [])
     folder = options.results / spec.name
     folder.mkdir(parents=True, exist_ok=True)
     runner = make_runner(spec, options.wandb)
@@ -258,6 +302,7 @@ def run_search(options: SearchOptions, log: Log = print) -> dict[str, Any]:
                 bar.close()
     info = write_summary(study, spec, folder)
     log(f"states: {info['states']}; summary: {folder / 'summary.csv'}")
+    _fail_if_all_failed(study, folder)
     rows = []
     # A program has no test split dno knows of: its studies end with the summary.
     if isinstance(runner, DnoModelRunner) and options.confirm_top > 0 and info["best"]:
@@ -271,11 +316,56 @@ def run_search(options: SearchOptions, log: Log = print) -> dict[str, Any]:
     return {"spec": spec, "summary": info, "confirmation": rows, "folder": folder}
 
 
+def _enqueue_missing(study: optuna.Study, grid: list[dict[str, Any]]) -> None:
+    """Grid points not yet in the study (a rerun with a larger --n-trials or run_cap) are
+    enqueued, in the grid's order; points already run or waiting are not."""
+    import json
+
+    def key(point: dict[str, Any]) -> str:
+        return json.dumps(point, sort_keys=True, default=str)
+
+    trials = study.get_trials(deepcopy=False)
+    present = {key(t.params or t.system_attrs.get("fixed_params", {})) for t in trials}
+    for point in grid:
+        if key(point) not in present:
+            study.enqueue_trial(point)
+
+
+def _quiet_optuna(quiet: bool) -> None:
+    """Optuna's warnings are shown, except with ``-q``."""
+    import warnings
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR if quiet else optuna.logging.WARNING)
+    if quiet:
+        warnings.filterwarnings("ignore", module="optuna")
+        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+
+def _fail_if_all_failed(study: optuna.Study, folder: Path) -> None:
+    """A study whose every finished trial failed is an error (exit status non-zero)."""
+    from dno.search._study import FAIL_ATTR, INTERRUPTED_ATTR
+
+    trials = study.get_trials(deepcopy=False)
+    failed = [t for t in trials
+              if t.state.name == "FAIL" and INTERRUPTED_ATTR not in t.user_attrs]  # fmt: skip
+    if failed and not any(t.state.name in ("COMPLETE", "PRUNED") for t in trials):
+        reason = failed[0].user_attrs.get(FAIL_ATTR, "no reason recorded")
+        raise DnoError(
+            f"all {len(failed)} trials failed; trial {failed[0].number}: {reason} (every reason "
+            f"is in {folder / 'summary.csv'}, each program's standard error in its trial folder)"
+        )
+
+
 def run_worker(
-    storage_url: str, study_name: str, results: Path, log: Log = print, wandb: bool = False
+    storage_url: str,
+    study_name: str,
+    results: Path,
+    log: Log = print,
+    wandb: bool = False,
+    quiet: bool = False,
 ) -> int:
     """Join an existing study and run its trials until it has enough (``dno worker``)."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    _quiet_optuna(quiet)
     storage, _ = open_storage(storage_url, results, study_name)
     try:
         study = optuna.load_study(study_name=study_name, storage=storage)

@@ -99,6 +99,10 @@ def make_pruner(spec: StudySpec) -> optuna.pruners.BasePruner:
             n_startup_trials=int(spec.pruner.get("startup", 3)),
             n_warmup_steps=int(spec.pruner.get("warmup", 1)),
         )
+    if kind == "wandb_hyperband" and len(spec.objectives) == 1:  # a sweep's early_terminate
+        from dno.search._hyperband import WandbHyperbandPruner
+
+        return WandbHyperbandPruner(spec.pruner["bands"], spec.pruner["eta"], spec.directions[0])
     if kind == "hyperband" and len(spec.objectives) == 1:
         return optuna.pruners.HyperbandPruner(
             min_resource=int(spec.pruner.get("min_iter", 1)),
@@ -271,9 +275,10 @@ def _run_seeds(
 
             seed_folder = folder if spec.seeds == 1 else folder / "seeds" / str(seed)
             values.append(runner.run(seed_folder, params, seed, report))
-            storage.set_trial_user_attr(
-                trial_id, "seed_values", [v[spec.objectives[0]] for v in values]
-            )
+            if spec.objectives:
+                storage.set_trial_user_attr(
+                    trial_id, "seed_values", [v[spec.objectives[0]] for v in values]
+                )
     except optuna.TrialPruned as pruned:
         return _finish(study, trial, spec, folder, TrialState.PRUNED, values, started, str(pruned))
     except KeyboardInterrupt:
@@ -332,7 +337,9 @@ def _finish(
     if spec.seeds == 1 and (folder / "final_results.json").exists():
         summary = {**RunFolder(folder).read_json("final_results.json"), **summary}
     RunFolder(folder).write_json("final_results.json", summary)
-    if state == TrialState.COMPLETE:
+    if state == TrialState.COMPLETE and not spec.objectives:  # a sweep without a metric
+        study._storage.set_trial_state_values(trial._trial_id, TrialState.COMPLETE)
+    elif state == TrialState.COMPLETE:
         study.tell(trial, objective if len(objective) > 1 else objective[0])
     else:
         study.tell(trial, state=state)

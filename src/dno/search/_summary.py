@@ -84,7 +84,7 @@ def write_summary(
 ) -> dict[str, Any]:
     """Write ``summary.csv`` and ``best_config.yaml``; return a short description."""
     write_csv(folder / "summary.csv", summary_rows(study, spec))
-    best = best_trials(study, spec, 1)
+    best = best_trials(study, spec, 1) if spec.objectives else []
     info: dict[str, Any] = {
         "trials": len(study.get_trials(deepcopy=False)),
         "states": {},
