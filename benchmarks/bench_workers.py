@@ -11,9 +11,11 @@ Run from the repository root::
    1 thread and with every usable core, with torch's default OpenMP wait policy and with
    ``OMP_WAIT_POLICY=PASSIVE``, quiet and beside one busy process.
 
-Every arm of parts 1-3 runs the real command line (``python -m dno search ...``) in a fresh
-process, timed by wall clock from start to exit, so each arm pays the same start-up and the
-thread settings of one arm cannot leak into the next.
+A warm-up search (1 trial, 1 epoch) first fills numba's kernel cache, so that no arm pays for
+compiling; the arms of parts 1 and 2 are interleaved over ``--rounds`` rounds and each reports
+its median wall time. Every arm of parts 1-3 runs the real command line
+(``python -m dno search ...``) in a fresh process, timed by wall clock from start to exit, so
+each arm pays the same start-up and the thread settings of one arm cannot leak into the next.
 
 1. Local workers. The same random search (``method_of_steps`` on a Mackey-Glass dataset of
    ``--trajectories`` trajectories, horizon ``--t-end``; ``--trials`` trials x ``--epochs``
@@ -31,7 +33,12 @@ thread settings of one arm cannot leak into the next.
    (default: the study's journal file), over ``--program-trials`` trials: trials / (last trial
    finished - first trial started), from the study's own timestamps (start-up excluded).
 
-Measured on 2 cores: pending (the lead measures on a quiet machine).
+Measured on 2 cores (2026-12-01, quiet machine, reference setup, 3 rounds): 1 worker 18.1 s,
+2 workers 10.4 s (1.75x), 2 workers with every core each 11.5 s, 1 worker beside a busy process
+10.6 s (0.58x of quiet: the budget gives it the one idle core, and one thread is faster than two
+at this model size); step part 0: 2 threads beside a busy process 139 ms with the default wait
+policy, 5.9 ms with PASSIVE; program sweep 98 / 187 / 356 / 604 trials/min for 1 / 2 / 4 / 8
+workers (journal).
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -72,9 +80,10 @@ time.sleep(args.sleep)
 print(json.dumps({"epoch": 1, "loss": args.x}), flush=True)
 """
 REFERENCE = {"trials": 8, "epochs": 8, "trajectories": 96, "t_end": 200.0,
-             "program_trials": 48, "program_seconds": 0.5, "counts": [1, 2, 4, 8]}  # fmt: skip
+             "program_trials": 48, "program_seconds": 0.5, "rounds": 3,
+             "counts": [1, 2, 4, 8]}  # fmt: skip
 QUICK = {"trials": 6, "epochs": 1, "trajectories": 24, "t_end": 100.0,
-         "program_trials": 8, "program_seconds": 0.1, "counts": [1, 2, 4]}  # fmt: skip
+         "program_trials": 8, "program_seconds": 0.1, "rounds": 1, "counts": [1, 2, 4]}  # fmt: skip
 TARGET_SPEEDUP = 1.6
 TARGET_SLOWDOWN = 2.5
 
@@ -117,17 +126,23 @@ def main(argv: list[str] | None = None) -> int:
         space = root / "space.yaml"
         space.write_text(yaml.safe_dump(SPACE, sort_keys=False))
         search = _search_command(setup, data, space, root)
-        rows = [("1 worker", _timed(search("w1", "--workers", "1")))]
-        rows.append(("2 workers", _timed(search("w2", "--workers", "2"))))
+        # A first dno process compiles and caches numba's kernels: not part of any arm.
+        _timed(search("warm-up", "--n-trials", "1", "--max-epochs", "1"))
+        arms: list[tuple[str, tuple[str, ...], bool]] = [
+            ("1 worker", ("--workers", "1"), False),
+            ("2 workers", ("--workers", "2"), False),
+            ("1 worker beside a busy process", (), True),
+        ]
         if not args.quick:
-            every = ["--threads", str(cores)]
-            rows.append(("2 workers, every core each", _timed(search("w2all", "--workers", "2",
-                                                                     *every))))  # fmt: skip
-        with _busy_neighbour():
-            rows.append(("1 worker beside a busy process", _timed(search("w1busy"))))
-            if not args.quick:
-                rows.append(("1 worker beside it, every core",
-                             _timed(search("w1busyall", "--threads", str(cores)))))  # fmt: skip
+            every = ("--threads", str(cores))
+            arms.insert(2, ("2 workers, every core each", ("--workers", "2", *every), False))
+            arms.append(("1 worker beside it, every core", every, True))
+        walls: dict[str, list[float]] = {label: [] for label, _, _ in arms}
+        for round_ in range(setup["rounds"]):  # arms interleaved, the median per arm
+            for index, (label, extra, busy) in enumerate(arms):
+                with _busy_neighbour() if busy else contextlib.nullcontext():
+                    walls[label].append(_timed(search(f"r{round_}a{index}", *extra)))
+        rows = [(label, statistics.median(walls[label])) for label, _, _ in arms]
         print(_table(rows, "wall s"))
         speedup = rows[0][1] / rows[1][1]
         slowdown = dict(rows)["1 worker beside a busy process"] / rows[0][1]
@@ -170,6 +185,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--program-trials", type=int, help="part 3's trials (default 48)")
     parser.add_argument("--program-seconds", type=float, help="part 3's trial length (0.5 s)")
     parser.add_argument("--storage", help="part 3's storage URL (default: a journal file)")
+    parser.add_argument(
+        "--rounds", type=int, help="rounds of parts 1-2, median per arm (default 3; quick 1)"
+    )
     parser.add_argument("--quick", action="store_true", help="a smoke run (seconds)")
     return parser
 
