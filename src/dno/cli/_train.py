@@ -99,7 +99,7 @@ class TrainCommand(Command):
         dataset = read_dataset(ensure_dataset(family, args.data, args.quiet))
         if args.family is not None and dataset.family != args.family:
             raise UsageError(f"{args.data} holds {dataset.family!r} data, not {args.family!r}")
-        out = Path(args.out or f"runs/{args.model}-{dataset.family}-s{config['seed']}")
+        out = Path(args.out or f"runs/{args.model}-{dataset.family}-s{config.seed}")
         if (out / "final_results.json").exists() and not (args.resume or args.overwrite):
             raise UsageError(
                 f"run folder {str(out)!r} already holds a run; use --resume to continue it, "

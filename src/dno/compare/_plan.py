@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +123,7 @@ class ComparisonPlan:
 
     def config_for(self, approach: str, seed: int) -> TrainConfig:
         """The resolved config of ``approach`` on ``seed``."""
-        return {**self.approach(approach).config, "seed": seed}
+        return replace(self.approach(approach).config, seed=seed)
 
 
 def load_plan(

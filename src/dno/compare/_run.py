@@ -30,7 +30,7 @@ from dno.compare._stats import BOOTSTRAP_RESAMPLES, ApproachStats, compare_appro
 from dno.data import Dataset
 from dno.errors import DnoError, UsageError
 from dno.tracking import RunFolder, json_safe
-from dno.training import NonFiniteLoss, train
+from dno.training import NonFiniteLoss, TrainConfig, train
 
 __all__ = [
     "BOOTSTRAP_SEED",
@@ -136,7 +136,7 @@ def check_dataset(plan: ComparisonPlan, dataset: Dataset) -> None:
         )
     for approach in plan.approaches:
         for key in ("edge_params", "cond_params"):
-            for name in approach.config[key]:
+            for name in getattr(approach.config, key):
                 if name not in dataset.parameters:
                     raise UsageError(
                         f"{plan.source}: approach {approach.name!r}: {key} names {name!r}; "
@@ -168,13 +168,13 @@ def run_one(
     return record
 
 
-def _saved_status(path: Path, config: dict[str, Any], approach: str, seed: int) -> str | None:
+def _saved_status(path: Path, config: TrainConfig, approach: str, seed: int) -> str | None:
     """The status of a run folder already there (None if there is none); its config must match."""
     if not (path / "config.json").exists():
         return None
     run = RunFolder(path)
     saved = _flat(run.read_json("config.json"))
-    plain = _flat(json.loads(json.dumps(json_safe(config))))
+    plain = _flat(json.loads(json.dumps(json_safe(config.to_dict()))))
     differing = sorted(
         k for k in set(saved) | set(plain) if k not in _FREE_KEYS and saved.get(k) != plain.get(k)
     )
@@ -206,7 +206,7 @@ def _read_back(record: RunRecord) -> None:
 
 
 def _train(
-    record: RunRecord, config: dict[str, Any], dataset: Dataset, resume: bool, progress: bool
+    record: RunRecord, config: TrainConfig, dataset: Dataset, resume: bool, progress: bool
 ) -> None:
     record.trained = True
     started = time.perf_counter()

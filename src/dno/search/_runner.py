@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from dno.data import Dataset
 from dno.errors import UsageError
-from dno.training import check_keys, resolve_config, train
+from dno.training import TrainConfig, check_keys, resolve_config, train
 
 __all__ = ["OBJECTIVES", "DnoModelRunner", "Report", "TrialRunner"]
 
@@ -66,7 +66,7 @@ class DnoModelRunner:
         self.base = dict(base or {})
         self.wandb_project = wandb_project
 
-    def config(self, params: dict[str, Any], seed: int) -> dict[str, Any]:
+    def config(self, params: dict[str, Any], seed: int) -> TrainConfig:
         """The resolved training config of a trial (validates every key)."""
         fixed: dict[str, Any] = {"seed": seed, "max_epochs": self.max_epochs}
         if self.device is not None:
@@ -104,7 +104,7 @@ class DnoModelRunner:
 class WandbRun:
     """One trial seed as a W&B run: offline unless the user set up W&B; never prompts."""
 
-    def __init__(self, project: str, folder: Path, config: dict[str, Any]) -> None:
+    def __init__(self, project: str, folder: Path, config: TrainConfig) -> None:
         try:
             import wandb
         except ImportError:
@@ -113,7 +113,7 @@ class WandbRun:
         online = bool(os.environ.get("WANDB_API_KEY")) and os.environ.get("WANDB_MODE") != "offline"
         name = "-".join(folder.parts[-3:]) if folder.parent.name == "seeds" else folder.name
         self.run = wandb.init(
-            project=project, name=f"{project}-{name}", dir=str(folder), config=config,
+            project=project, name=f"{project}-{name}", dir=str(folder), config=config.to_dict(),
             mode="online" if online else "offline", reinit="create_new",
         )  # fmt: skip
 
@@ -130,7 +130,7 @@ class WandbRun:
         self.run.finish()
 
 
-def _latency_ms(folder: Path, config: dict[str, Any]) -> float:
+def _latency_ms(folder: Path, config: TrainConfig) -> float:
     """Milliseconds per sample of a forward pass of the best model (batch of 32, CPU)."""
     import time
 

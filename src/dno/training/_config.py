@@ -1,16 +1,19 @@
 """Training configuration: defaults, a YAML file, ``--set key=value``, and strict validation.
 
-One flat namespace: a key is either a training option (:data:`TRAINING_DEFAULTS`) or a
-constructor argument of the chosen model (see ``dno.models.accepted_keys``). Anything else is an
-error naming the key, never silently ignored. The dimensions ``X``, ``channels`` and
-``cond_dim`` come from the data, not from the config.
+One flat namespace: a key is either a training option (a field of :class:`TrainConfig`, listed
+with its default in :data:`TRAINING_DEFAULTS`) or a constructor argument of the chosen model
+(see ``dno.models.accepted_keys``). Anything else is an error naming the key, never silently
+ignored. The dimensions ``X``, ``channels`` and ``cond_dim`` come from the data, not from the
+config.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,42 +32,126 @@ __all__ = [
     "resolve_config",
 ]
 
-#: Training options and their defaults.
-TRAINING_DEFAULTS: dict[str, Any] = {
-    "S": 32,  # points on a window's theta-grid (also the model's S)
-    "stride": None,  # grid steps between window ends (default: the model's m)
-    "max_windows_per_trajectory": None,
-    "cond_params": [],  # family parameters to condition on besides tau
-    "lr": 1e-3,
-    "weight_decay": 1e-4,
-    "batch_size": 64,
-    "max_epochs": 30,
-    "schedule": "plateau",  # plateau | cosine | onecycle | none
-    "grad_clip": 1.0,  # max gradient norm; 0 = off
-    "patience": 8,  # epochs without validation improvement before stopping; 0 = off
-    "loss": "mse",  # mse | rel_l2
-    "band_weights": None,  # [low, mid, high] weights of the frequency-band loss, or None
-    "band_edges": [0.2, 0.5],  # band edges as fractions of the highest frequency
-    "dc_weight": 0.0,  # weight of the mean (DC) penalty
-    "edge_params": [],  # oversample trajectories in the outer quantiles of these parameters
-    "edge_quantile": 0.1,  # top and bottom q
-    "edge_factor": 1,  # how many times an edge trajectory's windows are seen per epoch
-    "channel_weights": None,  # per-channel loss weights, length C
-    "seed": 0,
-    "device": "auto",  # auto | cpu | cuda | cuda:N | mps
-    "amp": True,  # mixed precision where it helps (CUDA only)
-    "compile": False,  # torch.compile the training steps: ~30 s at the start, faster steps after
-}
 #: Model arguments that come from the data.
 DATA_KEYS = ("X", "channels", "cond_dim")
 
-_CHOICES = {
-    "schedule": ("plateau", "cosine", "onecycle", "none"),
-    "loss": ("mse", "rel_l2"),
-    "device": ("auto", "cpu", "cuda", "mps"),
-}
 
-TrainConfig = dict[str, Any]
+@dataclass(frozen=True)
+class TrainConfig:
+    """A validated training config: the model, its own arguments and the training options.
+
+    Built by :func:`resolve_config` from mappings (a YAML file, ``--set``, a trial's
+    parameters); a bad value raises one :class:`UsageError` naming the key, the value and what
+    was expected. Lists are held as tuples; :meth:`to_dict` gives the plain record of
+    ``config.json``.
+    """
+
+    model: str
+    model_config: Mapping[str, Any] = field(default_factory=dict)  # the model's own arguments
+    S: int = 32  # points on a window's theta-grid (also the model's S)
+    stride: int | None = None  # grid steps between window ends (default: the model's m)
+    max_windows_per_trajectory: int | None = None
+    cond_params: tuple[str, ...] = ()  # family parameters to condition on besides tau
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    batch_size: int = 64
+    max_epochs: int = 30
+    schedule: str = "plateau"  # plateau | cosine | onecycle | none
+    grad_clip: float = 1.0  # max gradient norm; 0 = off
+    patience: int = 8  # epochs without validation improvement before stopping; 0 = off
+    loss: str = "mse"  # mse | rel_l2
+    band_weights: tuple[float, ...] | None = None  # [low, mid, high] frequency-band loss weights
+    band_edges: tuple[float, ...] = (0.2, 0.5)  # band edges as fractions of the top frequency
+    dc_weight: float = 0.0  # weight of the mean (DC) penalty
+    edge_params: tuple[str, ...] = ()  # oversample trajectories in these parameters' outer q
+    edge_quantile: float = 0.1  # top and bottom q
+    edge_factor: int = 1  # how many times an edge trajectory's windows are seen per epoch
+    channel_weights: tuple[float, ...] | None = None  # per-channel loss weights, length C
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    amp: bool = True  # mixed precision where it helps (CUDA only)
+    compile: bool = False  # torch.compile the training steps: ~30 s at the start, faster after
+
+    def __post_init__(self) -> None:
+        check_keys(self.model, self.model_config)
+        object.__setattr__(self, "model_config", dict(self.model_config))
+        for names, ok, expected in _RULES:
+            for name in names:
+                value = getattr(self, name)
+                if not ok(value):
+                    raise UsageError(f"{name}={value!r}; expected {expected}")
+                if isinstance(value, list):
+                    object.__setattr__(self, name, tuple(value))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values (lists for tuples), as written to ``config.json``."""
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+#: Training options and their defaults (the fields after ``model`` and ``model_config``).
+TRAINING_DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(TrainConfig)[2:]}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value: Any) -> bool:
+    """A finite int or float (not a bool)."""
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+
+
+def _at_least(low: int) -> Callable[[Any], bool]:
+    return lambda value: _is_int(value) and value >= low
+
+
+def _weights(length: int | None) -> Callable[[Any], bool]:
+    """None, or a non-empty list of numbers >= 0 (of ``length`` entries if given)."""
+    return lambda value: value is None or (
+        isinstance(value, list | tuple) and len(value) > 0 and length in (None, len(value))
+        and all(_number(w) and w >= 0 for w in value)
+    )  # fmt: skip
+
+
+def _device(value: Any) -> bool:
+    if isinstance(value, str) and value.startswith("cuda:"):
+        return value[5:].isdigit()  # one GPU: cuda:0, cuda:1, ...
+    return value in ("auto", "cpu", "cuda", "mps")
+
+
+#: The checks of ``TrainConfig``, in order: (fields, test, what is expected).
+_RULES: tuple[tuple[tuple[str, ...], Callable[[Any], bool], str], ...] = (
+    (("schedule",), lambda v: v in ("plateau", "cosine", "onecycle", "none"),
+     "one of: plateau, cosine, onecycle, none"),
+    (("loss",), lambda v: v in ("mse", "rel_l2"), "one of: mse, rel_l2"),
+    (("device",), _device, "one of: auto, cpu, cuda, cuda:N, mps"),
+    (("S", "batch_size", "max_epochs", "edge_factor"), _at_least(1), "an integer >= 1"),
+    (("S",), _at_least(2), "an integer >= 2"),
+    (("stride", "max_windows_per_trajectory"), lambda v: v is None or _at_least(1)(v),
+     "an integer >= 1 (or null: the default)"),
+    (("channel_weights",), _weights(None), "a list of weights >= 0, or null"),
+    (("amp", "compile"), lambda v: isinstance(v, bool), "true or false"),
+    (("lr", "weight_decay", "grad_clip", "dc_weight", "edge_quantile"),
+     lambda v: _number(v) and v >= 0, "a finite number >= 0"),
+    (("lr",), lambda v: v > 0, "a number > 0"),
+    (("edge_quantile",), lambda v: v < 0.5, "0 <= q < 0.5"),
+    (("patience", "seed"), _at_least(0), "an integer >= 0"),
+    (("cond_params", "edge_params"),
+     lambda v: isinstance(v, list | tuple) and all(isinstance(n, str) for n in v),
+     "a list of parameter names"),
+    (("band_weights",), _weights(3), "[low, mid, high] weights >= 0"),
+    (("band_edges",), lambda v: isinstance(v, list | tuple) and len(v) == 2
+     and all(_number(e) for e in v) and 0 < v[0] < v[1] < 1, "[a, b] with 0 < a < b < 1"),
+)  # fmt: skip
+
+
+def _plain(value: Any) -> Any:
+    """JSON-like plain values (tuples become lists) so configs compare and save cleanly."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 def parse_set(items: Iterable[str]) -> dict[str, Any]:
@@ -118,14 +205,11 @@ def check_keys(model: str, names: Iterable[str]) -> None:
 def resolve_config(model: str, *layers: Mapping[str, Any] | None) -> TrainConfig:
     """The complete config: defaults, then each mapping in ``layers`` (later wins), validated.
 
-    Returns:
-        ``{"model": model, "model_config": {...}, **training options}``.
-
     Raises:
         UsageError: an unknown model, a key neither a training option nor used by the model, or
             a value out of range (one line naming it).
     """
-    config: dict[str, Any] = dict(TRAINING_DEFAULTS)
+    options: dict[str, Any] = {}
     model_config: dict[str, Any] = {}
     for layer in layers:
         for key, value in (layer or {}).items():
@@ -134,79 +218,5 @@ def resolve_config(model: str, *layers: Mapping[str, Any] | None) -> TrainConfig
                     raise UsageError(f"the config names model {value!r}, the command {model!r}")
                 continue
             check_keys(model, [key])
-            if key in TRAINING_DEFAULTS:
-                config[key] = value
-            else:
-                model_config[key] = value
-    model_class(model)  # an unknown model -> one clear error, even with no keys
-    _validate(config)
-    return {"model": model, "model_config": model_config, **config}
-
-
-def _validate(config: dict[str, Any]) -> None:
-    for key, choices in _CHOICES.items():
-        value = config[key]
-        if key == "device" and isinstance(value, str) and value.startswith("cuda:"):
-            value = "cuda" if value[5:].isdigit() else value  # one GPU: cuda:0, cuda:1, ...
-        if value not in choices:
-            raise UsageError(f"{key}={config[key]!r}; expected one of: {', '.join(choices)}")
-    for key in ("S", "batch_size", "max_epochs", "edge_factor"):
-        value = config[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise UsageError(f"{key}={value!r}; expected an integer >= 1")
-    if config["S"] < 2:
-        raise UsageError(f"S={config['S']}; expected an integer >= 2")
-    for key in ("stride", "max_windows_per_trajectory"):
-        value = config[key]
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int) or value < 1
-        ):
-            raise UsageError(f"{key}={value!r}; expected an integer >= 1 (or null: the default)")
-    weights = config["channel_weights"]
-    if weights is not None and not (
-        isinstance(weights, list) and weights and all(_number(w) and w >= 0 for w in weights)
-    ):
-        raise UsageError(f"channel_weights={weights!r}; expected a list of weights >= 0, or null")
-    for key in ("amp", "compile"):
-        if not isinstance(config[key], bool):
-            raise UsageError(f"{key}={config[key]!r}; expected true or false")
-    for key in ("lr", "weight_decay", "grad_clip", "dc_weight", "edge_quantile"):
-        value = config[key]
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-            or value < 0
-        ):
-            raise UsageError(f"{key}={value!r}; expected a finite number >= 0")
-    if config["lr"] <= 0:
-        raise UsageError(f"lr={config['lr']!r}; expected a number > 0")
-    if not 0 <= config["edge_quantile"] < 0.5:
-        raise UsageError(f"edge_quantile={config['edge_quantile']!r}; expected 0 <= q < 0.5")
-    patience = config["patience"]
-    if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-        raise UsageError(f"patience={patience!r}; expected an integer >= 0")
-    seed = config["seed"]
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise UsageError(f"seed={seed!r}; expected an integer >= 0")
-    for key in ("cond_params", "edge_params"):
-        if not isinstance(config[key], list) or not all(isinstance(v, str) for v in config[key]):
-            raise UsageError(f"{key}={config[key]!r}; expected a list of parameter names")
-    bands = config["band_weights"]
-    if bands is not None and not (
-        isinstance(bands, list) and len(bands) == 3 and all(_number(w) and w >= 0 for w in bands)
-    ):
-        raise UsageError(f"band_weights={bands!r}; expected [low, mid, high] weights >= 0")
-    edges = config["band_edges"]
-    if not (
-        isinstance(edges, list)
-        and len(edges) == 2
-        and all(_number(e) for e in edges)
-        and 0 < edges[0] < edges[1] < 1
-    ):
-        raise UsageError(f"band_edges={edges!r}; expected [a, b] with 0 < a < b < 1")
-
-
-def _number(value: Any) -> bool:
-    """A finite int or float (not a bool)."""
-    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+            (options if key in TRAINING_DEFAULTS else model_config)[key] = value
+    return TrainConfig(model, model_config, **options)

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 import torch
 
+from dno.training._config import TrainConfig
+
 __all__ = ["band_masks", "training_loss"]
 
 _EPS = 1e-8
@@ -35,29 +37,28 @@ def band_masks(n_freq: int, edges: Sequence[float], device: torch.device) -> tor
 def training_loss(
     prediction: torch.Tensor,
     target: torch.Tensor,
-    config: dict[str, object],
+    config: TrainConfig,
 ) -> torch.Tensor:
     """The configured loss of ``prediction`` against ``target``, both (batch, m, X, C)."""
     error = prediction - target
-    weights = config.get("channel_weights")
+    weights = config.channel_weights
     channel_w = (
         torch.as_tensor(weights, dtype=error.dtype, device=error.device)
         if weights is not None
         else torch.ones(error.shape[-1], dtype=error.dtype, device=error.device)
     )
-    if config["loss"] == "rel_l2":
+    if config.loss == "rel_l2":
         num = (error.square() * channel_w).flatten(1).sum(1)
         den = (target.square() * channel_w).flatten(1).sum(1)
         loss = (torch.sqrt(num + _EPS) / torch.sqrt(den + _EPS)).mean()
     else:
         loss = (error.square() * channel_w).mean()
-    bands = config.get("band_weights")
+    bands = config.band_weights
     if bands is not None and error.shape[1] > 1:
         spectrum = torch.fft.rfft(error.float(), dim=1, norm="ortho").abs().square()
-        masks = band_masks(spectrum.shape[1], config["band_edges"], error.device)  # type: ignore[arg-type]
+        masks = band_masks(spectrum.shape[1], config.band_edges, error.device)
         w = torch.as_tensor(bands, dtype=spectrum.dtype, device=error.device) @ masks  # (F,)
         loss = loss + (spectrum * w[None, :, None, None] * channel_w).mean()
-    dc_weight = float(config.get("dc_weight") or 0.0)  # type: ignore[arg-type]
-    if dc_weight > 0:
-        loss = loss + dc_weight * (prediction.mean(1) - target.mean(1)).square().mean()
+    if config.dc_weight > 0:
+        loss = loss + config.dc_weight * (prediction.mean(1) - target.mean(1)).square().mean()
     return loss

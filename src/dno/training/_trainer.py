@@ -13,7 +13,7 @@ import math
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from dno.data import Dataset, Normalizer, WindowSet, make_windows
 from dno.errors import DnoError, UsageError
 from dno.models import CompiledModel, DelayOperator, build, load_checkpoint, save
 from dno.tracking import RunFolder
-from dno.training._config import TrainConfig
+from dno.training._config import TrainConfig, _plain
 from dno.training._losses import training_loss
 
 __all__ = ["NonFiniteLoss", "TrainData", "prepare_data", "select_device", "train"]
@@ -75,14 +75,9 @@ def seed_everything(seed: int) -> None:
 
 def build_model(config: TrainConfig, X: int, channels: int = 1) -> DelayOperator:
     """The model of ``config`` for data with ``X`` points and ``channels`` channels."""
-    cond_dim = 1 + len([p for p in config["cond_params"] if p != "tau"])
+    cond_dim = 1 + len([p for p in config.cond_params if p != "tau"])
     return build(
-        config["model"],
-        S=config["S"],
-        X=X,
-        channels=channels,
-        cond_dim=cond_dim,
-        **config["model_config"],
+        config.model, S=config.S, X=X, channels=channels, cond_dim=cond_dim, **config.model_config
     )
 
 
@@ -93,16 +88,12 @@ def prepare_data(dataset: Dataset, config: TrainConfig, m: int) -> TrainData:
             raise DnoError(f"the dataset has no {split} trajectories; generate more (--n)")
     windows = {
         split: make_windows(
-            dataset.splits[split],
-            config["S"],
-            m,
-            config["stride"],
-            config["max_windows_per_trajectory"],
+            dataset.splits[split], config.S, m, config.stride, config.max_windows_per_trajectory
         )
         for split in ("train", "val")
     }
-    normalizer = Normalizer.fit(windows["train"], tuple(config["cond_params"]))
-    weights = config["channel_weights"]
+    normalizer = Normalizer.fit(windows["train"], config.cond_params)
+    weights = config.channel_weights
     channels = windows["train"].history.shape[-1]
     if weights is not None and len(weights) != channels:
         raise UsageError(f"channel_weights has {len(weights)} entries; the data has {channels}")
@@ -119,21 +110,21 @@ def prepare_data(dataset: Dataset, config: TrainConfig, m: int) -> TrainData:
 def _edge_repeats(windows: WindowSet, config: TrainConfig) -> np.ndarray:
     """How many times each train window is seen per epoch (edge oversampling), shape (N,)."""
     repeats = np.ones(len(windows), dtype=np.int64)
-    if not config["edge_params"] or config["edge_factor"] == 1:
+    if not config.edge_params or config.edge_factor == 1:
         return repeats
-    q = config["edge_quantile"]
-    for name in config["edge_params"]:
+    q = config.edge_quantile
+    for name in config.edge_params:
         if name not in windows.params:
             raise UsageError(f"edge_params names {name!r}; the data has {sorted(windows.params)}")
         values = windows.params[name]
         lo, hi = np.quantile(values, [q, 1 - q])
-        repeats[(values <= lo) | (values >= hi)] = config["edge_factor"]
+        repeats[(values <= lo) | (values >= hi)] = config.edge_factor
     return repeats
 
 
 def _tensors(
     windows: WindowSet, normalizer: Normalizer, device: torch.device
-) -> tuple[torch.Tensor, ...]:
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return (
         torch.from_numpy(normalizer.state(windows.history)).to(device),
         torch.from_numpy(normalizer.state(windows.target)).to(device),
@@ -142,13 +133,13 @@ def _tensors(
 
 
 def _scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int) -> Any:
-    if config["schedule"] == "plateau":
+    if config.schedule == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=3)
-    if config["schedule"] == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config["max_epochs"])
-    if config["schedule"] == "onecycle":
+    if config.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.max_epochs)
+    if config.schedule == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=config["lr"], epochs=config["max_epochs"],
+            optimizer, max_lr=config.lr, epochs=config.max_epochs,
             steps_per_epoch=steps_per_epoch,
         )  # fmt: skip
     return None
@@ -188,6 +179,43 @@ def _torch_optimizer_state(state: dict[str, Any]) -> dict[str, Any]:
     return {**state, "state": {int(k): v for k, v in state["state"].items()}}
 
 
+@dataclass
+class Progress:
+    """Where a run stands; saved in ``last.pt`` every epoch, so a resumed run goes on from it."""
+
+    epoch: int = 0
+    best: float = math.inf  # the best validation relative L2 so far
+    best_epoch: int = 0
+    since_best: int = 0  # epochs since the best one
+    rows: list[dict[str, Any]] = field(default_factory=list)  # the rows of metrics.csv
+    status: str = "completed"  # or stopped_early, failed
+    reason: str = ""
+
+
+@dataclass
+class Session:
+    """What one training run works with: set up once by :func:`_set_up`, passed to each step."""
+
+    config: TrainConfig
+    run: RunFolder
+    data: TrainData
+    device: torch.device
+    model: DelayOperator
+    step_model: CompiledModel  # what the training steps call: compiled, or the eager model
+    optimizer: torch.optim.Optimizer
+    scheduler: Any  # a torch LR scheduler, or None
+    scaler: torch.amp.GradScaler  # enabled only for mixed precision on CUDA
+    #: normalized train and validation windows: history (N, S, X, C), target (N, m, X, C),
+    #: conditioning (N, P)
+    train_set: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+    val_set: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+    epoch_index: np.ndarray  # the train windows of one epoch (edge windows repeated), (E,)
+    batch_size: int
+    checkpoint_extra: dict[str, Any]  # what every checkpoint records besides the weights
+    progress: Progress = field(default_factory=Progress)
+    started: float = 0.0  # time.perf_counter() when the epochs began
+
+
 def train(
     config: TrainConfig,
     dataset: Dataset,
@@ -214,272 +242,255 @@ def train(
     Raises:
         NonFiniteLoss: the loss became non-finite; ``final_results.json`` records it.
     """
-    device = select_device(config["device"])
-    seed_everything(config["seed"])
-    model = build_model(config, X=int(dataset.x.shape[0])).to(device)
-    data = prepare_data(dataset, config, model.m)
-    model.check_data(
-        S=config["S"], X=data.X, channels=data.channels,
-        cond_dim=len(data.normalizer.cond_names), source=f"the {dataset.family} dataset",
-    )  # fmt: skip
-    history, target, cond = _tensors(data.train, data.normalizer, device)
-    val_history, val_target, val_cond = _tensors(data.val, data.normalizer, device)
-    repeats = _edge_repeats(data.train, config)
-    epoch_index = np.repeat(np.arange(len(data.train)), repeats)
-    batch_size = min(config["batch_size"], len(epoch_index))
-    steps_per_epoch = math.ceil(len(epoch_index) / batch_size)
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config["lr"], weight_decay=config["weight_decay"],
-        fused=device.type in ("cpu", "cuda"),  # one kernel for all parameters, not a loop
-    )  # fmt: skip
-    scheduler = _scheduler(optimizer, config, steps_per_epoch)
-    step_model = CompiledModel(model, config["compile"])  # the eager model if off or failing
-    use_amp = bool(config["amp"]) and device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    n_params = sum(p.numel() for p in model.parameters())
-    common_extra = {
-        "normalizer": data.normalizer.to_dict(),
-        "family": dataset.family,
-        "train_config": _plain(config),
-    }
-    state: dict[str, Any] = {
-        "epoch": 0, "best": math.inf, "best_epoch": 0, "since_best": 0, "rows": [],
-    }  # fmt: skip
-    run = RunFolder(out).create()  # only now: a run failing in its set-up leaves no folder
-    if resume:
-        state = _resume(run, model, optimizer, scheduler, config, device)
-    else:
-        run.write_json("config.json", _config_record(config, dataset))
-    run.write_json(
-        "final_results.json",
-        {"status": "running", "model": config["model"], "family": dataset.family},
-    )
-    started = time.perf_counter()
-    status, reason = "completed", ""
-    bar = _progress(config["max_epochs"], state["epoch"], progress)
+    session = _set_up(config, dataset, out, resume)
+    state = session.progress
+    bar = _progress(config.max_epochs, state.epoch, progress)
     try:
-        for epoch in range(state["epoch"] + 1, config["max_epochs"] + 1):
-            t0 = time.perf_counter()
-            model.train()
-            order = np.random.default_rng([config["seed"], epoch]).permutation(epoch_index)
-            total, count = 0.0, 0
-            epoch_order = torch.from_numpy(order).to(device)  # one copy per epoch, not per step
-            for start in range(0, len(order), batch_size):
-                index = epoch_order[start : start + batch_size]
-                with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-                    prediction = step_model(history[index], cond[index])
-                    loss = training_loss(prediction.float(), target[index], config)
-                value = loss.item()  # the step's one wait for the device: checked, then summed
-                if not math.isfinite(value):
-                    raise NonFiniteLoss(
-                        f"non-finite training loss ({value}) at epoch {epoch}, "
-                        f"batch {start // batch_size + 1}"
-                    )
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                if config["grad_clip"] > 0:
-                    scaler.unscale_(optimizer)
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), config["grad_clip"])
-                scaler.step(optimizer)
-                scaler.update()
-                if config["schedule"] == "onecycle":
-                    scheduler.step()
-                total += value * index.numel()
-                count += index.numel()
-            val_prediction = predict_windows(model, val_history, val_cond)
-            val_loss = training_loss(val_prediction, val_target, config).item()
-            val_rel = relative_l2_physical(val_prediction, val_target, data.normalizer)
-            lr = optimizer.param_groups[0]["lr"]
-            if config["schedule"] == "plateau":
-                scheduler.step(val_rel if math.isfinite(val_rel) else math.inf)
-            elif config["schedule"] == "cosine":
-                scheduler.step()
-            row = {
-                "epoch": epoch, "train_loss": total / count, "val_loss": val_loss,
-                "val_rel_l2": val_rel, "lr": lr, "seconds": time.perf_counter() - t0,
-            }  # fmt: skip
-            state["rows"].append(row)
-            state["epoch"] = epoch
-            improved = math.isfinite(val_rel) and val_rel < state["best"]
-            if improved:
-                state.update(best=val_rel, best_epoch=epoch, since_best=0)
-                save(model, run.artifacts / "best.pt", {**common_extra, "epoch": epoch})
-            else:
-                state["since_best"] += 1
-            _save_last(run, model, optimizer, scheduler, state, common_extra)
-            run.write_metrics(state["rows"])
+        for epoch in range(state.epoch + 1, config.max_epochs + 1):
+            row = _run_epoch(session, epoch)
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(loss=f"{row['train_loss']:.3g}", val_rel_l2=f"{val_rel:.3g}")
+                bar.set_postfix(
+                    loss=f"{row['train_loss']:.3g}", val_rel_l2=f"{row['val_rel_l2']:.3g}"
+                )
             if on_epoch is not None:
                 on_epoch(epoch, row)
-            if config["patience"] and state["since_best"] >= config["patience"]:
-                status = "stopped_early"
-                reason = f"no validation improvement for {config['patience']} epochs"
+            if _stops_early(session):
                 break
     except NonFiniteLoss as error:
-        status, reason = "failed", str(error)
+        state.status, state.reason = "failed", str(error)
     finally:
         if bar is not None:
             bar.close()
-    results = _finish(
-        run, model, data, config, state, status, reason,
-        n_params, time.perf_counter() - started, device, (val_history, val_target, val_cond),
-    )  # fmt: skip
-    if status == "failed":
-        raise NonFiniteLoss(reason)
+    results = _finish(session)
+    if state.status == "failed":
+        raise NonFiniteLoss(state.reason)
     return results
 
 
-def _finish(
-    run: RunFolder,
-    model: DelayOperator,
-    data: TrainData,
-    config: TrainConfig,
-    state: dict[str, Any],
-    status: str,
-    reason: str,
-    n_params: int,
-    seconds: float,
-    device: torch.device,
-    val: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
-) -> dict[str, Any]:
+def _set_up(config: TrainConfig, dataset: Dataset, out: str | Path, resume: bool) -> Session:
+    """Seed, build the model, windows and optimizer, create the run folder (or resume it)."""
+    device = select_device(config.device)
+    seed_everything(config.seed)
+    model = build_model(config, X=int(dataset.x.shape[0])).to(device)
+    data = prepare_data(dataset, config, model.m)
+    model.check_data(
+        S=config.S, X=data.X, channels=data.channels,
+        cond_dim=len(data.normalizer.cond_names), source=f"the {dataset.family} dataset",
+    )  # fmt: skip
+    epoch_index = np.repeat(np.arange(len(data.train)), _edge_repeats(data.train, config))
+    batch_size = min(config.batch_size, len(epoch_index))
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
+        fused=device.type in ("cpu", "cuda"),  # one kernel for all parameters, not a loop
+    )  # fmt: skip
+    session = Session(
+        config=config, run=RunFolder(out), data=data, device=device, model=model,
+        step_model=CompiledModel(model, config.compile), optimizer=optimizer,
+        scheduler=_scheduler(optimizer, config, math.ceil(len(epoch_index) / batch_size)),
+        scaler=torch.amp.GradScaler("cuda", enabled=config.amp and device.type == "cuda"),
+        train_set=_tensors(data.train, data.normalizer, device),
+        val_set=_tensors(data.val, data.normalizer, device),
+        epoch_index=epoch_index, batch_size=batch_size,
+        checkpoint_extra={"normalizer": data.normalizer.to_dict(), "family": dataset.family,
+                          "train_config": config.to_dict()},
+    )  # fmt: skip
+    session.run.create()  # only now: a run failing in its set-up leaves no folder
+    if resume:
+        session.progress = _resume(session)
+    else:
+        session.run.write_json("config.json", _config_record(config, dataset))
+    session.run.write_json(
+        "final_results.json", {"status": "running", "model": config.model, "family": data.family}
+    )
+    session.started = time.perf_counter()
+    return session
+
+
+def _run_epoch(s: Session, epoch: int) -> dict[str, Any]:
+    """Train one epoch, validate, step the schedule, write the checkpoints; the metrics row."""
+    started = time.perf_counter()
+    train_loss = _train_epoch(s, epoch)
+    val_loss, val_rel = _validate(s)
+    lr = s.optimizer.param_groups[0]["lr"]
+    if s.config.schedule == "plateau":
+        s.scheduler.step(val_rel if math.isfinite(val_rel) else math.inf)
+    elif s.config.schedule == "cosine":
+        s.scheduler.step()
+    row = {
+        "epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
+        "val_rel_l2": val_rel, "lr": lr, "seconds": time.perf_counter() - started,
+    }  # fmt: skip
+    _checkpoint(s, row)
+    return row
+
+
+def _train_epoch(s: Session, epoch: int) -> float:
+    """One pass over the train windows in the epoch's seeded order; the mean training loss."""
+    s.model.train()
+    history, target, cond = s.train_set
+    order = np.random.default_rng([s.config.seed, epoch]).permutation(s.epoch_index)
+    epoch_order = torch.from_numpy(order).to(s.device)  # one copy per epoch, not per step
+    total = 0.0
+    for start in range(0, len(order), s.batch_size):
+        index = epoch_order[start : start + s.batch_size]
+        with torch.autocast(s.device.type, dtype=torch.float16, enabled=s.scaler.is_enabled()):
+            prediction = s.step_model(history[index], cond[index])
+            loss = training_loss(prediction.float(), target[index], s.config)
+        value = loss.item()  # the step's one wait for the device: checked, then summed
+        if not math.isfinite(value):
+            raise NonFiniteLoss(
+                f"non-finite training loss ({value}) at epoch {epoch}, "
+                f"batch {start // s.batch_size + 1}"
+            )
+        s.optimizer.zero_grad(set_to_none=True)
+        s.scaler.scale(loss).backward()
+        if s.config.grad_clip > 0:
+            s.scaler.unscale_(s.optimizer)
+            torch.nn.utils.clip_grad_norm_(s.model.parameters(), s.config.grad_clip)
+        s.scaler.step(s.optimizer)
+        s.scaler.update()
+        if s.config.schedule == "onecycle":
+            s.scheduler.step()
+        total += value * index.numel()
+    return total / len(order)
+
+
+def _validate(s: Session) -> tuple[float, float]:
+    """The validation loss and relative L2 (in the data's units) of the model's weights now."""
+    val_history, val_target, val_cond = s.val_set
+    val_prediction = predict_windows(s.model, val_history, val_cond)
+    val_loss = training_loss(val_prediction, val_target, s.config).item()
+    val_rel = relative_l2_physical(val_prediction, val_target, s.data.normalizer)
+    return val_loss, val_rel
+
+
+def _checkpoint(s: Session, row: dict[str, Any]) -> None:
+    """Record the epoch: ``best.pt`` if it improved, ``last.pt`` and ``metrics.csv`` always."""
+    state, epoch, val_rel = s.progress, row["epoch"], row["val_rel_l2"]
+    state.rows.append(row)
+    state.epoch = epoch
+    if math.isfinite(val_rel) and val_rel < state.best:
+        state.best, state.best_epoch, state.since_best = val_rel, epoch, 0
+        save(s.model, s.run.artifacts / "best.pt", {**s.checkpoint_extra, "epoch": epoch})
+    else:
+        state.since_best += 1
+    training_state = {
+        "epoch": epoch,
+        "best": state.best if math.isfinite(state.best) else None,
+        "best_epoch": state.best_epoch,
+        "since_best": state.since_best,
+        "optimizer": _plain_optimizer_state(s.optimizer.state_dict()),
+        "scheduler": _plain(s.scheduler.state_dict()) if s.scheduler is not None else None,
+        "torch_rng": torch.get_rng_state(),
+    }
+    save(s.model, s.run.artifacts / "last.pt", {**s.checkpoint_extra, **training_state})
+    s.run.write_metrics(state.rows)
+
+
+def _stops_early(s: Session) -> bool:
+    """True (and the run's status says why) after ``patience`` epochs without improvement."""
+    patience = s.config.patience
+    if not patience or s.progress.since_best < patience:
+        return False
+    s.progress.status = "stopped_early"
+    s.progress.reason = f"no validation improvement for {patience} epochs"
+    return True
+
+
+def _finish(s: Session) -> dict[str, Any]:
     """Restore the best weights, check them, write the figure and ``final_results.json``."""
-    best_path = run.artifacts / "best.pt"
+    seconds = time.perf_counter() - s.started
+    best_path = s.run.artifacts / "best.pt"
     restored = None
     if best_path.exists():
-        best_model, _ = load_checkpoint(best_path, config["model"])
-        model.load_state_dict(best_model.state_dict())
-        restored = relative_l2_physical(
-            predict_windows(model, val[0], val[2]), val[1], data.normalizer
-        )
-        _plot_prediction(run, model, data, val, device)
+        best_model, _ = load_checkpoint(best_path, s.config.model)
+        s.model.load_state_dict(best_model.state_dict())
+        restored = _validate(s)[1]
+        _plot_prediction(s)
+    state = s.progress
     results = {
-        "status": status,
-        "reason": reason,
-        "model": config["model"],
-        "family": data.family,
-        "seed": config["seed"],
-        "epochs_run": state["epoch"],
-        "best_epoch": state["best_epoch"],
-        "best_val_rel_l2": state["best"],
+        "status": state.status,
+        "reason": state.reason,
+        "model": s.config.model,
+        "family": s.data.family,
+        "seed": s.config.seed,
+        "epochs_run": state.epoch,
+        "best_epoch": state.best_epoch,
+        "best_val_rel_l2": state.best,
         "restored_val_rel_l2": restored,
-        "n_parameters": n_params,
-        "n_train_windows": len(data.train),
-        "n_val_windows": len(data.val),
-        "S": config["S"],
-        "m": model.m,
-        "device": str(device),
+        "n_parameters": sum(p.numel() for p in s.model.parameters()),
+        "n_train_windows": len(s.data.train),
+        "n_val_windows": len(s.data.val),
+        "S": s.config.S,
+        "m": s.model.m,
+        "device": str(s.device),
         "threads": torch.get_num_threads(),
         "seconds": seconds,
         "dno_version": __version__,
     }
-    run.write_json("final_results.json", results)
+    s.run.write_json("final_results.json", results)
     return results
 
 
-def _plot_prediction(
-    run: RunFolder,
-    model: DelayOperator,
-    data: TrainData,
-    val: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
-    device: torch.device,
-) -> None:
+def _plot_prediction(s: Session) -> None:
     """A prediction-vs-truth figure of a few validation windows (best weights)."""
     from dno.training._figures import plot_windows
 
-    pick = np.linspace(0, val[0].shape[0] - 1, min(3, val[0].shape[0])).astype(int)
-    index = torch.from_numpy(pick).to(device)
-    prediction = predict_windows(model, val[0][index], val[2][index]).cpu().numpy()
-    nz = data.normalizer
+    history, target, cond = s.val_set
+    pick = np.linspace(0, history.shape[0] - 1, min(3, history.shape[0])).astype(int)
+    index = torch.from_numpy(pick).to(s.device)
+    prediction = predict_windows(s.model, history[index], cond[index]).cpu().numpy()
+    nz = s.data.normalizer
     plot_windows(
-        run.artifacts / "prediction_vs_truth.png",
-        nz.unstate(val[0][index].cpu().numpy()),
-        nz.unstate(val[1][index].cpu().numpy()),
+        s.run.artifacts / "prediction_vs_truth.png",
+        nz.unstate(history[index].cpu().numpy()),
+        nz.unstate(target[index].cpu().numpy()),
         nz.unstate(prediction),
-        data.val.step[pick],
-        title=f"{model.name} on {data.family} (validation windows)",
+        s.data.val.step[pick],
+        title=f"{s.model.name} on {s.data.family} (validation windows)",
     )
 
 
-def _save_last(
-    run: RunFolder,
-    model: DelayOperator,
-    optimizer: torch.optim.Optimizer,
-    scheduler: Any,
-    state: dict[str, Any],
-    common_extra: dict[str, Any],
-) -> None:
-    extra = {
-        **common_extra,
-        "epoch": state["epoch"],
-        "best": state["best"] if math.isfinite(state["best"]) else None,
-        "best_epoch": state["best_epoch"],
-        "since_best": state["since_best"],
-        "optimizer": _plain_optimizer_state(optimizer.state_dict()),
-        "scheduler": _plain(scheduler.state_dict()) if scheduler is not None else None,
-        "torch_rng": torch.get_rng_state(),
-    }
-    save(model, run.artifacts / "last.pt", extra)
-
-
-def _resume(
-    run: RunFolder,
-    model: DelayOperator,
-    optimizer: torch.optim.Optimizer,
-    scheduler: Any,
-    config: TrainConfig,
-    device: torch.device,
-) -> dict[str, Any]:
+def _resume(s: Session) -> Progress:
+    """Load the weights, optimizer, schedule and RNG of ``last.pt``; the progress it records."""
+    run, config = s.run, s.config
     last = run.artifacts / "last.pt"
     if not last.exists():
         raise DnoError(f"cannot resume: {last} does not exist")
-    saved = run.read_json("config.json")
+    saved, plain = run.read_json("config.json"), config.to_dict()
     free = ("max_epochs", "dno_version", "data", "compile")  # may change on resume
     differing = sorted(
-        k for k in set(saved) | set(config)
-        if k not in free and saved.get(k) != _plain(config).get(k)
-    )  # fmt: skip
+        k for k in set(saved) | set(plain) if k not in free and saved.get(k) != plain.get(k)
+    )
     if differing:
         raise UsageError(f"cannot resume {run.path}: the config differs in {', '.join(differing)}")
-    if saved.get("max_epochs") != config["max_epochs"]:
-        run.write_json("config.json", {**saved, "max_epochs": config["max_epochs"]})
-    loaded, extra = load_checkpoint(last, config["model"])
+    if saved.get("max_epochs") != config.max_epochs:
+        run.write_json("config.json", {**saved, "max_epochs": config.max_epochs})
+    loaded, extra = load_checkpoint(last, config.model)
     if extra is None or "optimizer" not in extra:
         raise DnoError(f"cannot resume: {last} holds no training state")
+    model = s.model
     loaded.check_data(
         S=model.S, X=model.X, channels=model.channels, cond_dim=model.cond_dim,
         source=f"the dataset given to resume {run.path}",
     )  # fmt: skip
     model.load_state_dict(loaded.state_dict())
-    optimizer.load_state_dict(_torch_optimizer_state(extra["optimizer"]))
-    if scheduler is not None and extra["scheduler"] is not None:
-        scheduler.load_state_dict(extra["scheduler"])
+    s.optimizer.load_state_dict(_torch_optimizer_state(extra["optimizer"]))
+    if s.scheduler is not None and extra["scheduler"] is not None:
+        s.scheduler.load_state_dict(extra["scheduler"])
     torch.set_rng_state(extra["torch_rng"])
     rows = [r for r in run.read_metrics() if int(r["epoch"]) <= int(extra["epoch"])]
     best = extra["best"] if extra["best"] is not None else math.inf
-    return {
-        "epoch": int(extra["epoch"]),
-        "best": float(best),
-        "best_epoch": int(extra["best_epoch"]),
-        "since_best": int(extra["since_best"]),
-        "rows": rows,
-    }
+    return Progress(
+        int(extra["epoch"]), float(best), int(extra["best_epoch"]), int(extra["since_best"]), rows
+    )
 
 
 def _config_record(config: TrainConfig, dataset: Dataset) -> dict[str, Any]:
     """What ``config.json`` holds: the config as it ran, the data it ran on, the dno version."""
     data = {"path": dataset.path, "family": dataset.family, "seed": dataset.provenance.get("seed")}
-    return {**config, "data": data, "dno_version": __version__}
-
-
-def _plain(value: Any) -> Any:
-    """JSON-like plain values (tuples become lists) so configs compare and save cleanly."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
+    return {**config.to_dict(), "data": data, "dno_version": __version__}
 
 
 def _progress(total: int, done: int, enabled: bool) -> Any:
