@@ -15,9 +15,9 @@ import errno
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
 
 from dno import __version__
+from dno.cli._args import Parser
 from dno.cli._base import Command
 from dno.cli._compare import CompareCommand
 from dno.cli._data import DataCommand
@@ -48,19 +48,9 @@ COMMANDS: tuple[type[Command], ...] = (
 )
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse with its usage errors as one ``dno: error:`` line (exit status 2)."""
-
-    def error(self, message: str) -> NoReturn:
-        command = self.prog.removeprefix("dno").strip()
-        where = f"dno {command}: " if command else ""
-        text = " ".join(message.splitlines())
-        self.exit(2, f"dno: error: {where}{text} (see {self.prog} --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """Return the top-level parser with one sub-parser per registered command."""
-    parser = _Parser(
+    parser = Parser(
         prog="dno",
         description=(
             "dno: learn solution operators of delay differential equations with neural "
@@ -76,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
             help=command.help,
             description=command.description or command.help,
             formatter_class=argparse.RawDescriptionHelpFormatter,
+            parents=command.parents,
         )
         command.add_arguments(sub)
         sub.set_defaults(handler=command)

@@ -1,45 +1,49 @@
-"""Argument types shared by commands: they turn bad values into argparse usage errors (exit 2)."""
+"""What commands share: argument types that turn bad values into argparse usage errors (exit 2),
+and the flags several commands take, each declared once on a parent parser."""
 
 from __future__ import annotations
 
 import argparse
 import math
 from collections.abc import Callable
+from typing import Any, NoReturn
 
-from dno._limits import MAX_SEEDS, MAX_TRIALS
-
-
-def positive_int(text: str) -> int:
-    """An integer > 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+from dno._limits import MAX_SEEDS, MAX_TRIALS, is_device
 
 
-def non_negative_int(text: str) -> int:
-    """An integer >= 0 (seeds)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
+class Parser(argparse.ArgumentParser):
+    """argparse with its usage errors as one ``dno: error:`` line (exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("dno").strip()
+        where = f"dno {command}: " if command else ""
+        text = " ".join(message.splitlines())
+        self.exit(2, f"dno: error: {where}{text} (see {self.prog} --help)\n")
 
 
-def positive_float(text: str) -> float:
-    """A finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
+def _checked(convert: Callable[[str], Any], ok: Callable[[Any], bool], expected: str) -> Any:
+    """An argument type: ``convert(text)`` if it passes ``ok``, else a usage error."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return parse
+
+
+#: An integer > 0.
+positive_int: Callable[[str], int] = _checked(int, lambda v: v > 0, "a positive integer")
+#: An integer >= 0 (seeds).
+non_negative_int: Callable[[str], int] = _checked(int, lambda v: v >= 0, "an integer >= 0")
+#: A finite number > 0.
+positive_float: Callable[[str], float] = _checked(
+    float, lambda v: math.isfinite(v) and v > 0, "a positive number"
+)
 
 
 def count_at_most(limit: int, what: str) -> Callable[[str], int]:
@@ -61,10 +65,40 @@ seed_count = count_at_most(MAX_SEEDS, "seeds")
 trial_count = count_at_most(MAX_TRIALS, "trials")
 
 
-def add_threads_argument(parser: argparse.ArgumentParser, whose: str = "", share: str = "") -> None:
-    """``--threads N``: the core budget of the command's training (see :mod:`dno._cores`)."""
-    parser.add_argument(
+def _shared(*names: str, **settings: Any) -> Parser:
+    """A parent parser (``parents=[...]``) of one flag that several commands share."""
+    parser = Parser(add_help=False)
+    parser.add_argument_group("options shared by dno commands").add_argument(*names, **settings)
+    return parser
+
+
+#: The flags several commands share, each a parent parser; a command names those it takes:
+#: ``class TrainCommand(Command, shared="-q --device --threads")``.
+SHARED_FLAGS: dict[str, Parser] = {
+    "-q": _shared(
+        "-q", "--quiet", action="store_true",
+        help="quiet: no progress bars, log lines, summaries or warnings; only the result",
+    ),
+    "--results": _shared(
+        "--results", default="hyperparameter_results", metavar="DIR",
+        help="the studies' results folder, where study names are looked up "
+        "(hyperparameter_results)",
+    ),
+    "--storage": _shared(
+        "--storage", metavar="URL",
+        help="the studies' storage: postgresql://... (shared by machines) or a .journal file "
+        "(default: RESULTS/STUDY/study.journal; dno worker: required)",
+    ),
+    # None when not given: the config's device, else auto; a worker: the study's
+    "--device": _shared(
+        "--device", type=_checked(str, is_device, "auto, cpu, cuda, cuda:N or mps"),
+        metavar="NAME", help="auto (CUDA, else MPS, else the CPU), cpu, cuda, cuda:N or mps "
+        "(default: auto, or the config's device; dno worker: the study's)",
+    ),
+    # the core budget of the command's training (see dno._cores)
+    "--threads": _shared(
         "--threads", type=positive_int, metavar="N",
-        help=f"threads{whose} (default: the usable cores{share}, fewer if other processes keep "
-        "cores busy)",
-    )  # fmt: skip
+        help="threads of each training process (default: the usable cores, divided among the "
+        "local workers; fewer if other processes keep cores busy)",
+    ),
+}  # fmt: skip

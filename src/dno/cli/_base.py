@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
+
+from dno.cli._args import SHARED_FLAGS, Parser
 
 
 class Command:
@@ -16,6 +19,13 @@ class Command:
     name: str = ""
     help: str = ""
     description: str = ""
+    #: the parent parsers of the shared flags it takes, named on the class line:
+    #: ``class TrainCommand(Command, shared="-q --device --threads")`` (see SHARED_FLAGS)
+    parents: tuple[Parser, ...] = ()
+
+    def __init_subclass__(cls, shared: str = "", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.parents = tuple(SHARED_FLAGS[flag] for flag in shared.split())
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """Add this command's arguments to ``parser``."""

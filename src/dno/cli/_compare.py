@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from dno._cores import core_budget, use_threads
-from dno.cli._args import add_threads_argument, positive_int, seed_count
+from dno.cli._args import positive_int, seed_count
 from dno.cli._base import Command
 from dno.cli._train import ensure_dataset
 from dno.compare import METRICS, compare_study, format_table, load_plan, notes, run_comparison
@@ -30,7 +30,7 @@ example file (spectral-norm-ab.yaml):
 """
 
 
-class CompareCommand(Command):
+class CompareCommand(Command, shared="-q --results --threads"):
     name = "compare"
     help = "compare approaches against a baseline on paired seeds, with real statistics"
     description = (
@@ -64,7 +64,6 @@ class CompareCommand(Command):
             "(a dno or a program sweep), paired by seed",
         )  # fmt: skip
         parser.add_argument("--baseline", type=int, metavar="TRIAL", help="with --study")
-        parser.add_argument("--results", default="hyperparameter_results", help="with --study")
         parser.add_argument(
             "--out", default="comparisons", metavar="DIR", help="results folder (comparisons)"
         )
@@ -79,10 +78,6 @@ class CompareCommand(Command):
             type=positive_int,
             metavar="N",
             help="override max_epochs of every approach",
-        )
-        add_threads_argument(parser, " of each training run")
-        parser.add_argument(
-            "-q", "--quiet", action="store_true", help="only the table (no progress)"
         )
 
     def run(self, args: argparse.Namespace) -> int:

@@ -21,7 +21,7 @@ __all__ = ["EvaluateCommand"]
 _DEFAULTS = EvaluationConfig().to_dict()
 
 
-class EvaluateCommand(Command):
+class EvaluateCommand(Command, shared="--device"):
     """``dno evaluate RUN_DIR [--split val|test]``: table, ``evaluation_<split>.json``, figures."""
 
     name = "evaluate"
@@ -69,10 +69,6 @@ class EvaluateCommand(Command):
         )
         parser.add_argument("--config", metavar="FILE", help="YAML file of evaluation config keys")
         parser.add_argument(
-            "--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
-            help="device (default: auto)",
-        )  # fmt: skip
-        parser.add_argument(
             "--data", metavar="PATH", help="dataset file, if it moved since training"
         )
         parser.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
@@ -94,7 +90,7 @@ class EvaluateCommand(Command):
             run,
             args.split,
             config,
-            args.device,
+            args.device or "auto",
             data=args.data,
             figures=not args.no_figures,
         )

@@ -16,7 +16,7 @@ from dno.dde import FAMILIES
 SUMMARY_TRAJECTORIES = 20_000
 
 
-class GenerateCommand(Command):
+class GenerateCommand(Command, shared="-q"):
     name = "generate"
     help = "generate a dataset of one DDE family (HDF5, split by trajectory)"
     description = (
@@ -53,9 +53,6 @@ class GenerateCommand(Command):
             "--dt-obs", type=positive_float, help="mean (irregular) or fixed observation spacing"
         )
         parser.add_argument("--overwrite", action="store_true", help="replace an existing file")
-        parser.add_argument(
-            "-q", "--quiet", action="store_true", help="no progress bar, no summary"
-        )
 
     def run(self, args: argparse.Namespace) -> int:
         from tqdm import tqdm

@@ -9,7 +9,7 @@ from dno.cli._base import Command
 __all__ = ["ReportCommand"]
 
 
-class ReportCommand(Command):
+class ReportCommand(Command, shared="-q --results --storage"):
     """``dno report STUDY [STUDY ...] [--out DIR]``: the report of one or more studies."""
 
     name = "report"
@@ -51,14 +51,6 @@ class ReportCommand(Command):
             "--out", help="report folder (default: STUDY/report, or report/ for several studies)"
         )
         parser.add_argument(
-            "--results",
-            default="hyperparameter_results",
-            help="where study names are looked up (hyperparameter_results)",
-        )
-        parser.add_argument(
-            "--storage", help="postgresql://... (or a .journal file) of the studies"
-        )
-        parser.add_argument(
             "--pairs",
             action="append",
             metavar="A:B",
@@ -83,7 +75,6 @@ class ReportCommand(Command):
             action="store_true",
             help="PNG figures only (no plotly needed); index.html shows the PNGs",
         )
-        parser.add_argument("-q", "--quiet", action="store_true", help="print only the result")
 
     def run(self, args: argparse.Namespace) -> int:
         from dno.report import write_report

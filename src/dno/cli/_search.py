@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 from dno.cli._args import (
-    add_threads_argument,
     non_negative_int,
     positive_float,
     positive_int,
@@ -21,7 +20,7 @@ from dno.models import available
 from dno.search import OBJECTIVES, SEARCHES, SearchOptions, load_space, run_search
 
 
-class SearchCommand(Command):
+class SearchCommand(Command, shared="-q --results --storage --device --threads"):
     name = "search"
     help = "hyperparameter search on the validation split (Optuna), resumable and parallel"
     description = (
@@ -62,7 +61,6 @@ class SearchCommand(Command):
         )  # fmt: skip
         parser.add_argument("--max-epochs", type=positive_int, default=10, help="per trial (10)")
         parser.add_argument("--data", help="dataset (default: data/FAMILY.h5, generated if absent)")
-        parser.add_argument("--results", default="hyperparameter_results", help="results folder")
         parser.add_argument("--space", help="search space YAML (dno format or W&B sweep)")
         parser.add_argument(
             "--seeds",
@@ -76,13 +74,11 @@ class SearchCommand(Command):
             help="local processes (1, or one per --devices; 0: only create the study and queue "
             "its trials, for dno worker elsewhere)",
         )
-        add_threads_argument(parser, " of each local worker", " divided by the workers")
         parser.add_argument(
             "--devices", metavar="LIST",
             help="one device per local worker: cuda:0,cuda:1 (round robin), or auto for one "
             "worker per visible GPU",
         )  # fmt: skip
-        parser.add_argument("--storage", help="postgresql://... or a .journal file")
         parser.add_argument("--study", help="study name (default: MODEL-FAMILY-SEARCH)")
         parser.add_argument("--seed", type=non_negative_int, default=0, help="sampler seed (0)")
         parser.add_argument(
@@ -105,7 +101,6 @@ class SearchCommand(Command):
         )
         parser.add_argument("--confirm-top", type=non_negative_int, default=3)
         parser.add_argument("--confirm-seeds", type=seed_count, default=3)
-        parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
         parser.add_argument("--all", action="store_true", help="every model x family")
         parser.add_argument(
             "--wandb", action="store_true",
@@ -124,9 +119,6 @@ class SearchCommand(Command):
             help="pass each replicate's seed (--seeds) to the program as parameter NAME; without "
             "it the seed is only in the environment variable DNO_SEED",
         )  # fmt: skip
-        parser.add_argument(
-            "-q", "--quiet", action="store_true", help="no progress bar, no Optuna warnings"
-        )
 
     def run(self, args: argparse.Namespace) -> int:
         pairs = [(m, f) for m in available() for f in FAMILIES] if args.all else [
@@ -154,7 +146,7 @@ class SearchCommand(Command):
                 pruner_startup_trials=args.pruner_startup_trials,
                 objectives=args.objectives.split(",") if args.objectives else [],
                 confirm_top=args.confirm_top, confirm_seeds=args.confirm_seeds,
-                base={"device": args.device}, progress=not args.quiet and outer is None,
+                base={"device": args.device or "auto"}, progress=not args.quiet and outer is None,
                 wandb=args.wandb, trial_timeout=args.trial_timeout,
                 metric_value=args.metric_value, seed_param=args.seed_param, quiet=args.quiet,
             )  # fmt: skip

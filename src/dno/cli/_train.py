@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from dno._cores import core_budget, use_threads
-from dno.cli._args import add_threads_argument, non_negative_int, positive_int
+from dno.cli._args import non_negative_int, positive_int
 from dno.cli._base import Command
 from dno.data import generate_dataset, read_dataset
 from dno.dde import FAMILIES
@@ -42,7 +42,7 @@ def ensure_dataset(family: str, data: str | None, quiet: bool) -> Path:
     return path
 
 
-class TrainCommand(Command):
+class TrainCommand(Command, shared="-q --device --threads"):
     name = "train"
     help = "train one model on one DDE family (selection on the validation split)"
     description = (
@@ -77,13 +77,8 @@ class TrainCommand(Command):
             "--set", action="append", default=[], metavar="KEY=VALUE",
             help="override one config key (repeatable); the value is read as YAML",
         )  # fmt: skip
-        parser.add_argument(
-            "--device", choices=("auto", "cpu", "cuda", "mps"), help="device (auto)"
-        )
-        add_threads_argument(parser)
         parser.add_argument("--resume", action="store_true", help="continue from last.pt")
         parser.add_argument("--overwrite", action="store_true", help="replace the run folder")
-        parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     def run(self, args: argparse.Namespace) -> int:
         file_layer = load_config_file(args.config) if args.config else {}

@@ -12,11 +12,9 @@ from dno.search._inspect import locate_study, replay_trial, trial_table
 
 def _study_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("study", help="a study folder (RESULTS/NAME) or a study name")
-    parser.add_argument("--results", default="hyperparameter_results", help="results folder")
-    parser.add_argument("--storage", help="postgresql://... for a shared study")
 
 
-class TrialsCommand(Command):
+class TrialsCommand(Command, shared="--results --storage"):
     name = "trials"
     help = "list the trials of a study"
     description = "example:\n  dno trials hyperparameter_results/method_of_steps-mackey-bayesian"
@@ -32,7 +30,7 @@ class TrialsCommand(Command):
         return 0
 
 
-class ReplayCommand(Command):
+class ReplayCommand(Command, shared="--results --storage"):
     name = "replay"
     help = "re-run one trial from its recorded config and seed, and compare"
     description = "example:\n  dno replay hyperparameter_results/method_of_steps-mackey-bayesian 3"

@@ -8,12 +8,12 @@ import threading
 import time
 from pathlib import Path
 
-from dno.cli._args import add_threads_argument
 from dno.cli._base import Command
+from dno.errors import UsageError
 from dno.search import run_worker
 
 
-class WorkerCommand(Command):
+class WorkerCommand(Command, shared="-q --results --storage --device --threads"):
     name = "worker"
     help = "join an existing study and run trials until it has enough"
     description = (
@@ -25,16 +25,13 @@ class WorkerCommand(Command):
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--storage", required=True, help="postgresql://... or a .journal file")
         parser.add_argument("--study", required=True, help="the study name")
-        parser.add_argument("--results", default="hyperparameter_results", help="results folder")
-        add_threads_argument(parser, " of this worker")
-        parser.add_argument("--device", help="train on this device (e.g. cuda:1), not the study's")
         parser.add_argument("--parent", type=int, help=argparse.SUPPRESS)
         parser.add_argument("--wandb", action="store_true", help="log trials as W&B runs")
-        parser.add_argument("-q", "--quiet", action="store_true", help="no log lines")
 
     def run(self, args: argparse.Namespace) -> int:
+        if args.storage is None:
+            raise UsageError("dno worker needs --storage: the study's postgresql://... or .journal")
         if args.parent:
             _exit_with_parent(args.parent)
         finished = run_worker(

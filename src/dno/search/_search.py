@@ -15,6 +15,7 @@ from typing import Any
 import optuna
 
 from dno._cores import WorkerSlot, core_budget, plan_workers, thread_environment, use_threads
+from dno._limits import MAX_SEEDS, MAX_TRIALS, Rule, at_least, check_fields, is_number, one_of
 from dno._names import check_name, slug
 from dno.data import read_dataset
 from dno.errors import DnoError, UsageError
@@ -40,9 +41,13 @@ __all__ = ["SearchOptions", "run_search", "run_worker"]
 Log = Callable[[str], None]
 
 
-@dataclass
+@dataclass(frozen=True)
 class SearchOptions:
-    """Everything ``dno search`` takes (see its ``--help``)."""
+    """Everything ``dno search`` takes (see its ``--help``), checked when made.
+
+    Raises:
+        UsageError: ``name=value; expected ...`` for the first field out of its range.
+    """
 
     model: str = "method_of_steps"
     family: str = "mackey"
@@ -88,6 +93,28 @@ class SearchOptions:
     #: program sweeps: the folder programs run from (None: the current folder)
     workdir: Path | None = None
 
+    def __post_init__(self) -> None:
+        check_fields(self, _OPTION_RULES)
+
+
+#: The checks of :class:`SearchOptions`, in order (see :func:`dno._limits.check_fields`).
+_OPTION_RULES: tuple[Rule, ...] = (
+    (("model", "family"), lambda v: isinstance(v, str), "a name"),
+    (("search",), one_of(None, *SEARCHES), f"one of: {', '.join(SEARCHES)}"),
+    (("n_trials",), at_least(1, MAX_TRIALS, optional=True), f"1 to {MAX_TRIALS:,} trials"),
+    (("max_epochs",), at_least(1), "an integer >= 1"),
+    (("seeds", "confirm_seeds"), at_least(1, MAX_SEEDS), f"1 to {MAX_SEEDS:,} seeds"),
+    (("seed", "confirm_top", "pruner_startup_trials"), at_least(0), "an integer >= 0"),
+    (("workers", "pruner_warmup_steps"), at_least(0, optional=True), "an integer >= 0 or None"),
+    (("threads",), at_least(1, optional=True), "an integer >= 1 or None"),
+    (("pruner",), one_of(None, "median", "hyperband", "none"), "median, hyperband or none"),
+    (("metric_value",), one_of("last", "best"), "last or best"),
+    (("trial_timeout",), lambda v: v is None or (is_number(v) and v > 0), "seconds > 0 or None"),
+    (("objectives",), lambda v: isinstance(v, list | tuple) and all(isinstance(n, str) for n in v),
+     "a list of objective names"),
+    (("base",), lambda v: isinstance(v, dict), "a mapping of config keys"),
+)  # fmt: skip
+
 
 def _space_and_search(options: SearchOptions) -> tuple[SearchSpace, str]:
     space = load_space(options.space) if options.space else default_space(options.model)
@@ -97,8 +124,6 @@ def _space_and_search(options: SearchOptions) -> tuple[SearchSpace, str]:
             f"--search {options.search} contradicts the sweep's method ({space.method}); "
             "drop one of them"
         )
-    if search not in SEARCHES:
-        raise UsageError(f"--search {search!r}; expected one of: {', '.join(SEARCHES)}")
     return space, search
 
 
@@ -145,18 +170,11 @@ def _pruner(options: SearchOptions, space: SearchSpace) -> dict[str, Any]:
         bands, eta = space.early_terminate["bands"], space.early_terminate["eta"]
         return {"type": "wandb_hyperband", "bands": bands, "eta": eta}
     pruner = options.pruner or ("none" if space.wandb else "median")
-    if pruner not in ("median", "hyperband", "none"):
-        raise UsageError(f"--pruner {pruner!r}; expected median, hyperband or none")
     if pruner != "median":
         return {"type": pruner}
     warmup = options.pruner_warmup_steps
     if warmup is None:
         warmup = max(2, options.max_epochs // 10)
-    if warmup < 0 or options.pruner_startup_trials < 0:
-        raise UsageError(
-            f"--pruner-warmup-steps {warmup} / --pruner-startup-trials "
-            f"{options.pruner_startup_trials}; expected non-negative integers"
-        )
     return {"type": "median", "warmup": warmup, "startup": options.pruner_startup_trials}
 
 
@@ -165,8 +183,6 @@ def _trial_count(
 ) -> int:
     """How many trials: --n-trials (12), a grid's size, capped by run_cap; said when capped."""
     asked, cap = options.n_trials, space.run_cap
-    if asked is not None and asked < 1:
-        raise UsageError(f"--n-trials {asked}; expected at least 1")
     if grid is None:
         if asked is not None and cap is not None and asked > cap:
             log(f"--n-trials {asked} is capped by the sweep's run_cap: {cap} trials")

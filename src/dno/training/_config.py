@@ -10,7 +10,6 @@ config.
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import Any
 import yaml
 
 from dno._io import read_user_text
+from dno._limits import Rule, at_least, check_fields, is_device, is_number, one_of
 from dno.errors import UsageError
 from dno.models import accepted_keys, model_class
 
@@ -74,14 +74,11 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_keys(self.model, self.model_config)
+        check_fields(self, _RULES)
         object.__setattr__(self, "model_config", dict(self.model_config))
-        for names, ok, expected in _RULES:
-            for name in names:
-                value = getattr(self, name)
-                if not ok(value):
-                    raise UsageError(f"{name}={value!r}; expected {expected}")
-                if isinstance(value, list):
-                    object.__setattr__(self, name, tuple(value))
+        for name in ("cond_params", "band_weights", "band_edges", "edge_params", "channel_weights"):
+            if isinstance(getattr(self, name), list):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values (lists for tuples), as written to ``config.json``."""
@@ -92,56 +89,37 @@ class TrainConfig:
 TRAINING_DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(TrainConfig)[2:]}
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _number(value: Any) -> bool:
-    """A finite int or float (not a bool)."""
-    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
-
-
-def _at_least(low: int) -> Callable[[Any], bool]:
-    return lambda value: _is_int(value) and value >= low
-
-
 def _weights(length: int | None) -> Callable[[Any], bool]:
     """None, or a non-empty list of numbers >= 0 (of ``length`` entries if given)."""
     return lambda value: value is None or (
         isinstance(value, list | tuple) and len(value) > 0 and length in (None, len(value))
-        and all(_number(w) and w >= 0 for w in value)
+        and all(is_number(w) and w >= 0 for w in value)
     )  # fmt: skip
 
 
-def _device(value: Any) -> bool:
-    if isinstance(value, str) and value.startswith("cuda:"):
-        return value[5:].isdigit()  # one GPU: cuda:0, cuda:1, ...
-    return value in ("auto", "cpu", "cuda", "mps")
-
-
 #: The checks of ``TrainConfig``, in order: (fields, test, what is expected).
-_RULES: tuple[tuple[tuple[str, ...], Callable[[Any], bool], str], ...] = (
-    (("schedule",), lambda v: v in ("plateau", "cosine", "onecycle", "none"),
+_RULES: tuple[Rule, ...] = (
+    (("schedule",), one_of("plateau", "cosine", "onecycle", "none"),
      "one of: plateau, cosine, onecycle, none"),
-    (("loss",), lambda v: v in ("mse", "rel_l2"), "one of: mse, rel_l2"),
-    (("device",), _device, "one of: auto, cpu, cuda, cuda:N, mps"),
-    (("S", "batch_size", "max_epochs", "edge_factor"), _at_least(1), "an integer >= 1"),
-    (("S",), _at_least(2), "an integer >= 2"),
-    (("stride", "max_windows_per_trajectory"), lambda v: v is None or _at_least(1)(v),
+    (("loss",), one_of("mse", "rel_l2"), "one of: mse, rel_l2"),
+    (("device",), is_device, "one of: auto, cpu, cuda, cuda:N, mps"),
+    (("S", "batch_size", "max_epochs", "edge_factor"), at_least(1), "an integer >= 1"),
+    (("S",), at_least(2), "an integer >= 2"),
+    (("stride", "max_windows_per_trajectory"), at_least(1, optional=True),
      "an integer >= 1 (or null: the default)"),
     (("channel_weights",), _weights(None), "a list of weights >= 0, or null"),
     (("amp", "compile"), lambda v: isinstance(v, bool), "true or false"),
     (("lr", "weight_decay", "grad_clip", "dc_weight", "edge_quantile"),
-     lambda v: _number(v) and v >= 0, "a finite number >= 0"),
+     lambda v: is_number(v) and v >= 0, "a finite number >= 0"),
     (("lr",), lambda v: v > 0, "a number > 0"),
     (("edge_quantile",), lambda v: v < 0.5, "0 <= q < 0.5"),
-    (("patience", "seed"), _at_least(0), "an integer >= 0"),
+    (("patience", "seed"), at_least(0), "an integer >= 0"),
     (("cond_params", "edge_params"),
      lambda v: isinstance(v, list | tuple) and all(isinstance(n, str) for n in v),
      "a list of parameter names"),
     (("band_weights",), _weights(3), "[low, mid, high] weights >= 0"),
     (("band_edges",), lambda v: isinstance(v, list | tuple) and len(v) == 2
-     and all(_number(e) for e in v) and 0 < v[0] < v[1] < 1, "[a, b] with 0 < a < b < 1"),
+     and all(is_number(e) for e in v) and 0 < v[0] < v[1] < 1, "[a, b] with 0 < a < b < 1"),
 )  # fmt: skip
 
 
