@@ -22,7 +22,6 @@ __all__ = [
     "check_count",
     "check_fields",
     "is_device",
-    "is_int",
     "is_number",
     "one_of",
 ]
@@ -63,11 +62,6 @@ def check_fields(instance: object, rules: Iterable[Rule]) -> None:
                 raise UsageError(f"{name}={value!r}; expected {expected}")
 
 
-def is_int(value: Any) -> bool:
-    """An int, not a bool."""
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def is_number(value: Any) -> bool:
     """A finite int or float, not a bool."""
     return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
@@ -75,7 +69,10 @@ def is_number(value: Any) -> bool:
 
 def at_least(low: int, high: float = math.inf, optional: bool = False) -> Callable[[Any], bool]:
     """A test: an integer in ``low..high`` (or None if ``optional``)."""
-    return lambda value: (optional and value is None) or (is_int(value) and low <= value <= high)
+    return lambda value: (
+        (optional and value is None)
+        or (isinstance(value, int) and not isinstance(value, bool) and low <= value <= high)
+    )
 
 
 def one_of(*choices: object) -> Callable[[Any], bool]:

@@ -408,27 +408,17 @@ def _finish(s: Session) -> dict[str, Any]:
         s.model.load_state_dict(best_model.state_dict())
         restored = _validate(s)[1]
         _plot_prediction(s)
-    state = s.progress
+    state, config = s.progress, s.config
     results = {
-        "status": state.status,
-        "reason": state.reason,
-        "model": s.config.model,
-        "family": s.data.family,
-        "seed": s.config.seed,
-        "epochs_run": state.epoch,
-        "best_epoch": state.best_epoch,
-        "best_val_rel_l2": state.best,
+        "status": state.status, "reason": state.reason, "model": config.model,
+        "family": s.data.family, "seed": config.seed, "epochs_run": state.epoch,
+        "best_epoch": state.best_epoch, "best_val_rel_l2": state.best,
         "restored_val_rel_l2": restored,
         "n_parameters": sum(p.numel() for p in s.model.parameters()),
-        "n_train_windows": len(s.data.train),
-        "n_val_windows": len(s.data.val),
-        "S": s.config.S,
-        "m": s.model.m,
-        "device": str(s.device),
-        "threads": torch.get_num_threads(),
-        "seconds": seconds,
-        "dno_version": __version__,
-    }
+        "n_train_windows": len(s.data.train), "n_val_windows": len(s.data.val),
+        "S": config.S, "m": s.model.m, "device": str(s.device),
+        "threads": torch.get_num_threads(), "seconds": seconds, "dno_version": __version__,
+    }  # fmt: skip
     s.run.write_json("final_results.json", results)
     return results
 
