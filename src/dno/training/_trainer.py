@@ -24,7 +24,7 @@ from dno import __version__
 from dno.data import Dataset, Normalizer, WindowSet, make_windows
 from dno.errors import DnoError, UsageError
 from dno.models import CompiledModel, DelayOperator, build, load_checkpoint, save
-from dno.tracking import RunFolder
+from dno.tracking import FINAL_RESULTS, PREDICTION_FIGURE, RUN_CONFIG, RunFolder
 from dno.training._config import TrainConfig, _plain
 from dno.training._losses import training_loss
 
@@ -299,9 +299,9 @@ def _set_up(config: TrainConfig, dataset: Dataset, out: str | Path, resume: bool
     if resume:
         session.progress = _resume(session)
     else:
-        session.run.write_json("config.json", _config_record(config, dataset))
+        session.run.write_json(RUN_CONFIG, _config_record(config, dataset))
     session.run.write_json(
-        "final_results.json", {"status": "running", "model": config.model, "family": data.family}
+        FINAL_RESULTS, {"status": "running", "model": config.model, "family": data.family}
     )
     session.started = time.perf_counter()
     return session
@@ -372,7 +372,7 @@ def _checkpoint(s: Session, row: dict[str, Any]) -> None:
     state.epoch = epoch
     if math.isfinite(val_rel) and val_rel < state.best:
         state.best, state.best_epoch, state.since_best = val_rel, epoch, 0
-        save(s.model, s.run.artifacts / "best.pt", {**s.checkpoint_extra, "epoch": epoch})
+        save(s.model, s.run.best_checkpoint, {**s.checkpoint_extra, "epoch": epoch})
     else:
         state.since_best += 1
     training_state = {
@@ -384,7 +384,7 @@ def _checkpoint(s: Session, row: dict[str, Any]) -> None:
         "scheduler": _plain(s.scheduler.state_dict()) if s.scheduler is not None else None,
         "torch_rng": torch.get_rng_state(),
     }
-    save(s.model, s.run.artifacts / "last.pt", {**s.checkpoint_extra, **training_state})
+    save(s.model, s.run.last_checkpoint, {**s.checkpoint_extra, **training_state})
     s.run.write_metrics(state.rows)
 
 
@@ -401,10 +401,9 @@ def _stops_early(s: Session) -> bool:
 def _finish(s: Session) -> dict[str, Any]:
     """Restore the best weights, check them, write the figure and ``final_results.json``."""
     seconds = time.perf_counter() - s.started
-    best_path = s.run.artifacts / "best.pt"
     restored = None
-    if best_path.exists():
-        best_model, _ = load_checkpoint(best_path, s.config.model)
+    if s.run.best_checkpoint.exists():
+        best_model, _ = load_checkpoint(s.run.best_checkpoint, s.config.model)
         s.model.load_state_dict(best_model.state_dict())
         restored = _validate(s)[1]
         _plot_prediction(s)
@@ -419,7 +418,7 @@ def _finish(s: Session) -> dict[str, Any]:
         "S": config.S, "m": s.model.m, "device": str(s.device),
         "threads": torch.get_num_threads(), "seconds": seconds, "dno_version": __version__,
     }  # fmt: skip
-    s.run.write_json("final_results.json", results)
+    s.run.write_json(FINAL_RESULTS, results)
     return results
 
 
@@ -433,7 +432,7 @@ def _plot_prediction(s: Session) -> None:
     prediction = predict_windows(s.model, history[index], cond[index]).cpu().numpy()
     nz = s.data.normalizer
     plot_windows(
-        s.run.artifacts / "prediction_vs_truth.png",
+        s.run.artifacts / PREDICTION_FIGURE,
         nz.unstate(history[index].cpu().numpy()),
         nz.unstate(target[index].cpu().numpy()),
         nz.unstate(prediction),
@@ -445,10 +444,10 @@ def _plot_prediction(s: Session) -> None:
 def _resume(s: Session) -> Progress:
     """Load the weights, optimizer, schedule and RNG of ``last.pt``; the progress it records."""
     run, config = s.run, s.config
-    last = run.artifacts / "last.pt"
+    last = run.last_checkpoint
     if not last.exists():
         raise DnoError(f"cannot resume: {last} does not exist")
-    saved, plain = run.read_json("config.json"), config.to_dict()
+    saved, plain = run.read_json(RUN_CONFIG), config.to_dict()
     free = ("max_epochs", "dno_version", "data", "compile")  # may change on resume
     differing = sorted(
         k for k in set(saved) | set(plain) if k not in free and saved.get(k) != plain.get(k)
@@ -456,7 +455,7 @@ def _resume(s: Session) -> Progress:
     if differing:
         raise UsageError(f"cannot resume {run.path}: the config differs in {', '.join(differing)}")
     if saved.get("max_epochs") != config.max_epochs:
-        run.write_json("config.json", {**saved, "max_epochs": config.max_epochs})
+        run.write_json(RUN_CONFIG, {**saved, "max_epochs": config.max_epochs})
     loaded, extra = load_checkpoint(last, config.model)
     if extra is None or "optimizer" not in extra:
         raise DnoError(f"cannot resume: {last} holds no training state")
