@@ -13,18 +13,8 @@ from typing import Any
 
 from dno.errors import UsageError
 
-__all__ = [
-    "MAX_GRID_SIZE",
-    "MAX_SEEDS",
-    "MAX_TRIALS",
-    "Rule",
-    "at_least",
-    "check_count",
-    "check_fields",
-    "is_device",
-    "is_number",
-    "one_of",
-]
+__all__ = ["MAX_GRID_SIZE", "MAX_SEEDS", "MAX_TRIALS", "Rule", "at_least", "check_count",
+           "check_fields", "is_device", "is_number", "one_of"]  # fmt: skip
 
 #: Seeds per configuration (``dno search --seeds``, a comparison file's ``seeds:``).
 MAX_SEEDS = 1000

@@ -75,30 +75,17 @@ def _shared(*names: str, **settings: Any) -> Parser:
 #: The flags several commands share, each a parent parser; a command names those it takes:
 #: ``class TrainCommand(Command, shared="-q --device --threads")``.
 SHARED_FLAGS: dict[str, Parser] = {
-    "-q": _shared(
-        "-q", "--quiet", action="store_true",
-        help="quiet: no progress bars, log lines, summaries or warnings; only the result",
-    ),
-    "--results": _shared(
-        "--results", default="hyperparameter_results", metavar="DIR",
-        help="the studies' results folder, where study names are looked up "
-        "(hyperparameter_results)",
-    ),
-    "--storage": _shared(
-        "--storage", metavar="URL",
-        help="the studies' storage: postgresql://... (shared by machines) or a .journal file "
-        "(default: RESULTS/STUDY/study.journal; dno worker: required)",
-    ),
-    # None when not given: the config's device, else auto; a worker: the study's
-    "--device": _shared(
-        "--device", type=_checked(str, is_device, "auto, cpu, cuda, cuda:N or mps"),
-        metavar="NAME", help="auto (CUDA, else MPS, else the CPU), cpu, cuda, cuda:N or mps "
-        "(default: auto, or the config's device; dno worker: the study's)",
-    ),
-    # the core budget of the command's training (see dno._cores)
-    "--threads": _shared(
-        "--threads", type=positive_int, metavar="N",
-        help="threads of each training process (default: the usable cores, divided among the "
-        "local workers; fewer if other processes keep cores busy)",
-    ),
+    "-q": _shared("-q", "--quiet", action="store_true",
+                  help="quiet: no progress bars, log lines or warnings; only the result"),
+    "--results": _shared("--results", default="hyperparameter_results", metavar="DIR",
+                         help="the studies' folder, where study names are looked up (%(default)s)"),
+    "--storage": _shared("--storage", metavar="URL",
+                         help="the studies' storage: postgresql://... or a .journal file "
+                         "(default: RESULTS/STUDY/study.journal)"),
+    "--device": _shared("--device", type=_checked(str, is_device, "auto, cpu, cuda, cuda:N or mps"),
+                        metavar="NAME", help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N "
+                        "or mps (default: the config's, else auto; dno worker: the study's)"),
+    "--threads": _shared("--threads", type=positive_int, metavar="N",
+                         help="threads of each training process (default: the usable cores, "
+                         "divided among local workers, fewer if other processes keep them busy)"),
 }  # fmt: skip

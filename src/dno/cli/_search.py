@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import sys
+from dataclasses import fields
 from pathlib import Path
 
 from dno.cli._args import (
@@ -18,6 +18,7 @@ from dno.cli._train import ensure_dataset
 from dno.dde import FAMILIES
 from dno.models import available
 from dno.search import OBJECTIVES, SEARCHES, SearchOptions, load_space, run_search
+from dno.training import progress_bar
 
 
 class SearchCommand(Command, shared="-q --results --storage --device --threads"):
@@ -124,32 +125,22 @@ class SearchCommand(Command, shared="-q --results --storage --device --threads")
         pairs = [(m, f) for m in available() for f in FAMILIES] if args.all else [
             (args.model, args.family)
         ]  # fmt: skip
-        outer = None
-        if len(pairs) > 1 and not args.quiet:
-            from tqdm import tqdm
-
-            outer = tqdm(total=len(pairs), desc="studies", unit="study", file=sys.stderr)
+        outer = progress_bar(len(pairs), 0, len(pairs) > 1 and not args.quiet, "studies", "study")
         program = bool(args.space) and bool(load_space(args.space).program)
         for model, family in pairs:
             data = (
                 Path() if program
                 else ensure_dataset(family, args.data if not args.all else None, args.quiet)
             )  # fmt: skip
-            options = SearchOptions(
-                model=model, family=family, data=data, search=args.search,
-                n_trials=args.n_trials, max_epochs=args.max_epochs, results=Path(args.results),
-                space=Path(args.space) if args.space else None, seeds=args.seeds,
-                workers=args.workers, threads=args.threads, devices=args.devices,
-                storage=args.storage,
-                study=args.study if not args.all else None, seed=args.seed, pruner=args.pruner,
-                pruner_warmup_steps=args.pruner_warmup_steps,
-                pruner_startup_trials=args.pruner_startup_trials,
-                objectives=args.objectives.split(",") if args.objectives else [],
-                confirm_top=args.confirm_top, confirm_seeds=args.confirm_seeds,
-                base={"device": args.device or "auto"}, progress=not args.quiet and outer is None,
-                wandb=args.wandb, trial_timeout=args.trial_timeout,
-                metric_value=args.metric_value, seed_param=args.seed_param, quiet=args.quiet,
-            )  # fmt: skip
+            options = SearchOptions(**{
+                **{f.name: getattr(args, f.name) for f in fields(SearchOptions) if f.name in args},
+                "model": model, "family": family, "data": data, "results": Path(args.results),
+                "space": Path(args.space) if args.space else None,
+                "study": args.study if not args.all else None,
+                "objectives": args.objectives.split(",") if args.objectives else [],
+                "base": {"device": args.device or "auto"},
+                "progress": not args.quiet and outer is None,
+            })  # fmt: skip
             run_search(options, log=print if outer is None else lambda _: None)
             if outer is not None:
                 outer.update(1)

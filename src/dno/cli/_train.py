@@ -83,13 +83,8 @@ class TrainCommand(Command, shared="-q --device --threads"):
 
     def run(self, args: argparse.Namespace) -> int:
         file_layer = load_config_file(args.config) if args.config else {}
-        flags = {
-            key: value
-            for key, value in (
-                ("max_epochs", args.max_epochs), ("seed", args.seed), ("device", args.device),
-            )
-            if value is not None
-        }  # fmt: skip
+        given = ("max_epochs", "seed", "device")  # flags that win over the config, if given
+        flags = {key: getattr(args, key) for key in given if getattr(args, key) is not None}
         config = resolve_config(args.model, file_layer, flags, parse_set(args.set))
         family = args.family or "mackey"
         dataset = read_dataset(ensure_dataset(family, args.data, args.quiet))

@@ -34,7 +34,7 @@ from dno.search._study import (
     run_trials,
 )
 from dno.search._summary import confirm_top, format_table, write_summary
-from dno.training import check_keys
+from dno.training import check_keys, progress_bar
 
 __all__ = ["SearchOptions", "run_search", "run_worker"]
 
@@ -322,7 +322,7 @@ def run_search(options: SearchOptions, log: Log = print) -> dict[str, Any]:
         _run_workers(options, url, spec, study, slots)
     else:
         use_threads(slots[0].threads)
-        bar = _bar(spec.n_trials, done, options.progress, spec.name)
+        bar = progress_bar(spec.n_trials, done, options.progress, spec.name, "trial")
         try:
             run_trials(
                 study, spec, space, runner, options.results,
@@ -435,7 +435,7 @@ def _run_workers(
             command + own, start_new_session=True, stdout=subprocess.DEVNULL, env=env
         )
         children.append(child)
-    bar = _bar(spec.n_trials, count_finished(study), options.progress, spec.name)
+    bar = progress_bar(spec.n_trials, count_finished(study), options.progress, spec.name, "trial")
     try:
         while any(child.poll() is None for child in children):
             time.sleep(1.0)
@@ -453,11 +453,3 @@ def _run_workers(
     failed = [c.returncode for c in children if c.returncode not in (0, None)]
     if failed:
         raise DnoError(f"{len(failed)} of {len(children)} workers failed (exit {failed[0]})")
-
-
-def _bar(total: int, done: int, enabled: bool, name: str) -> Any:
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=done, desc=name, unit="trial", file=sys.stderr)

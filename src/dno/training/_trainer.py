@@ -28,7 +28,7 @@ from dno.tracking import FINAL_RESULTS, PREDICTION_FIGURE, RUN_CONFIG, RunFolder
 from dno.training._config import TrainConfig, _plain
 from dno.training._losses import training_loss
 
-__all__ = ["NonFiniteLoss", "TrainData", "prepare_data", "select_device", "train"]
+__all__ = ["NonFiniteLoss", "TrainData", "prepare_data", "progress_bar", "select_device", "train"]
 
 #: Called after every epoch with (epoch, metrics row); may raise to stop the run (pruning).
 EpochCallback = Callable[[int, dict[str, Any]], None]
@@ -171,12 +171,9 @@ def relative_l2_physical(
     return float(np.linalg.norm(p - t) / max(float(np.linalg.norm(t)), 1e-300))
 
 
-def _plain_optimizer_state(state: dict[str, Any]) -> dict[str, Any]:
-    return {**state, "state": {str(k): v for k, v in state["state"].items()}}
-
-
-def _torch_optimizer_state(state: dict[str, Any]) -> dict[str, Any]:
-    return {**state, "state": {int(k): v for k, v in state["state"].items()}}
+def _keyed(optimizer_state: dict[str, Any], key: type) -> dict[str, Any]:
+    """The optimizer's state keyed by ``str`` (in a checkpoint) or ``int`` (in torch)."""
+    return {**optimizer_state, "state": {key(k): v for k, v in optimizer_state["state"].items()}}
 
 
 @dataclass
@@ -244,7 +241,7 @@ def train(
     """
     session = _set_up(config, dataset, out, resume)
     state = session.progress
-    bar = _progress(config.max_epochs, state.epoch, progress)
+    bar = progress_bar(config.max_epochs, state.epoch, progress, "training", "epoch")
     try:
         for epoch in range(state.epoch + 1, config.max_epochs + 1):
             row = _run_epoch(session, epoch)
@@ -380,7 +377,7 @@ def _checkpoint(s: Session, row: dict[str, Any]) -> None:
         "best": state.best if math.isfinite(state.best) else None,
         "best_epoch": state.best_epoch,
         "since_best": state.since_best,
-        "optimizer": _plain_optimizer_state(s.optimizer.state_dict()),
+        "optimizer": _keyed(s.optimizer.state_dict(), str),
         "scheduler": _plain(s.scheduler.state_dict()) if s.scheduler is not None else None,
         "torch_rng": torch.get_rng_state(),
     }
@@ -465,7 +462,7 @@ def _resume(s: Session) -> Progress:
         source=f"the dataset given to resume {run.path}",
     )  # fmt: skip
     model.load_state_dict(loaded.state_dict())
-    s.optimizer.load_state_dict(_torch_optimizer_state(extra["optimizer"]))
+    s.optimizer.load_state_dict(_keyed(extra["optimizer"], int))
     if s.scheduler is not None and extra["scheduler"] is not None:
         s.scheduler.load_state_dict(extra["scheduler"])
     torch.set_rng_state(extra["torch_rng"])
@@ -482,11 +479,12 @@ def _config_record(config: TrainConfig, dataset: Dataset) -> dict[str, Any]:
     return {**config.to_dict(), "data": data, "dno_version": __version__}
 
 
-def _progress(total: int, done: int, enabled: bool) -> Any:
+def progress_bar(total: int, done: int, enabled: bool, desc: str, unit: str) -> Any:
+    """A progress bar on stderr, ``done`` of ``total`` units already (None if not ``enabled``)."""
     if not enabled:
         return None
     import sys
 
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=done, desc="training", unit="epoch", file=sys.stderr)
+    return tqdm(total=total, initial=done, desc=desc, unit=unit, file=sys.stderr)
