@@ -59,10 +59,10 @@ CASES: list[tuple[str, Callable[..., None], tuple[Any, ...], tuple[Any, ...], st
      r"loss line 0 y has shape \(1,\)"),
     ("boxes", draw_boxes, ([[1.0, 2.0, 3.0], [2.0, 4.0]], ["a", "b"], ["red", "blue"],
                            {"f": "red", "g": "blue"}, "loss"),
-     ([[1.0]], ["a", "b"], ["red"], {}, "loss"), "2 labels"),
+     ([[1.0]], ["a", "b"], ["red"], {}, "loss"), "labels 2"),
     ("importance", draw_importance, (["lr", "width"], [0.7, 0.3], [-0.5, 0.2], ["g", "r"],
                                      ["ρ = -0.50", "ρ = +0.20"], ("importance", "x", "ρ")),
-     (["lr"], [0.7, 0.3], [0.1], ["g"], ["n"], ("a", "b", "c")), "2 importance values"),
+     (["lr"], [0.7, 0.3], [0.1], ["g"], ["n"], ("a", "b", "c")), "importance 2"),
     ("heatmap", draw_heatmap, (np.array([[1.0, np.nan], [2.0, 3.0]]), np.array([[1, 0], [2, 1]]),
                                ["1", "2"], ["a", "b"], ("x", "y", "mean")),
      (np.ones((2, 3)), np.ones((2, 3)), ["1", "2"], ["a", "b"], ("x", "y", "m")),
@@ -104,7 +104,7 @@ def test_the_size_set_by_the_drawing_is_the_png_size(tmp_path: Path) -> None:
 
 
 def test_windows_must_agree_in_number() -> None:
-    with pytest.raises(UsageError, match="hold 2, 1 and 2 windows"):
+    with pytest.raises(UsageError, match="history 2, truth 1, prediction 2"):
         save_figure("never.png", draw_rollouts, WINDOWS[0], WINDOWS[1][:1], WINDOWS[1])
 
 

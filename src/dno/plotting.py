@@ -1,15 +1,13 @@
 """Every static figure of dno: ``draw_*`` functions over numpy arrays, one style, one save.
 
-Each ``draw_*`` function draws on an empty :class:`matplotlib.figure.Figure` and sets the
-figure's size; :func:`save_figure` makes that figure (matplotlib's Agg canvas, never pyplot, so
-no global backend changes and no display is needed), calls the drawing function and writes the
-PNG atomically. The style (resolution, colours, sizes) is set here and nowhere else, so a
-figure of training, of ``dno evaluate`` and of ``dno report`` look alike. matplotlib is
-imported when a figure is first drawn. Arrays of the wrong shape raise a one-line
-:class:`~dno.errors.UsageError` naming the argument, its shape and the shape expected.
+A ``draw_*`` function draws on an empty :class:`matplotlib.figure.Figure` and sets its size;
+:func:`save_figure` makes the figure (the Agg canvas, never pyplot: no global backend, no
+display), calls the drawing and writes the PNG atomically. Resolution, colours and sizes are set
+here only, so the figures of training, ``dno evaluate`` and ``dno report`` look alike.
+matplotlib is imported when a figure is drawn. An array of the wrong shape raises a one-line
+:class:`~dno.errors.UsageError` naming it, its shape and the shape expected.
 
 Example:
-    >>> import numpy as np
     >>> from dno.plotting import draw_rollouts, save_figure
     >>> history, truth = np.zeros((2, 9, 1, 1)), np.ones((2, 16, 1, 1))
     >>> save_figure("rollouts.png", draw_rollouts, history, truth, truth)  # doctest: +SKIP
@@ -18,7 +16,7 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,42 +30,17 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = [
-    "COLORS",
-    "DPI",
-    "Line",
-    "Panel",
-    "color",
-    "draw_boxes",
-    "draw_correlation_function",
-    "draw_cross_correlation",
-    "draw_field",
-    "draw_heatmap",
-    "draw_importance",
-    "draw_panels",
-    "draw_parallel",
-    "draw_power_spectrum",
-    "draw_rollout_error",
-    "draw_rollouts",
-    "draw_slices",
-    "save_figure",
-]
+__all__ = ["COLORS", "DPI", "HISTORY", "PREDICTION", "TRUTH", "Line", "Panel", "color"]
+__all__ += ["save_figure"]
+__all__ += ["draw_boxes", "draw_correlation_function", "draw_cross_correlation", "draw_field"]
+__all__ += ["draw_heatmap", "draw_importance", "draw_panels", "draw_parallel"]
+__all__ += ["draw_power_spectrum", "draw_rollout_error", "draw_rollouts", "draw_slices"]
 
 #: Resolution of every PNG, in dots per inch.
 DPI = 110
 #: One palette (matplotlib's tab10), also used by the interactive figures of ``dno report``.
-COLORS = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-)
+_TAB10 = "1f77b4 ff7f0e 2ca02c d62728 9467bd 8c564b e377c2 7f7f7f bcbd22 17becf"
+COLORS = tuple(f"#{c}" for c in _TAB10.split())
 TRUTH, PREDICTION, HISTORY, GUIDE = "#222222", COLORS[1], "#777777", "#d0d0d0"
 #: A field figure's scatter of predicted against true values shows at most this many points.
 SCATTER_POINTS = 20_000
@@ -82,15 +55,12 @@ def color(i: int) -> str:
 def save_figure(
     path: str | os.PathLike[str], draw: Callable[..., Any], *args: Any, title: str = "", **kw: Any
 ) -> Path:
-    """Draw ``draw(figure, *args, **kw)`` on a new figure and write it as a PNG, atomically.
+    """Call ``draw(figure, *args, **kw)`` on a new figure, then write it as a PNG atomically.
 
     Args:
         path: the PNG file (its folder must exist).
         draw: a ``draw_*`` function, or any function drawing on an empty figure.
         title: shown above the figure.
-
-    Returns:
-        ``path``.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -105,21 +75,54 @@ def save_figure(
     return Path(path)
 
 
-def _array(name: str, value: Any, ndim: int | tuple[int, ...], what: str) -> np.ndarray:
+def _array(name: str, value: Any, ndim: int | tuple[int, ...], like: Any = None) -> np.ndarray:
+    """``value`` as floats of ``ndim`` dimensions (and ``like``'s shape if given), or raise."""
     array = np.asarray(value, dtype=np.float64)
-    if array.ndim not in ((ndim,) if isinstance(ndim, int) else ndim) or array.size == 0:
-        raise UsageError(f"{name} has shape {array.shape}; expected {what}")
+    dims = (ndim,) if isinstance(ndim, int) else ndim
+    if like is not None and array.shape != np.shape(like):
+        raise UsageError(f"{name} has shape {array.shape}; expected {np.shape(like)}")
+    if array.ndim not in dims or array.size == 0:
+        expected = " or ".join(map(str, dims))
+        raise UsageError(f"{name} has shape {array.shape}; expected {expected} axes, not empty")
     return array
 
 
-def _same(name: str, array: np.ndarray, like: np.ndarray, what: str) -> None:
-    if array.shape != like.shape:
-        raise UsageError(f"{name} has shape {array.shape}; expected {like.shape} ({what})")
+def _counts(**sequences: Sized) -> int:
+    """The common length of ``sequences`` (at least one), or raise naming each length."""
+    lengths = {len(v) for v in sequences.values()}
+    if len(lengths) != 1 or 0 in lengths:
+        given = ", ".join(f"{name} {len(v)}" for name, v in sequences.items())
+        raise UsageError(f"lengths {given}; expected the same length, at least one")
+    return lengths.pop()
 
 
-def _vertical_lines(axes: Axes, every: float, end: float) -> None:
+def _range(values: np.ndarray) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+
+
+def _delays(axes: Axes, every: float, end: float) -> None:
+    """Grey vertical lines at each multiple of ``every`` up to ``end``."""
     for i in range(1, int(np.ceil(end / every)) + 1 if every > 0 else 0):
         axes.axvline(i * every, color=GUIDE, lw=0.6, zorder=0)
+
+
+def _pair(axes: Axes, x: Any, truth: Any, prediction: Any, legend: bool = True) -> None:
+    """Truth (solid, dark) and prediction (dashed) as lines, with a legend."""
+    axes.plot(x, truth, "-", color=TRUTH, label="truth")
+    axes.plot(x, prediction, "--", color=PREDICTION, label="prediction")
+    if legend:
+        axes.legend(fontsize=LEGEND)
+
+
+def _images(
+    figure: Figure, axes: Any, truth: np.ndarray, prediction: np.ndarray, **kw: Any
+) -> None:
+    """Truth and prediction as images on one colour scale (the truth's range), one colour bar."""
+    low, high = _range(truth)
+    for ax, field in zip(axes, (truth, prediction), strict=True):
+        image = ax.imshow(field, origin="lower", vmin=low, vmax=high, **kw)
+    figure.colorbar(image, ax=list(axes), shrink=0.8)
 
 
 def draw_rollouts(
@@ -132,36 +135,29 @@ def draw_rollouts(
 ) -> None:
     """Prediction vs truth: k windows rolled out from their history (channel 0).
 
-    One value per slice (X = 1): a panel per window, the history, the truth (dashed) and the
-    prediction over time. A field (X > 1): a row per window, the truth, the prediction and
-    their difference over (time, x). Grey lines mark each delay after the window's end.
+    One value per slice (X = 1): a panel per window, the history, the truth and the prediction
+    over time. A field (X > 1): a row per window, the truth, the prediction and their
+    difference over (time, x). Grey lines mark each delay after the window's end.
 
     Args:
-        history: k windows of shape (S, X, C): an array (k, S, X, C) or a list.
+        history: k windows of shape (S, X, C), S >= 2: an array (k, S, X, C) or a list.
         truth, prediction: k windows of shape (n, X, C).
         step: the time between slices, one number or one per window (k,); None: time in
             delays tau (S - 1 slices per delay).
         titles: one per window (default: ``window 1``, ...).
     """
-    k = len(history)
-    if k == 0 or len(truth) != k or len(prediction) != k:
-        raise UsageError(
-            f"history, truth and prediction hold {k}, {len(truth)} and {len(prediction)} "
-            "windows; expected the same number, at least one"
-        )
+    k = _counts(history=history, truth=truth, prediction=prediction)
     steps = np.broadcast_to(np.nan if step is None else np.asarray(step, np.float64), (k,))
     windows = []
     for i in range(k):
-        h = _array(f"history[{i}]", history[i], 3, "(S, X, C) with S >= 2")
-        t = _array(f"truth[{i}]", truth[i], 3, "(n, X, C)")
-        p = _array(f"prediction[{i}]", prediction[i], 3, f"{t.shape} (truth's)")
-        _same(f"prediction[{i}]", p, t, "truth's")
+        t = _array(f"truth[{i}]", truth[i], 3)
+        p = _array(f"prediction[{i}]", prediction[i], 3, like=t)
+        h = _array(f"history[{i}]", history[i], 3)
         if h.shape[0] < 2 or h.shape[1:] != t.shape[1:]:
             raise UsageError(f"history[{i}] has shape {h.shape}; expected (S >= 2, *{t.shape[1:]})")
         per_slice = 1.0 / (h.shape[0] - 1) if step is None else float(steps[i])
-        before = np.arange(-(h.shape[0] - 1), 1) * per_slice
-        after = np.arange(1, t.shape[0] + 1) * per_slice
-        windows.append((h[:, :, 0], t[:, :, 0], p[:, :, 0], before, after))
+        before, after = np.arange(1 - h.shape[0], 1), np.arange(1, t.shape[0] + 1)
+        windows.append((h[:, :, 0], t[:, :, 0], p[:, :, 0], before * per_slice, after * per_slice))
     names = list(titles) or [f"window {i + 1}" for i in range(k)]
     xlabel = "time / τ after the window's end" if step is None else "time after the window's end"
     if all(t.shape[1] == 1 for _, t, _, _, _ in windows):
@@ -169,23 +165,17 @@ def draw_rollouts(
         axes = figure.subplots(1, k, squeeze=False)[0]
         for ax, name, (h, t, p, before, after) in zip(axes, names, windows, strict=True):
             ax.plot(before, h[:, 0], color=HISTORY, lw=1, label="history")
-            ax.plot(after, t[:, 0], "--", color=TRUTH, lw=1.5, label="truth")
-            ax.plot(after, p[:, 0], color=PREDICTION, lw=1.5, label="prediction")
-            _vertical_lines(ax, -before[0], after[-1])
+            _pair(ax, after, t[:, 0], p[:, 0], legend=ax is axes[0])
+            _delays(ax, -before[0], after[-1])
             ax.set(title=name, xlabel=xlabel)
-        axes[0].legend(fontsize=LEGEND)
         return
     figure.set_size_inches(12.0, 3.0 * k + 0.4)
     rows = figure.subplots(k, 3, squeeze=False)
-    for (left, middle, right), name, (_, t, p, _, after) in zip(rows, names, windows, strict=True):
+    for (*pair, right), name, (_, t, p, _, after) in zip(rows, names, windows, strict=True):
         extent = (0.0, float(after[-1]), 0.0, float(t.shape[1] - 1))
-        finite = t[np.isfinite(t)]
-        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-        for ax, field, what in ((left, t, "truth"), (middle, p, "prediction")):
-            image = ax.imshow(field.T, aspect="auto", origin="lower", extent=extent,
-                              vmin=low, vmax=high)  # fmt: skip
+        _images(figure, pair, t.T, p.T, aspect="auto", extent=extent)
+        for ax, what in zip(pair, ("truth", "prediction"), strict=True):
             ax.set(title=f"{name}: {what}", xlabel=xlabel, ylabel="x index")
-        figure.colorbar(image, ax=[left, middle], shrink=0.8)
         spread = float(np.nanmax(np.abs(p - t), initial=0.0)) or 1.0  # centred on zero
         diff = right.imshow((p - t).T, aspect="auto", origin="lower", extent=extent,
                             cmap="RdBu_r", vmin=-spread, vmax=spread)  # fmt: skip
@@ -200,26 +190,19 @@ def draw_field(figure: Figure, prediction: np.ndarray, truth: np.ndarray) -> Non
         prediction, truth: shape (n_1,) (drawn as lines), (n_1, n_2) (images) or
             (n_1, n_2, n_3) (the middle slice along the first axis).
     """
-    true = _array("truth", truth, (1, 2, 3), "(n_1,), (n_1, n_2) or (n_1, n_2, n_3)")
-    pred = _array("prediction", prediction, true.ndim, f"{true.shape} (truth's)")
-    _same("prediction", pred, true, "truth's")
+    true = _array("truth", truth, (1, 2, 3))
+    pred = _array("prediction", prediction, true.ndim, like=true)
     figure.set_size_inches(12.0 if pred.ndim > 1 else 10.0, 4.0)
     if pred.ndim == 1:
         line, scatter = figure.subplots(1, 2, width_ratios=(2, 1))
-        line.plot(true, "-", color=TRUTH, label="truth")
-        line.plot(pred, "--", color=PREDICTION, label="prediction")
+        _pair(line, np.arange(true.size), true, pred)
         line.set_xlabel("index")
-        line.legend(fontsize=LEGEND)
     else:
-        panels = figure.subplots(1, 3)
-        scatter = panels[2]
+        *pair, scatter = figure.subplots(1, 3)
         middle = (pred.shape[0] // 2,) if pred.ndim == 3 else ()
-        finite = true[np.isfinite(true)]
-        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-        for axes, field, title in ((panels[0], true, "truth"), (panels[1], pred, "prediction")):
-            image = axes.imshow(field[middle], vmin=low, vmax=high, origin="lower")
-            axes.set_title(title + (" (middle slice)" if middle else ""))
-        figure.colorbar(image, ax=panels[:2], shrink=0.8)
+        _images(figure, pair, true[middle], pred[middle])
+        for ax, what in zip(pair, ("truth", "prediction"), strict=True):
+            ax.set_title(what + (" (middle slice)" if middle else ""))
     flat_p, flat_t = pred.ravel(), true.ravel()
     ok = np.flatnonzero(np.isfinite(flat_p) & np.isfinite(flat_t))
     if ok.size > SCATTER_POINTS:
@@ -231,27 +214,21 @@ def draw_field(figure: Figure, prediction: np.ndarray, truth: np.ndarray) -> Non
     scatter.set(xlabel="truth", ylabel="prediction")
 
 
-def _curves(x: tuple[str, Any], *ys: tuple[str, Any]) -> tuple[np.ndarray, list[np.ndarray]]:
-    """A named ``x`` of shape (n,) and each named ``y`` of the same shape."""
-    xs = _array(x[0], x[1], 1, "(n,)")
-    out = []
-    for name, y in ys:
-        out.append(_array(name, y, 1, f"{xs.shape}"))
-        _same(name, out[-1], xs, "the x axis'")
-    return xs, out
+def _curves(x: tuple[str, Any], *ys: tuple[str, Any]) -> list[np.ndarray]:
+    """A named ``x`` of shape (n,), then each named ``y`` of the same shape."""
+    xs = _array(*x, 1)
+    return [xs, *(_array(name, y, 1, like=xs) for name, y in ys)]
 
 
 def draw_power_spectrum(
     figure: Figure, k: np.ndarray, truth: np.ndarray, prediction: np.ndarray
 ) -> None:
     """P(k) of the truth and the prediction (log-log) above their ratio. All shape (n,)."""
-    k, (truth, prediction) = _curves(("k", k), ("P_truth", truth), ("P_prediction", prediction))
+    k, truth, prediction = _curves(("k", k), ("P_truth", truth), ("P_prediction", prediction))
     figure.set_size_inches(6.0, 6.0)
     top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=(2, 1))
-    top.loglog(k, truth, "-", color=TRUTH, label="truth")
-    top.loglog(k, prediction, "--", color=PREDICTION, label="prediction")
-    top.set_ylabel("P(k)")
-    top.legend(fontsize=LEGEND)
+    _pair(top, k, truth, prediction)
+    top.set(xscale="log", yscale="log", ylabel="P(k)")
     with np.errstate(divide="ignore", invalid="ignore"):
         bottom.semilogx(k, prediction / truth, "-", color=PREDICTION)
     bottom.axhline(1.0, color=TRUTH, lw=0.8)
@@ -261,10 +238,8 @@ def draw_power_spectrum(
 def draw_cross_correlation(figure: Figure, k: np.ndarray, r: np.ndarray) -> None:
     """r(k) = P_pt / sqrt(P_pp P_tt), the correlation of prediction and truth per scale.
 
-    Args:
-        k, r: shape (n,).
-    """
-    k, (r,) = _curves(("k", k), ("r", r))
+    ``k`` and ``r``: shape (n,)."""
+    k, r = _curves(("k", k), ("r", r))
     figure.set_size_inches(6.0, 4.0)
     axes = figure.subplots()
     axes.semilogx(k, r, "-", color=COLORS[0])
@@ -277,14 +252,12 @@ def draw_correlation_function(
     figure: Figure, r: np.ndarray, truth: np.ndarray, prediction: np.ndarray
 ) -> None:
     """xi(r), the two-point correlation function of the truth and the prediction. All (n,)."""
-    r, (truth, prediction) = _curves(("r", r), ("xi_truth", truth), ("xi_prediction", prediction))
+    r, truth, prediction = _curves(("r", r), ("xi_truth", truth), ("xi_prediction", prediction))
     figure.set_size_inches(6.0, 4.0)
     axes = figure.subplots()
-    axes.plot(r, truth, "-", color=TRUTH, label="truth")
-    axes.plot(r, prediction, "--", color=PREDICTION, label="prediction")
+    _pair(axes, r, truth, prediction)
     axes.axhline(0.0, color=TRUTH, lw=0.5)
     axes.set(xlabel="r", ylabel="xi(r)")
-    axes.legend(fontsize=LEGEND)
 
 
 def draw_rollout_error(
@@ -295,48 +268,35 @@ def draw_rollout_error(
     thresholds: Sequence[float] = (),
     over: str = "",
 ) -> None:
-    """Relative L2 per slice (log scale) above the correlation per slice, against time.
+    """Relative L2 per slice (log scale) above the Pearson correlation per slice, over time.
 
     Args:
-        time: shape (n,), in delays tau after the window's end.
-        relative_l2, correlation: shape (n,).
+        time, relative_l2, correlation: shape (n,); time in delays tau after the window's end.
         thresholds: correlation levels drawn as horizontal lines.
         over: what the correlation is taken over (shown in its axis label).
     """
-    time = _array("time", time, 1, "(n,)")
-    curve = _array("relative_l2", relative_l2, 1, f"{time.shape}")
-    correlation = _array("correlation", correlation, 1, f"{time.shape}")
-    _same("relative_l2", curve, time, "time's")
-    _same("correlation", correlation, time, "time's")
+    time, curve, correlation = _curves(("time", time), ("relative_l2", relative_l2),
+                                       ("correlation", correlation))  # fmt: skip
     figure.set_size_inches(7.0, 6.0)
     top, bottom = figure.subplots(2, 1, sharex=True)
     positive = np.isfinite(curve) & (curve > 0)
-    if positive.any():
-        top.semilogy(time[positive], curve[positive], "-", color=COLORS[0])
+    top.semilogy(time[positive], curve[positive], "-", color=COLORS[0])
     top.set_ylabel("relative L2 per slice")
     bottom.plot(time, correlation, "-", color=COLORS[0])
     for threshold, style in zip(thresholds, (":", "--", "-."), strict=False):
         bottom.axhline(threshold, color=TRUTH, lw=0.8, ls=style, label=f"{threshold:g}")
-    bottom.set(ylabel=f"Pearson correlation ({over})" if over else "Pearson correlation")
-    bottom.set_xlabel("time / τ after the window's end")
+    bottom.set(ylabel=f"Pearson correlation ({over})", xlabel="time / τ after the window's end")
     if len(thresholds):
         bottom.legend(fontsize=LEGEND)
     for ax in (top, bottom):
-        _vertical_lines(ax, 1.0, float(time[-1]))
+        _delays(ax, 1.0, float(time[-1]))
 
 
 @dataclass(frozen=True)
 class Line:
-    """One labelled series of a :class:`Panel`.
-
-    Attributes:
-        x, y: the points, the same length.
-        label: shown in the legend ("" for none).
-        color: a colour (default: the first of :data:`COLORS`).
-        style: ``-`` solid, ``--`` dashed, ``:`` dotted.
-        kind: ``line``, ``step`` (a staircase rising after each point) or ``points``.
-        notes: a text beside each point (or none).
-    """
+    """One series of a :class:`Panel`: points ``x``, ``y`` (the same length), a legend label
+    ("" for none), a colour, a ``style`` (``-``, ``--``, ``:``), a ``kind`` (``line``,
+    ``step``: a staircase rising after each point, or ``points``) and ``notes`` beside points."""
 
     x: Sequence[float] | np.ndarray
     y: Sequence[float] | np.ndarray
@@ -361,14 +321,12 @@ class Panel:
 
 def draw_panels(figure: Figure, panels: Sequence[Panel]) -> None:
     """Panels side by side, each with its lines, points or staircases; a legend on the first."""
-    if not panels:
-        raise UsageError("no panel to draw; expected at least one")
-    figure.set_size_inches(7.5 if len(panels) == 1 else 4.4 * len(panels) + 1, 4.6)
+    figure.set_size_inches(7.5 if _counts(panels=panels) == 1 else 4.4 * len(panels) + 1, 4.6)
     for ax, panel in zip(figure.subplots(1, len(panels), squeeze=False)[0], panels, strict=True):
         for i, line in enumerate(panel.lines):
-            x = _array(f"{panel.title or 'panel'} line {i} x", line.x, 1, "(n,)")
-            y = _array(f"{panel.title or 'panel'} line {i} y", line.y, 1, f"{x.shape}")
-            _same(f"{panel.title or 'panel'} line {i} y", y, x, "x's")
+            name = f"{panel.title or 'panel'} line {i}"
+            x = _array(f"{name} x", line.x, 1)
+            y = _array(f"{name} y", line.y, 1, like=x)
             style = {"color": line.color, "label": line.label or None}
             if line.kind == "points":
                 ax.scatter(x, y, s=20, zorder=3, **style)
@@ -380,9 +338,8 @@ def draw_panels(figure: Figure, panels: Sequence[Panel]) -> None:
                 ax.annotate(note, (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
         ax.set(title=panel.title, xlabel=panel.xlabel, ylabel=panel.ylabel)
         ax.set(xscale="log" if panel.logx else "linear", yscale="log" if panel.logy else "linear")
-    first = figure.axes[0]
-    if first.get_legend_handles_labels()[1]:
-        first.legend(fontsize=LEGEND - 1)
+    if figure.axes[0].get_legend_handles_labels()[1]:
+        figure.axes[0].legend(fontsize=LEGEND - 1)
 
 
 def draw_boxes(
@@ -394,25 +351,15 @@ def draw_boxes(
     ylabel: str,
     legend_title: str = "family",
 ) -> None:
-    """A box per group with its points on top.
-
-    Args:
-        values: one list of values per box.
-        labels, colors: one per box.
-        legend: legend entry -> its colour (titled ``legend_title``).
-        ylabel: what the values are.
-    """
-    if not values or len(labels) != len(values) or len(colors) != len(values):
-        raise UsageError(
-            f"{len(values)} boxes with {len(labels)} labels and {len(colors)} colours; "
-            "expected at least one box, and one label and one colour per box"
-        )
+    """A box per group with its points on top: ``values``, ``labels`` and ``colors`` one per
+    box; ``legend`` maps a legend entry to its colour; ``ylabel`` names the values."""
     from matplotlib.patches import Patch
 
-    figure.set_size_inches(max(6.0, 1.2 * len(values) + 2), 4.8)
+    n = _counts(values=values, labels=labels, colors=colors)
+    figure.set_size_inches(max(6.0, 1.2 * n + 2), 4.8)
     ax = figure.subplots()
     parts = ax.boxplot(values, patch_artist=True, showfliers=True)
-    ax.set_xticks(range(1, len(values) + 1), labels, rotation=20, ha="right")
+    ax.set_xticks(range(1, n + 1), labels, rotation=20, ha="right")
     for patch, hue in zip(parts["boxes"], colors, strict=True):
         patch.set(facecolor=hue, alpha=0.6)
     for i, ys in enumerate(values):
@@ -435,17 +382,11 @@ def draw_importance(
 
     Args:
         names: the parameters (drawn bottom to top).
-        importance, correlation, colors, notes: one per name; ``notes`` is written on the
-            correlation bars.
+        importance, correlation, colors, notes: one per name (``notes`` on the correlations).
         titles: the left panel's title and x label, the right panel's title.
     """
-    for what, values in (("importance", importance), ("correlation", correlation)):
-        if not names or len(values) != len(names) or len(colors) != len(names):
-            raise UsageError(
-                f"{len(values)} {what} values and {len(colors)} colours for {len(names)} "
-                "names; expected one each, at least one name"
-            )
-    figure.set_size_inches(10.0, 1.2 + 0.45 * len(names))
+    n = _counts(names=names, importance=importance, correlation=correlation, colors=colors)
+    figure.set_size_inches(10.0, 1.2 + 0.45 * n)
     a, b = figure.subplots(1, 2, sharey=True)
     a.barh(names, importance, color=COLORS[0])
     a.set(title=titles[0], xlabel=titles[1])
@@ -471,12 +412,8 @@ def draw_heatmap(
         count: the same shape, the number of values per cell.
         axis_names: the x axis, the y axis and the colour bar.
     """
-    shape = f"({len(y_labels)}, {len(x_labels)})"
-    mean = _array("mean", mean, 2, shape)
-    count = _array("count", count, 2, shape)
-    if mean.shape != (len(y_labels), len(x_labels)):
-        raise UsageError(f"mean has shape {mean.shape}; expected {shape}")
-    _same("count", count, mean, "mean's")
+    mean = _array("mean", mean, 2, like=np.empty((len(y_labels), len(x_labels))))
+    count = _array("count", count, 2, like=mean)
     figure.set_size_inches(7.5, 5.5)
     ax = figure.subplots()
     image = ax.imshow(np.ma.masked_invalid(mean), origin="lower", aspect="auto", cmap="viridis")
@@ -484,10 +421,9 @@ def draw_heatmap(
     ax.set_xticks(range(len(x_labels)), x_labels, rotation=30, ha="right")
     ax.set_yticks(range(len(y_labels)), y_labels)
     ax.set(xlabel=axis_names[0], ylabel=axis_names[1])
-    low = float(np.nanmin(mean)) if count.any() else 0.0
-    span = float(np.nanmax(mean)) - low if count.any() else 1.0
+    low, high = _range(np.where(count > 0, mean, np.nan))
     for i, j in zip(*np.nonzero(count), strict=True):
-        bright = (mean[i, j] - low) > 0.6 * span  # viridis turns light there
+        bright = (mean[i, j] - low) > 0.6 * (high - low)  # viridis turns light there
         ax.text(j, i, f"{mean[i, j]:.3g}\nn={int(count[i, j])}", ha="center", va="center",
                 fontsize=8, color="black" if bright else "white")  # fmt: skip
 
@@ -505,22 +441,17 @@ def draw_slices(
     """``y`` against each of several variables, a panel each (three per row).
 
     Args:
-        xs: per variable, the values (as many as ``y``); a choice's index if unordered.
-        y: the values drawn on every panel's y axis.
-        shade: colours the points (viridis), one per point (a trial's number).
+        xs: per variable, its values (as many as ``y``; a choice's index if unordered).
+        shade: one per point, colours it (viridis; a trial's number).
         names, logx, ticks: per variable, its name, a log scale, and the names of its choices
             (ticks at 0, 1, ...) or None.
     """
-    if not xs or not len(names) == len(logx) == len(ticks) == len(xs):
-        raise UsageError(
-            f"{len(xs)} variables with {len(names)} names, {len(logx)} scales and {len(ticks)} "
-            "tick lists; expected one each, at least one variable"
-        )
-    ys = _array("y", y, 1, "(n,)")
+    n = _counts(xs=xs, names=names, logx=logx, ticks=ticks)
+    ys = _array("y", y, 1)
     for name, x in zip(names, xs, strict=True):
-        _same(f"values of {name}", _array(f"values of {name}", x, 1, f"{ys.shape}"), ys, "y's")
-    cols = min(3, len(xs))
-    rows = -(-len(xs) // cols)
+        _array(f"values of {name}", x, 1, like=ys)
+    cols = min(3, n)
+    rows = -(-n // cols)
     figure.set_size_inches(4.0 * cols + 1, 3.4 * rows)
     axes = figure.subplots(rows, cols, squeeze=False, sharey=True).ravel()
     for ax, x, name, log, tick in zip(axes, xs, names, logx, ticks, strict=False):
@@ -528,7 +459,7 @@ def draw_slices(
         ax.set(xlabel=name, xscale="log" if log else "linear")
         if tick is not None:
             ax.set_xticks(range(len(tick)), list(tick))
-    for ax in axes[len(xs) :]:
+    for ax in axes[n:]:
         ax.set_visible(False)
     for ax in axes[::cols]:
         ax.set_ylabel(ylabel)
@@ -549,15 +480,11 @@ def draw_parallel(
         values: shape (axes, items); each axis is scaled to [0, 1] (its range written).
         shade: one per item; colours the lines (viridis), the lowest drawn last, on top.
     """
-    values = _array("values", values, 2, f"({len(labels)}, items)")
-    colour = _array("shade", shade, 1, f"({values.shape[1]},)")
-    if values.shape != (len(labels), colour.size) or len(ticks) != len(labels):
-        raise UsageError(
-            f"values has shape {values.shape} for {len(labels)} axes ({len(ticks)} tick lists) "
-            f"and {colour.size} items; expected ({len(labels)}, {colour.size})"
-        )
     from matplotlib import colormaps
 
+    colour = _array("shade", shade, 1)
+    values = _array("values", values, 2, like=np.empty((_counts(labels=labels, ticks=ticks),
+                                                        colour.size)))  # fmt: skip
     figure.set_size_inches(max(7.0, 1.6 * len(labels)), 4.5)
     ax = figure.subplots()
     finite = np.isfinite(values)
@@ -566,9 +493,8 @@ def draw_parallel(
     with np.errstate(invalid="ignore", divide="ignore"):
         scaled = np.where(finite & (high > low), (values - low) / (high - low), 0.5)
     norm = (colour - colour.min()) / ((colour.max() - colour.min()) or 1.0)
-    cmap = colormaps["viridis"]
     for k in np.argsort(-norm):  # the lowest values drawn last, on top
-        ax.plot(range(len(labels)), scaled[:, k], color=cmap(norm[k]), lw=1.0, alpha=0.8)
+        ax.plot(scaled[:, k], color=colormaps["viridis"](norm[k]), lw=1.0, alpha=0.8)
     for d, tick in enumerate(ticks):
         ax.axvline(d, color="#444", lw=0.8)
         ends = (f"{low[d, 0]:.3g}", f"{high[d, 0]:.3g}") if finite[d].any() else ("", "")

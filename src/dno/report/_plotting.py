@@ -161,21 +161,11 @@ def plotly_panels(panels: list[Panel], hover: list[list[str]] | None = None) -> 
         for j, line in enumerate(panel.lines):
             text = (hover or [])[j] if j < len(hover or []) else None
             style = {"color": line.color, "dash": dash.get(line.style, "solid")}
-            if line.kind == "step":
-                style["shape"] = "hv"
-            fig.add_scatter(
-                x=list(line.x),
-                y=list(line.y),
-                mode="markers" if line.kind == "points" else "lines",
-                name=line.label,
-                line=style,
-                marker={"color": line.color},
-                text=text,
-                hoverinfo="text" if text else None,
-                showlegend=i == 0 and bool(line.label),
-                row=1,
-                col=i + 1,
-            )
+            style |= {"shape": "hv"} if line.kind == "step" else {}
+            mode = "markers" if line.kind == "points" else "lines"
+            fig.add_scatter(x=list(line.x), y=list(line.y), mode=mode, name=line.label, line=style,
+                            marker={"color": line.color}, text=text, hoverinfo=text and "text",
+                            showlegend=i == 0 and bool(line.label), row=1, col=i + 1)  # fmt: skip
         log = {"type": "log"}
         fig.update_xaxes(title_text=panel.xlabel, row=1, col=i + 1, **(log if panel.logx else {}))
         fig.update_yaxes(title_text=panel.ylabel, row=1, col=i + 1, **(log if panel.logy else {}))

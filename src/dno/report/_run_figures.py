@@ -23,7 +23,17 @@ from typing import Any
 import numpy as np
 
 from dno._names import slug
-from dno.plotting import Line, Panel, color, draw_boxes, draw_panels, draw_rollouts
+from dno.plotting import (
+    HISTORY,
+    PREDICTION,
+    TRUTH,
+    Line,
+    Panel,
+    color,
+    draw_boxes,
+    draw_panels,
+    draw_rollouts,
+)
 from dno.report._collect import read_metrics
 from dno.report._plotting import Plot, plotly_panels, spans_decades
 from dno.report._records import StudyData, TrialRecord
@@ -196,19 +206,15 @@ def _prediction_plot(found: list[tuple[TrialRecord, dict[str, Any]]]) -> Plot | 
         from plotly.subplots import make_subplots
 
         if not spatial:
-            titles = [f"trial {t.number}" for t, _, _ in shown]
-            fig = make_subplots(rows=1, cols=len(shown), subplot_titles=titles)
-            for i, (_, _, ex) in enumerate(shown):
+            panels = []
+            for t, _, ex in shown:
                 before, after = axes(ex)
-                for x, y, name, line in (
-                    (before, ex["history"][0, :, 0, 0], "history", {"color": "#555"}),
-                    (after, ex["truth"][0, :, 0, 0], "truth", {"color": "#222", "dash": "dash"}),
-                    (after, ex["prediction"][0, :, 0, 0], "prediction", {"color": color(0)}),
-                ):
-                    fig.add_scatter(x=x.tolist(), y=y.tolist(), mode="lines", name=name,
-                                    line=line, showlegend=i == 0, row=1, col=i + 1)  # fmt: skip
-                fig.update_xaxes(title_text="time / τ", row=1, col=i + 1)
-            return fig.update_layout(height=380)
+                h, true, pred = (ex[key][0, :, 0, 0] for key in ("history", "truth", "prediction"))
+                lines = [Line(before, h, "history", HISTORY),
+                         Line(after, true, "truth", TRUTH, "--"),
+                         Line(after, pred, "prediction", PREDICTION)]  # fmt: skip
+                panels.append(Panel(lines, f"trial {t.number}", "time / τ"))
+            return plotly_panels(panels).update_layout(height=380)
         titles = [f"trial {t.number}: {w}" for t, _, _ in shown
                   for w in ("truth", "prediction", "prediction - truth")]  # fmt: skip
         fig = make_subplots(rows=len(shown), cols=3, subplot_titles=titles)

@@ -86,50 +86,26 @@ def importance_plot(data: StudyData) -> Plot | None:
         f"importance ({IMPORTANCE_METHODS[imp.method]})" if evaluated else "ranking by |ρ| (or η)"
     )
     rho = [imp.spearman.get(n) for n in names]
-    colours = ["#2ca02c" if data.sign(0) * (r or 0.0) < 0 else "#d62728" for r in rho]
+    colours = [COLORS[2] if data.sign(0) * (r or 0.0) < 0 else COLORS[3] for r in rho]
     labels = [
         f"η = {imp.eta[n]:.2f} (unordered)"
         if n in imp.eta
         else ("constant" if r is None else f"ρ = {r:+.2f}")
         for n, r in zip(names, rho, strict=True)
     ]
-
-    static = partial(
-        draw_importance,
-        names=names,
-        importance=[imp.values[n] for n in names],
-        correlation=[r or 0.0 for r in rho],
-        colors=colours,
-        notes=labels,
-        titles=(left, "importance" if evaluated else "score", f"Spearman ρ with {objective}"),
-    )
+    values, rho_drawn = [imp.values[n] for n in names], [r or 0.0 for r in rho]
+    titles = (left, "importance" if evaluated else "score", f"Spearman ρ with {objective}")
+    static = partial(draw_importance, names=names, importance=values, correlation=rho_drawn,
+                     colors=colours, notes=labels, titles=titles)  # fmt: skip
 
     def interactive() -> Any:
         from plotly.subplots import make_subplots
 
-        fig = make_subplots(
-            rows=1, cols=2, shared_yaxes=True, subplot_titles=[left, f"Spearman ρ with {objective}"]
-        )
-        fig.add_bar(
-            y=names,
-            x=[imp.values[n] for n in names],
-            orientation="h",
-            row=1,
-            col=1,
-            marker_color="#1f77b4",
-            name="importance",
-        )
-        fig.add_bar(
-            y=names,
-            x=[r or 0.0 for r in rho],
-            orientation="h",
-            row=1,
-            col=2,
-            text=labels,
-            textposition="auto",
-            name="Spearman ρ",
-            marker_color=colours,
-        )
+        fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=titles[::2])
+        fig.add_bar(y=names, x=values, orientation="h", row=1, col=1, marker_color=COLORS[0],
+                    name="importance")  # fmt: skip
+        fig.add_bar(y=names, x=rho_drawn, orientation="h", row=1, col=2, text=labels,
+                    textposition="auto", name="Spearman ρ", marker_color=colours)  # fmt: skip
         fig.update_xaxes(range=[-1.05, 1.05], row=1, col=2)
         return fig.update_layout(height=max(300, 60 + 40 * len(names)), showlegend=False)
 
@@ -159,13 +135,9 @@ def _heatmap(data: StudyData, x: str, y: str) -> Plot:
     objective, direction = data.objectives[0], data.directions[0]
     label = f"mean {objective} ({'lower' if direction == 'minimize' else 'higher'} is better)"
     text = [
-        [
-            f"{grid.mean[i, j]:.3g}<br>n={grid.count[i, j]}" if grid.count[i, j] else ""
-            for j in range(len(grid.x_labels))
-        ]
-        for i in range(len(grid.y_labels))
+        [f"{m:.3g}<br>n={c}" if c else "" for m, c in zip(means, counts, strict=True)]
+        for means, counts in zip(grid.mean, grid.count, strict=True)
     ]
-
     axes = (_axis_name(data.param(x)), _axis_name(data.param(y)), label)
     static = partial(draw_heatmap, mean=grid.mean, count=grid.count, x_labels=grid.x_labels,
                      y_labels=grid.y_labels, axis_names=axes)  # fmt: skip
@@ -174,20 +146,12 @@ def _heatmap(data: StudyData, x: str, y: str) -> Plot:
         import plotly.graph_objects as go
 
         z = [[None if math.isnan(v) else float(v) for v in row] for row in grid.mean]
-        fig = go.Figure(
-            go.Heatmap(
-                z=z,
-                x=grid.x_labels,
-                y=grid.y_labels,
-                text=text,
-                texttemplate="%{text}",
-                colorscale="Viridis",
-                colorbar={"title": {"text": f"mean {objective}"}},
-                hovertemplate=f"{x}: %{{x}}<br>{y}: %{{y}}<br>%{{text}}<extra></extra>",
-            )
-        )
-        fig.update_xaxes(type="category", title_text=_axis_name(data.param(x)))
-        fig.update_yaxes(type="category", title_text=_axis_name(data.param(y)))
+        tip = f"{x}: %{{x}}<br>{y}: %{{y}}<br>%{{text}}<extra></extra>"
+        fig = go.Figure(go.Heatmap(z=z, x=grid.x_labels, y=grid.y_labels, text=text,
+                                   texttemplate="%{text}", colorscale="Viridis", hovertemplate=tip,
+                                   colorbar={"title": {"text": f"mean {objective}"}}))  # fmt: skip
+        fig.update_xaxes(type="category", title_text=axes[0])
+        fig.update_yaxes(type="category", title_text=axes[1])
         return fig.update_layout(height=460)
 
     n = int(grid.count.sum())
@@ -216,7 +180,7 @@ def slice_plot(data: StudyData) -> Plot | None:
     rows = math.ceil(len(params) / cols)
     objective = data.objectives[0]
     ys = [(t.values or [math.nan])[0] for t in done]
-    numbers = [t.number for t in done]
+    numbers, texts = [t.number for t in done], [hover(t, data) for t in done]
 
     static = partial(
         draw_slices,
@@ -241,30 +205,15 @@ def slice_plot(data: StudyData) -> Plot | None:
             row, col = k // cols + 1, k % cols + 1
             categorical = p.choices is not None
             xs = [str(v) if categorical else v for v in _xs(p, done)]
-            fig.add_scatter(
-                x=xs,
-                y=ys,
-                mode="markers",
-                row=row,
-                col=col,
-                showlegend=False,
-                text=[hover(t, data) for t in done],
-                hoverinfo="text",
-                marker={
-                    "color": numbers,
-                    "colorscale": "Viridis",
-                    "showscale": k == 0,
-                    "line": {"width": 0.5, "color": "#333"},
-                    "colorbar": {"title": {"text": "trial"}},
-                },
-            )
+            marker = {"color": numbers, "colorscale": "Viridis", "showscale": k == 0,
+                      "line": {"width": 0.5, "color": "#333"},
+                      "colorbar": {"title": {"text": "trial"}}}  # fmt: skip
+            fig.add_scatter(x=xs, y=ys, mode="markers", row=row, col=col, showlegend=False,
+                            text=texts, hoverinfo="text", marker=marker)  # fmt: skip
             axis: dict[str, Any] = {"title_text": p.name}
             if categorical:
-                axis.update(
-                    type="category",
-                    categoryorder="array",
-                    categoryarray=[str(c) for c in p.choices or ()],
-                )
+                choices = [str(c) for c in p.choices or ()]
+                axis.update(type="category", categoryorder="array", categoryarray=choices)
             elif p.log:
                 axis["type"] = "log"
             fig.update_xaxes(row=row, col=col, **axis)
@@ -317,12 +266,8 @@ def parallel_plot(data: StudyData) -> Plot | None:
             if ticks:
                 entry.update(tickvals=list(range(len(ticks))), ticktext=ticks)
             dimensions.append(entry)
-        line = {
-            "color": colour,
-            "colorscale": "Viridis",
-            "showscale": True,
-            "colorbar": {"title": {"text": data.objectives[0]}},
-        }
+        line = {"color": colour, "colorscale": "Viridis", "showscale": True,
+                "colorbar": {"title": {"text": data.objectives[0]}}}  # fmt: skip
         return go.Figure(go.Parcoords(dimensions=dimensions, line=line)).update_layout(height=440)
 
     caption = (
@@ -338,27 +283,18 @@ def pareto_plot(data: StudyData) -> Plot | None:
         return None
     done = data.complete()
     front = sorted(data.pareto_front(), key=lambda t: (t.values or [])[0])
-    ox, oy = data.objectives[0], data.objectives[1]
 
     def pts(trials: list[TrialRecord], i: int) -> list[float]:
         return [(t.values or [])[i] for t in trials]
 
-    panel = Panel(
-        [
-            Line(pts(done, 0), pts(done, 1), "dominated", "#9a9a9a", kind="points"),
-            Line(pts(front, 0), pts(front, 1), "", "#d62728", kind="step"),
-            Line(
-                pts(front, 0),
-                pts(front, 1),
-                "Pareto front",
-                "#d62728",
-                kind="points",
-                notes=[str(t.number) for t in front],
-            ),
-        ],
-        xlabel=f"{ox} ({data.directions[0]})",
-        ylabel=f"{oy} ({data.directions[1]})",
-    )
+    numbers = [str(t.number) for t in front]
+    lines = [
+        Line(pts(done, 0), pts(done, 1), "dominated", "#9a9a9a", kind="points"),
+        Line(pts(front, 0), pts(front, 1), "", COLORS[3], kind="step"),
+        Line(pts(front, 0), pts(front, 1), "Pareto front", COLORS[3], kind="points", notes=numbers),
+    ]
+    ox, oy = (f"{data.objectives[i]} ({data.directions[i]})" for i in (0, 1))
+    panel = Panel(lines, xlabel=ox, ylabel=oy)
     static = partial(draw_panels, panels=[panel])
     texts = [[hover(t, data) for t in done], [], [hover(t, data) for t in front]]
     interactive = partial(plotly_panels, [panel], texts)
