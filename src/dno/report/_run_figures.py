@@ -371,15 +371,8 @@ def _box(objective: str, studies: list[StudyData]) -> Plot:
                 if s.family == family:
                     xs += [label] * len(vs)
                     ys += vs
-            fig.add_box(
-                x=xs,
-                y=ys,
-                name=family,
-                boxpoints="all",
-                jitter=0.3,
-                pointpos=0,
-                marker_color=color(k),
-            )
+            fig.add_box(x=xs, y=ys, name=family, boxpoints="all", jitter=0.3, pointpos=0,
+                        marker_color=color(k))  # fmt: skip
         fig.update_yaxes(title_text=objective)
         return fig.update_layout(boxmode="group", height=440, legend_title_text="family")
 
