@@ -102,8 +102,8 @@ def _range(values: np.ndarray) -> tuple[float, float]:
 
 
 def _delays(axes: Axes, every: float, end: float) -> None:
-    """Grey vertical lines at each multiple of ``every`` up to ``end``."""
-    for i in range(1, int(np.ceil(end / every)) + 1 if every > 0 else 0):
+    """Grey vertical lines at 0 and each multiple of ``every`` up to ``end``."""
+    for i in range(int(np.floor(end / every + 1e-9)) + 1 if every > 0 else 0):
         axes.axvline(i * every, color=GUIDE, lw=0.6, zorder=0)
 
 

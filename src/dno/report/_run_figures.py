@@ -211,8 +211,8 @@ def _prediction_plot(found: list[tuple[TrialRecord, dict[str, Any]]]) -> Plot | 
                 before, after = axes(ex)
                 h, true, pred = (ex[key][0, :, 0, 0] for key in ("history", "truth", "prediction"))
                 lines = [Line(before, h, "history", HISTORY),
-                         Line(after, true, "truth", TRUTH, "--"),
-                         Line(after, pred, "prediction", PREDICTION)]  # fmt: skip
+                         Line(after, true, "truth", TRUTH),
+                         Line(after, pred, "prediction", PREDICTION, "--")]  # fmt: skip
                 panels.append(Panel(lines, f"trial {t.number}", "time / τ"))
             return plotly_panels(panels).update_layout(height=380)
         titles = [f"trial {t.number}: {w}" for t, _, _ in shown
@@ -233,7 +233,7 @@ def _prediction_plot(found: list[tuple[TrialRecord, dict[str, Any]]]) -> Plot | 
     what = (
         "truth, prediction and their difference over (time, x)"
         if spatial
-        else "history (grey), truth (dashed) and prediction"
+        else "history (grey), truth (dark) and prediction (dashed)"
     )
     caption = (
         f"The first of the rollouts dno evaluate kept for each evaluated best trial "
