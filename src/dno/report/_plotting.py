@@ -159,13 +159,14 @@ def plotly_panels(panels: list[Panel], hover: list[list[str]] | None = None) -> 
     dash = {"-": "solid", "--": "dash", ":": "dot"}
     for i, panel in enumerate(panels):
         for j, line in enumerate(panel.lines):
-            text = (hover or [])[j] if j < len(hover or []) else None
+            text = hover[j] if hover and j < len(hover) and hover[j] else None
+            info = "text" if text else None
             style = {"color": line.color, "dash": dash.get(line.style, "solid")}
             style |= {"shape": "hv"} if line.kind == "step" else {}
             mode = "markers" if line.kind == "points" else "lines"
             fig.add_scatter(x=list(line.x), y=list(line.y), mode=mode, name=line.label, line=style,
-                            marker={"color": line.color}, text=text, hoverinfo=text and "text",
-                            showlegend=i == 0 and bool(line.label), row=1, col=i + 1)  # fmt: skip
+                            marker={"color": line.color}, showlegend=i == 0 and bool(line.label),
+                            text=text, hoverinfo=info, row=1, col=i + 1)  # fmt: skip
         log = {"type": "log"}
         fig.update_xaxes(title_text=panel.xlabel, row=1, col=i + 1, **(log if panel.logx else {}))
         fig.update_yaxes(title_text=panel.ylabel, row=1, col=i + 1, **(log if panel.logy else {}))
