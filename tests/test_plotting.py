@@ -112,3 +112,8 @@ def test_importing_draws_nothing() -> None:
     """No matplotlib at import time (and so no backend chosen)."""
     code = "import sys, dno.plotting; assert 'matplotlib' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_an_empty_line_is_left_out(tmp_path: Path) -> None:
+    panel = Panel([Line([], [], "no points"), Line([1.0, 2.0], [1.0, 4.0], "two")], logy=True)
+    assert save_figure(tmp_path / "p.png", draw_panels, [panel]).stat().st_size > 1000

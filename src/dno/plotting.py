@@ -320,10 +320,11 @@ class Panel:
 
 
 def draw_panels(figure: Figure, panels: Sequence[Panel]) -> None:
-    """Panels side by side, each with its lines, points or staircases; a legend on the first."""
+    """Panels side by side, each with its lines, points or staircases (an empty one skipped); a
+    legend on the first."""
     figure.set_size_inches(7.5 if _counts(panels=panels) == 1 else 4.4 * len(panels) + 1, 4.6)
     for ax, panel in zip(figure.subplots(1, len(panels), squeeze=False)[0], panels, strict=True):
-        for i, line in enumerate(panel.lines):
+        for i, line in enumerate(line for line in panel.lines if len(line.x) or len(line.y)):
             name = f"{panel.title or 'panel'} line {i}"
             x = _array(f"{name} x", line.x, 1)
             y = _array(f"{name} y", line.y, 1, like=x)
