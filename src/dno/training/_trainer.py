@@ -421,15 +421,16 @@ def _finish(s: Session) -> dict[str, Any]:
 
 def _plot_prediction(s: Session) -> None:
     """A prediction-vs-truth figure of a few validation windows (best weights)."""
-    from dno.training._figures import plot_windows
+    from dno.plotting import draw_rollouts, save_figure
 
     history, target, cond = s.val_set
     pick = np.linspace(0, history.shape[0] - 1, min(3, history.shape[0])).astype(int)
     index = torch.from_numpy(pick).to(s.device)
     prediction = predict_windows(s.model, history[index], cond[index]).cpu().numpy()
     nz = s.data.normalizer
-    plot_windows(
+    save_figure(
         s.run.artifacts / PREDICTION_FIGURE,
+        draw_rollouts,
         nz.unstate(history[index].cpu().numpy()),
         nz.unstate(target[index].cpu().numpy()),
         nz.unstate(prediction),
