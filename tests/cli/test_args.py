@@ -30,10 +30,9 @@ def test_help_lists_the_shared_flags_of_each_command(
     text = " ".join(_help(command, capsys).split())
     for flag, commands in TAKEN_BY.items():
         (action,) = SHARED_FLAGS[flag]._actions
-        described = f"{', '.join(action.option_strings)}"
-        assert (described in text and " ".join(str(action.help).split()) in text) == (
-            command in commands
-        ), (command, flag)
+        described = ", ".join(action.option_strings)
+        help_text = " ".join((str(action.help) % {"default": action.default}).split())
+        assert (described in text and help_text in text) == (command in commands), (command, flag)
 
 
 def test_every_command_parses_its_shared_flags() -> None:

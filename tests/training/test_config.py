@@ -42,6 +42,7 @@ def test_the_config_is_frozen_typed_and_recorded_as_plain_json() -> None:
         "method_of_steps", {"S": 16, "width": 8}, {"cond_params": ["b"], "band_weights": [1, 0, 0]}
     )
     assert (config.S, config.cond_params, config.model_config) == (16, ("b",), {"width": 8})
+    assert (config["S"], config["width"]) == (16, 8)  # one flat namespace, as in config files
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.S = 8  # type: ignore[misc]
     record = config.to_dict()

@@ -79,6 +79,10 @@ class TrainConfig:
             if isinstance(getattr(self, name), list):
                 object.__setattr__(self, name, tuple(getattr(self, name)))
 
+    def __getitem__(self, key: str) -> Any:
+        """A training option or a model argument by its key: one flat namespace, as in files."""
+        return self.model_config[key] if key in self.model_config else getattr(self, key)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain values (lists for tuples), as written to ``config.json``."""
         return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
