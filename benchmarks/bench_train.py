@@ -490,10 +490,10 @@ def _epoch(threads: int, data_dir: str) -> int:
         config = resolve_config("stacked_history", {"max_epochs": 1, "device": "cpu"})
         dataset = read_dataset(path)
         start = time.perf_counter()
-        data = prepare_data(dataset, config, config.S)
+        data = prepare_data(dataset, config, config["S"])
         first = time.perf_counter() - start
         start = time.perf_counter()
-        prepare_data(dataset, config, config.S)
+        prepare_data(dataset, config, config["S"])
         again = time.perf_counter() - start
         with tempfile.TemporaryDirectory() as out:
             start = time.perf_counter()
