@@ -6,6 +6,8 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dno.errors import UsageError
 from dno.search import SearchOptions
@@ -46,3 +48,20 @@ def test_good_options_are_kept_and_frozen(tmp_path: Path) -> None:
         options.n_trials = 5  # type: ignore[misc]
     with pytest.raises(UsageError, match="seed=-1"):
         dataclasses.replace(options, seed=-1)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    name=st.sampled_from(["n_trials", "max_epochs", "seeds", "seed", "workers", "threads",
+                          "pruner_warmup_steps", "pruner_startup_trials", "confirm_top",
+                          "confirm_seeds", "search", "pruner", "metric_value", "trial_timeout"]),
+    value=st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.floats(),
+                    st.sampled_from(["grid", "median", "last", "x"])),
+)  # fmt: skip
+def test_any_value_is_kept_or_one_error_naming_its_field(name: str, value: object) -> None:
+    try:
+        options = SearchOptions(**{name: value})  # type: ignore[arg-type]
+    except UsageError as error:
+        assert str(error).startswith(f"{name}={value!r}; expected ") and "\n" not in str(error)
+    else:
+        assert getattr(options, name) is value
