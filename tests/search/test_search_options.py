@@ -48,6 +48,12 @@ def test_good_options_are_kept_and_frozen(tmp_path: Path) -> None:
         options.n_trials = 5  # type: ignore[misc]
     with pytest.raises(UsageError, match="seed=-1"):
         dataclasses.replace(options, seed=-1)
+    as_text = SearchOptions(results=str(tmp_path), space="sweep.yaml", data="d.h5")  # type: ignore[arg-type]
+    assert (as_text.results, as_text.space, as_text.data) == (
+        tmp_path,
+        Path("sweep.yaml"),
+        Path("d.h5"),
+    )
 
 
 @settings(max_examples=100, deadline=None)

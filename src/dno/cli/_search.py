@@ -134,8 +134,7 @@ class SearchCommand(Command, shared="-q --results --storage --device --threads")
             )  # fmt: skip
             options = SearchOptions(**{
                 **{f.name: getattr(args, f.name) for f in fields(SearchOptions) if f.name in args},
-                "model": model, "family": family, "data": data, "results": Path(args.results),
-                "space": Path(args.space) if args.space else None,
+                "model": model, "family": family, "data": data,
                 "study": args.study if not args.all else None,
                 "objectives": args.objectives.split(",") if args.objectives else [],
                 "base": {"device": args.device or "auto"},

@@ -95,6 +95,9 @@ class SearchOptions:
 
     def __post_init__(self) -> None:
         check_fields(self, _OPTION_RULES)
+        for name in ("data", "results", "space", "workdir"):  # a path given as text is fine too
+            if isinstance(getattr(self, name), str | os.PathLike):
+                object.__setattr__(self, name, Path(getattr(self, name)))
 
 
 #: The checks of :class:`SearchOptions`, in order (see :func:`dno._limits.check_fields`).
