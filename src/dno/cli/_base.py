@@ -23,9 +23,10 @@ class Command:
     #: ``class TrainCommand(Command, shared="-q --device --threads")`` (see SHARED_FLAGS)
     parents: tuple[Parser, ...] = ()
 
-    def __init_subclass__(cls, shared: str = "", **kwargs: Any) -> None:
+    def __init_subclass__(cls, shared: str | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.parents = tuple(SHARED_FLAGS[flag] for flag in shared.split())
+        if shared is not None:  # else those of the class it derives from
+            cls.parents = tuple(SHARED_FLAGS[flag] for flag in shared.split())
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """Add this command's arguments to ``parser``."""
