@@ -23,6 +23,7 @@ __all__ = [
     "atomic_path",
     "check_folder_writable",
     "check_writable",
+    "process_alive",
     "read_user_text",
     "read_yaml_mapping",
     "remove_stale_temporaries",
@@ -174,7 +175,7 @@ def remove_stale_temporaries(target: str | os.PathLike[str]) -> list[Path]:
         for candidate in path.parent.glob(f"{glob.escape(prefix)}*.tmp"):
             owner = candidate.name[len(prefix) :].rpartition("-")[0]  # HOST-PID
             host, _, pid = owner.rpartition("-")
-            if host != _host() or not pid.isdigit() or _alive(int(pid)):
+            if host != _host() or not pid.isdigit() or process_alive(int(pid)):
                 continue
             with contextlib.suppress(FileNotFoundError):
                 candidate.unlink()
@@ -190,7 +191,8 @@ def _host() -> str:
     return socket.gethostname().replace("-", "_") or "host"
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (on this host), whoever owns it."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

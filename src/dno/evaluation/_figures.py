@@ -16,6 +16,7 @@ import numpy as np
 from dno._io import atomic_path
 from dno.evaluation._diagnosis import Diagnosis
 from dno.evaluation._spectral import SpectralDiagnostics
+from dno.tracking import PREDICTION_FIGURE
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -147,5 +148,5 @@ def plot_diagnostics(
         ]
     # Size-1 axes (a channel, a scalar family's X) would make a degenerate image.
     fields = _fields_figure(np.squeeze(pred[index]), np.squeeze(true[index]))
-    figures.append(("prediction_vs_truth.png", fields))
+    figures.append((PREDICTION_FIGURE, fields))
     return [_save(figure, folder / name) for name, figure in figures]

@@ -28,32 +28,12 @@ from dno._io import atomic_path
 from dno.errors import DnoError
 
 __all__ = [
-    "ARTIFACTS",
-    "BEST_CHECKPOINT",
-    "BEST_CONFIG",
-    "COMPARISON_CSV",
-    "COMPARISON_JSON",
-    "COMPARISON_MD",
-    "COMPARISON_SCORE",
-    "CONFIRMATION",
-    "EVALUATION_FIGURES",
-    "EVALUATION_JSON",
-    "FINAL_RESULTS",
-    "LAST_CHECKPOINT",
-    "METRICS",
-    "PREDICTION_FIGURE",
-    "ROLLOUTS_NPZ",
-    "RUN_CONFIG",
-    "STUDY_JOURNAL",
-    "SUMMARY",
-    "TRIAL_RECORD",
-    "json_safe",
-    "parse_cell",
-    "read_csv",
-    "read_json",
-    "write_csv",
-    "write_json",
-]
+    "ARTIFACTS", "BEST_CHECKPOINT", "BEST_CONFIG", "COMPARISON_CSV", "COMPARISON_JSON",
+    "COMPARISON_MD", "COMPARISON_SCORE", "CONFIRMATION", "EVALUATION_FIGURES",
+    "EVALUATION_JSON", "FINAL_RESULTS", "LAST_CHECKPOINT", "METRICS", "PREDICTION_FIGURE",
+    "ROLLOUTS_NPZ", "RUN_CONFIG", "STUDY_JOURNAL", "SUMMARY", "TRIAL_RECORD", "json_safe",
+    "parse_cell", "read_csv", "read_json", "write_csv", "write_json",
+]  # fmt: skip
 
 # a run folder (dno train)
 RUN_CONFIG = "config.json"
