@@ -6,7 +6,6 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dno.errors import UsageError
 from dno.report._analysis import compute_importance
 from dno.report._records import ParamInfo, StudyData, TrialRecord
 from dno.tracking import CONFIRMATION, read_csv, trial_folder, trial_reason, trial_state
@@ -34,12 +33,7 @@ def load_study_data(
     """
     from dno.search import locate_study
 
-    loaded, spec, folder = locate_study(study, results, storage)
-    if not spec.objectives:
-        raise UsageError(
-            f"study {spec.name!r} has no objective (its sweep has no metric): nothing to report "
-            "on; its trials are in summary.csv"
-        )
+    loaded, spec, folder = locate_study(study, results, storage, scoring="report on")
     return study_data(loaded, spec, folder, importance)
 
 

@@ -10,19 +10,24 @@ import optuna
 from dno.errors import DnoError, UsageError
 from dno.search._storage import open_storage
 from dno.search._study import StudySpec, load_spec
-from dno.tracking import STUDY_JOURNAL, replay_folder, trial_params, trial_reason, trial_state
+from dno.tracking import (
+    STUDY_JOURNAL,
+    SUMMARY,
+    replay_folder,
+    trial_params,
+    trial_reason,
+    trial_state,
+)
 
 __all__ = ["locate_study", "replay_trial", "trial_table"]
 
 
 def locate_study(
-    study: str, results: Path, storage: str | None = None
+    study: str, results: Path, storage: str | None = None, scoring: str | None = None
 ) -> tuple[optuna.Study, StudySpec, Path]:
-    """A study from its folder (``RESULTS/NAME``, holding ``study.journal``) or its name.
-
-    Returns:
-        ``(study, spec, folder)``.
-    """
+    """``(study, spec, folder)`` of a study, from its folder (``RESULTS/NAME``, holding
+    ``study.journal``) or its name; with ``scoring`` (what the caller does with the objective,
+    e.g. ``"compare"``) a study without an objective (a sweep without a metric) is an error."""
     path = Path(study)
     if storage is None and (path / STUDY_JOURNAL).is_file():
         name, results = path.name, path.parent
@@ -39,7 +44,13 @@ def locate_study(
     except KeyError:
         raise UsageError(f"no study {name!r} in that storage") from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return loaded, load_spec(loaded), results / name
+    spec = load_spec(loaded)
+    if scoring and not spec.objectives:
+        raise UsageError(
+            f"study {name!r} has no objective (its sweep has no metric): nothing to {scoring}; "
+            f"its trials are in {results / name / SUMMARY}"
+        )
+    return loaded, spec, results / name
 
 
 def trial_table(study: optuna.Study, spec: StudySpec) -> str:
@@ -48,9 +59,7 @@ def trial_table(study: optuna.Study, spec: StudySpec) -> str:
              f"  {'epochs':>6}  {'seconds':>7}  parameters / reason"]  # fmt: skip
     for t in study.get_trials(deepcopy=False):
         state = trial_state(t.state.name, t.user_attrs)
-        values = (
-            t.values if t.values and t.state.name == "COMPLETE" else [None] * len(spec.objectives)
-        )
+        values = t.values if t.values and state == "complete" else [None] * len(spec.objectives)
         shown = " ".join(f"{v:>14.5g}" if v is not None else f"{'-':>14}" for v in values)
         detail = trial_reason(t.user_attrs) or ", ".join(
             f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"

@@ -43,6 +43,7 @@ from dno.tracking import (
     RunFolder,
     seed_folder,
     trial_folder,
+    trial_state,
 )
 
 __all__ = [
@@ -276,12 +277,8 @@ def _to_internal(params: dict[str, Any], space: SearchSpace) -> dict[str, Any]:
 
 def count_finished(study: optuna.Study) -> int:
     """Trials that count towards ``n_trials``: complete, pruned, or failed for a real reason."""
-    return sum(
-        1
-        for t in study.get_trials(deepcopy=False)
-        if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
-        or (t.state == TrialState.FAIL and INTERRUPTED_ATTR not in t.user_attrs)
-    )
+    states = [trial_state(t.state.name, t.user_attrs) for t in study.get_trials(deepcopy=False)]
+    return sum(state in ("complete", "pruned", "failed") for state in states)
 
 
 def recover_stale(study: optuna.Study, log: Callable[[str], None] | None = None) -> int:

@@ -11,9 +11,8 @@ A run folder is readable without dno::
 
 from __future__ import annotations
 
-from dno.tracking import _files, _run, _study
-from dno.tracking._files import *  # noqa: F403  (the names of the files, JSON and CSV)
-from dno.tracking._run import *  # noqa: F403  (a run folder)
+from dno.tracking import _files, _study
+from dno.tracking._files import *  # noqa: F403  (file names, JSON, CSV, a run folder)
 from dno.tracking._study import *  # noqa: F403  (a study folder, a trial's state)
 
-__all__ = [*_files.__all__, *_run.__all__, *_study.__all__]
+__all__ = [*_files.__all__, *_study.__all__]
