@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dno.report._analysis import compute_importance
 from dno.report._records import ParamInfo, StudyData, TrialRecord
-from dno.tracking import CONFIRMATION, read_csv, trial_folder, trial_reason, trial_state
+from dno.tracking import CONFIRMATION, json_safe, read_csv, trial_folder, trial_reason, trial_state
 
 if TYPE_CHECKING:
     import optuna
@@ -69,18 +68,12 @@ def _record(trial: FrozenTrial, folder: Path) -> TrialRecord:
         state=state,
         values=values,
         params=dict(trial.params),
-        epochs=_number(trial.user_attrs.get("epochs_run")),
-        seconds=_number(trial.user_attrs.get("seconds")),
+        epochs=json_safe(trial.user_attrs.get("epochs_run")),  # a float, None if not finite
+        seconds=json_safe(trial.user_attrs.get("seconds")),
         reason=trial_reason(trial.user_attrs),
         folder=trial_folder(folder, trial.number),
         intermediate={int(k): float(v) for k, v in trial.intermediate_values.items()},
     )
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, int | float) and math.isfinite(value):
-        return float(value)
-    return None
 
 
 def searched_params(space: dict[str, Any], trials: list[FrozenTrial]) -> list[ParamInfo]:

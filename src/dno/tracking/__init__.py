@@ -1,13 +1,5 @@
-"""Folders and files: run, study and trial folders, the names of dno's files, one JSON and one
-CSV reader/writer, and a trial's state.
-
-A run folder is readable without dno::
-
-    <run>/config.json          the configuration as it ran (after defaulting)
-    <run>/metrics.csv          one row per epoch
-    <run>/final_results.json   the final metrics, standard JSON (no NaN or Infinity)
-    <run>/artifacts/           checkpoints (best.pt, last.pt) and figures
-"""
+"""Folders and files: run, study and trial folders, the names of dno's files (each readable
+without dno), one JSON and one CSV reader/writer, and a trial's state."""
 
 from __future__ import annotations
 

@@ -36,12 +36,12 @@ __all__ = [
 ]  # fmt: skip
 
 # a run folder (dno train)
-RUN_CONFIG = "config.json"
-METRICS = "metrics.csv"
-FINAL_RESULTS = "final_results.json"
-ARTIFACTS = "artifacts"
-BEST_CHECKPOINT = "best.pt"
-LAST_CHECKPOINT = "last.pt"
+RUN_CONFIG = "config.json"  # the configuration as it ran (after defaulting)
+METRICS = "metrics.csv"  # one row per epoch
+FINAL_RESULTS = "final_results.json"  # the final metrics (and dno evaluate's summary)
+ARTIFACTS = "artifacts"  # checkpoints and figures
+BEST_CHECKPOINT = "best.pt"  # in artifacts/, loads with dno.models.load alone
+LAST_CHECKPOINT = "last.pt"  # in artifacts/, to resume
 PREDICTION_FIGURE = "prediction_vs_truth.png"
 # dno evaluate, in a run folder (``.format(split=...)``)
 EVALUATION_JSON = "evaluation_{split}.json"
