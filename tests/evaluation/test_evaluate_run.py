@@ -18,7 +18,7 @@ from dno.evaluation import (
     format_evaluation,
     load_evaluation_config,
 )
-from dno.evaluation._run_scores import score_rollout
+from dno.evaluation._scoring import score_rollout
 from dno.training import resolve_config, train
 
 S = 16

@@ -11,26 +11,14 @@ Example:
     >>> from dno.compare import load_plan, run_comparison  # doctest: +SKIP
     >>> plan = load_plan("spectral-norm-ab.yaml")  # doctest: +SKIP
     >>> result = run_comparison(plan, dataset, "comparisons", log=print)  # doctest: +SKIP
+    >>> files = write_comparison(result)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-from dno.compare._plan import (
-    METRICS,
-    PLAN_KEYS,
-    Approach,
-    ComparisonPlan,
-    Metric,
-    load_plan,
-    parse_plan,
-)
-from dno.compare._run import (
-    BOOTSTRAP_SEED,
-    ComparisonResult,
-    RunRecord,
-    check_dataset,
-    run_comparison,
-)
+from dno.compare._plan import METRICS, PLAN_KEYS, load_plan, parse_plan
+from dno.compare._records import Approach, ComparisonPlan, ComparisonResult, Metric, RunRecord
+from dno.compare._run import BOOTSTRAP_SEED, check_dataset, run_comparison
 from dno.compare._stats import (
     BOOTSTRAP_RESAMPLES,
     VERDICTS,
@@ -57,6 +45,7 @@ from dno.compare._table import (
     format_table,
     notes,
     write_comparison,
+    write_tables,
 )
 
 __all__ = [
@@ -95,4 +84,5 @@ __all__ = [
     "welch_test",
     "wilcoxon_test",
     "write_comparison",
+    "write_tables",
 ]

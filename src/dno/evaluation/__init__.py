@@ -12,6 +12,8 @@
   :func:`spectral_diagnostics`, or with findings and figures via :func:`diagnose`,
   :func:`plot_diagnostics` and :func:`format_table` (what ``dno diagnose`` runs).
 - Cost: :func:`parameter_count`, :func:`measure_cost` (throughput, peak memory).
+- Scoring a model (in memory or a checkpoint) on a split: :func:`score_checkpoint`, the one
+  path of training's validation, the search's confirmation, ``dno compare`` and ``dno evaluate``.
 - A trained run, all of the above on one split: :func:`evaluate_run` (what ``dno evaluate``
   runs) with an :class:`EvaluationConfig` (the horizon in delays, the same for every model;
   :func:`load_evaluation_config` reads one from YAML) and :func:`format_evaluation` (the table).
@@ -34,6 +36,7 @@ from dno.evaluation._accuracy import (
     rollout_error_curve,
     valid_prediction_time,
 )
+from dno.evaluation._config import EvaluationConfig, load_evaluation_config
 from dno.evaluation._cost import Cost, measure_cost, parameter_count
 from dno.evaluation._diagnosis import (
     THRESHOLDS,
@@ -41,12 +44,12 @@ from dno.evaluation._diagnosis import (
     Diagnosis,
     amplitude_ratio,
     diagnose,
+    format_table,
 )
 from dno.evaluation._figures import plot_diagnostics
-from dno.evaluation._report import format_table, to_jsonable, write_json
+from dno.evaluation._report import to_jsonable, write_json
 from dno.evaluation._run import EVALUATION_SPLITS, evaluate_run
-from dno.evaluation._run_config import EvaluationConfig, load_evaluation_config
-from dno.evaluation._run_summary import format_evaluation
+from dno.evaluation._scoring import Scores, score_checkpoint
 from dno.evaluation._spectral import (
     BandErrors,
     CorrelationFunction,
@@ -66,6 +69,7 @@ from dno.evaluation._stability import (
     noise_sensitivity,
     rollout_noise_sensitivity,
 )
+from dno.evaluation._summary import format_evaluation
 
 __all__ = [
     "EVALUATION_SPLITS",
@@ -81,6 +85,7 @@ __all__ = [
     "PowerSpectrum",
     "RolloutError",
     "RolloutNoiseSensitivity",
+    "Scores",
     "SpectralDiagnostics",
     "ValidTime",
     "amplitude_ratio",
@@ -104,6 +109,7 @@ __all__ = [
     "rollout_error",
     "rollout_error_curve",
     "rollout_noise_sensitivity",
+    "score_checkpoint",
     "spatial_layout",
     "spectral_diagnostics",
     "spectral_zigzag",

@@ -27,22 +27,24 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dno._cores import select_device
 from dno._io import check_folder_writable
 from dno.errors import DnoError, UsageError
+from dno.evaluation._config import EvaluationConfig
 from dno.evaluation._cost import measure_cost
 from dno.evaluation._figures import plot_diagnostics
 from dno.evaluation._report import to_jsonable, write_json
-from dno.evaluation._run_config import EvaluationConfig
 from dno.evaluation._run_figures import plot_rollout_error, plot_rollouts
-from dno.evaluation._run_scores import (
+from dno.evaluation._scoring import (
     RolloutScores,
+    predict,
     rollout_record,
-    score_one_step,
+    score_checkpoint,
     score_rollout,
     spectral_record,
 )
-from dno.evaluation._run_summary import summarize
 from dno.evaluation._stability import noise_sensitivity, rollout_noise_sensitivity
+from dno.evaluation._summary import summarize
 
 if TYPE_CHECKING:
     import torch
@@ -175,21 +177,13 @@ def _predictor(
     import torch
 
     cond_tensor = torch.from_numpy(cond).to(device)
-    model, normalizer = run.model, run.normalizer
 
-    def predict(history: np.ndarray) -> np.ndarray:
-        if history.shape[0] != cond_tensor.shape[0]:
-            raise UsageError(f"history has {history.shape[0]} windows, cond {cond.shape[0]}")
-        state = torch.from_numpy(normalizer.state(history)).to(device)
-        outputs = []
-        with torch.inference_mode():
-            for i in range(0, state.shape[0], batch_size):
-                h, c = state[i : i + batch_size], cond_tensor[i : i + batch_size]
-                out = model(h, c) if horizon is None else model.rollout(h, c, horizon=horizon)
-                outputs.append(out.float().cpu().numpy())
-        return np.asarray(normalizer.unstate(np.concatenate(outputs).astype(np.float64)))
+    def predict_physical(history: np.ndarray) -> np.ndarray:
+        state = torch.from_numpy(run.normalizer.state(history)).to(device)
+        out = predict(run.model, state, cond_tensor, horizon, batch_size)
+        return np.asarray(run.normalizer.unstate(out.cpu().numpy().astype(np.float64)))
 
-    return predict
+    return predict_physical
 
 
 def _spread(n: int, k: int) -> np.ndarray:
@@ -321,8 +315,6 @@ def evaluate_run(
         >>> result = evaluate_run("runs/fno-mackey-s0")  # doctest: +SKIP
         >>> result["summary"]["rollout_relative_l2"]  # doctest: +SKIP
     """
-    from dno.training import select_device
-
     if split not in EVALUATION_SPLITS:
         raise UsageError(f"split {split!r}; expected one of: {', '.join(EVALUATION_SPLITS)}")
     config = config or EvaluationConfig()
@@ -337,11 +329,13 @@ def evaluate_run(
     horizon = config.horizon_delays * (S - 1)
     windows = _windows(run, split, max(horizon, S), config)
     history = windows.history.astype(np.float64)
-    truth = windows.target.astype(np.float64)
     cond = run.normalizer.cond(windows.params)
-    one_step = _predictor(run, cond, torch_device, config.batch_size, None)(history)
-    prediction = _predictor(run, cond, torch_device, config.batch_size, horizon)(history)
-    scores = score_rollout(prediction, truth[:, :horizon], slices_per_delay=S - 1, config=config)
+    one_step = score_checkpoint(run.model, windows, run.normalizer, batch_size=config.batch_size)
+    rollout = score_checkpoint(
+        run.model, windows, run.normalizer, horizon=horizon, batch_size=config.batch_size
+    )
+    truth, prediction = rollout.truth, rollout.prediction
+    scores = score_rollout(prediction, truth, slices_per_delay=S - 1, config=config)
     result: dict[str, Any] = {
         "run": str(run.path),
         "split": split,
@@ -358,7 +352,11 @@ def evaluate_run(
             "model_m": m,
             "model_steps": -(-horizon // m),
         },
-        "one_step": {"m": m, **score_one_step(one_step, truth[:, :m])},
+        "one_step": {
+            "m": m,
+            "relative_l2": one_step.relative_l2,
+            "relative_l2_per_step": one_step.relative_l2_per_step,
+        },
         "rollout": rollout_record(scores),
         "stability": _stability(run, history, cond, torch_device, config),
         "spectral": spectral_record(scores),
@@ -366,13 +364,11 @@ def evaluate_run(
     }
     pick = _spread(history.shape[0], config.figure_windows)  # the windows shown and kept
     paths = (
-        _figures(run, split, history, truth[:, :horizon], prediction, scores, config, pick)
-        if figures
-        else []
+        _figures(run, split, history, truth, prediction, scores, config, pick) if figures else []
     )
     result["figures"] = [str(path.relative_to(run.path)) for path in paths]
     result["examples"] = _write_examples(
-        run.path / f"rollouts_{split}.npz", history, truth[:, :horizon], prediction, pick
+        run.path / f"rollouts_{split}.npz", history, truth, prediction, pick
     )
     result = to_jsonable(result)
     result["summary"] = summarize(result)

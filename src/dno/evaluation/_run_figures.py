@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from dno.evaluation._figures import _new_figure, _save
-from dno.evaluation._run_scores import RolloutScores
+from dno.evaluation._scoring import RolloutScores
 
 __all__ = ["plot_rollout_error", "plot_rollouts"]
 
