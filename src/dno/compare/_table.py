@@ -6,9 +6,6 @@ means, the methods), so the HTML report can render it without dno's live objects
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +14,14 @@ from dno import __version__
 from dno._io import atomic_path
 from dno.compare._records import Approach, ComparisonResult, RunRecord
 from dno.compare._stats import BOOTSTRAP_RESAMPLES, ApproachStats, min_wilcoxon_pairs
-from dno.tracking import json_safe
+from dno.tracking import (
+    COMPARISON_CSV,
+    COMPARISON_JSON,
+    COMPARISON_MD,
+    json_safe,
+    write_csv,
+    write_json,
+)
 
 __all__ = [
     "COLUMNS",
@@ -277,18 +281,11 @@ def write_tables(
     """Write ``comparison.csv`` (``rows``), ``comparison.md`` and, if given,
     ``comparison.json`` into ``folder``: the one writer of ``dno compare`` and ``--study``."""
     folder.mkdir(parents=True, exist_ok=True)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(json_safe(rows))
-    texts = {"csv": buffer.getvalue(), "md": markdown}
+    with atomic_path(folder / COMPARISON_MD) as tmp:
+        tmp.write_text(markdown, encoding="utf-8")
+    files = {"csv": write_csv(folder / COMPARISON_CSV, rows), "md": folder / COMPARISON_MD}
     if document is not None:
-        texts["json"] = json.dumps(document, indent=2, allow_nan=False) + "\n"
-    files = {}
-    for kind, text in texts.items():
-        files[kind] = folder / f"comparison.{kind}"
-        with atomic_path(files[kind]) as tmp:
-            tmp.write_text(text, encoding="utf-8")
+        files["json"] = write_json(folder / COMPARISON_JSON, document)
     return files
 
 

@@ -19,7 +19,7 @@
   :func:`load_evaluation_config` reads one from YAML) and :func:`format_evaluation` (the table).
 
 Metric functions take plain numpy arrays (torch is imported only inside :func:`measure_cost`);
-:func:`to_jsonable` turns any result into standard JSON (no NaN or Infinity).
+:func:`dno.tracking.json_safe` turns any result into standard JSON (no NaN or Infinity).
 """
 
 from __future__ import annotations
@@ -47,7 +47,6 @@ from dno.evaluation._diagnosis import (
     format_table,
 )
 from dno.evaluation._figures import plot_diagnostics
-from dno.evaluation._report import to_jsonable, write_json
 from dno.evaluation._run import EVALUATION_SPLITS, evaluate_run
 from dno.evaluation._scoring import Scores, score_checkpoint
 from dno.evaluation._spectral import (
@@ -113,7 +112,5 @@ __all__ = [
     "spatial_layout",
     "spectral_diagnostics",
     "spectral_zigzag",
-    "to_jsonable",
     "valid_prediction_time",
-    "write_json",
 ]

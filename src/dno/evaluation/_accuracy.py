@@ -8,7 +8,7 @@ Conventions shared by every function here:
 - ``mask`` (bool, shape (B, T)) or ``lengths`` (int, shape (B,)) mark the real time steps;
   padding never enters a sum, a mean or a norm.
 - Errors that are undefined (0/0 with a nonzero error, no valid step) come out as ``inf`` or
-  ``NaN``; :func:`dno.evaluation.to_jsonable` writes them as ``null``.
+  ``NaN``; :func:`dno.tracking.json_safe` writes them as ``null``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from dno.evaluation._checks import (
     ShiftAppend,
     Step,
     check_pair,
-    default_shift_append,
     rollout,
     time_mask,
 )
@@ -132,7 +131,7 @@ def one_step_error(
     Returns:
         The relative L2 error of the first step.
     """
-    pred = rollout(step, history, 1, default_shift_append)
+    pred = rollout(step, history, 1)
     m = pred.shape[1]
     true = np.asarray(target, dtype=np.float64)
     if true.ndim != 4 or true.shape[1] < m:
@@ -217,7 +216,7 @@ def rollout_error(
     steps: int,
     mask: np.ndarray | None = None,
     lengths: np.ndarray | None = None,
-    shift_append: ShiftAppend = default_shift_append,
+    shift_append: ShiftAppend | None = None,
 ) -> RolloutError:
     """Roll ``step`` out for K steps from ``history`` and score it against ``future``.
 

@@ -17,7 +17,6 @@ __all__ = [
     "Step",
     "as_field",
     "check_pair",
-    "default_shift_append",
     "rollout",
     "time_mask",
 ]
@@ -103,27 +102,23 @@ ShiftAppend = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 Step = Callable[[np.ndarray], np.ndarray]
 
 
-def default_shift_append(history: np.ndarray, new: np.ndarray, m: int) -> np.ndarray:
-    """:func:`dno.models.shift_append` (imported on first use: the metrics do not import torch)."""
-    from dno.models import shift_append
-
-    result: np.ndarray = shift_append(history, new, m)
-    return result
-
-
-def rollout(step: Step, history: np.ndarray, steps: int, shift_append: ShiftAppend) -> np.ndarray:
+def rollout(
+    step: Step, history: np.ndarray, steps: int, shift_append: ShiftAppend | None = None
+) -> np.ndarray:
     """:func:`dno.models.roll_out` of ``step`` on float64 arrays, every step's output checked.
 
     Args:
         step: history (B, S, X, C) -> next slices (B, m, X, C).
         history: initial history, shape (B, S, X, C).
         steps: number of steps K >= 1.
-        shift_append: ``(history, new, m) -> history``.
+        shift_append: ``(history, new, m) -> history``; None: :func:`dno.models.shift_append`
+            (imported on first use, so that the metrics do not import torch).
 
     Returns:
         The predicted future, shape (B, K*m, X, C).
     """
     from dno.models import roll_out
+    from dno.models import shift_append as default
 
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
         raise UsageError(f"steps is {steps!r}; expected an integer >= 1")
@@ -141,4 +136,4 @@ def rollout(step: Step, history: np.ndarray, steps: int, shift_append: ShiftAppe
             )
         return new
 
-    return roll_out(checked, current, int(steps), shift_append)
+    return roll_out(checked, current, int(steps), shift_append or default)

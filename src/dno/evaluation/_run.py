@@ -18,7 +18,6 @@ The protocol is the same for every model, so runs compare fairly:
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,7 +32,6 @@ from dno.errors import DnoError, UsageError
 from dno.evaluation._config import EvaluationConfig
 from dno.evaluation._cost import measure_cost
 from dno.evaluation._figures import plot_diagnostics
-from dno.evaluation._report import to_jsonable, write_json
 from dno.evaluation._run_figures import plot_rollout_error, plot_rollouts
 from dno.evaluation._scoring import (
     RolloutScores,
@@ -45,6 +43,7 @@ from dno.evaluation._scoring import (
 )
 from dno.evaluation._stability import noise_sensitivity, rollout_noise_sensitivity
 from dno.evaluation._summary import summarize
+from dno.tracking import RunFolder, json_safe, read_json, write_json
 
 if TYPE_CHECKING:
     import torch
@@ -71,16 +70,6 @@ class _Run:
     normalizer: Normalizer
     dataset: Dataset
     status: str | None
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise DnoError(f"cannot read {path}: {error}") from None
-    if not isinstance(data, dict):
-        raise DnoError(f"{path} does not hold a JSON object")
-    return data
 
 
 def _dataset_path(
@@ -125,7 +114,7 @@ def _load_run(run_dir: str | os.PathLike[str], data: str | os.PathLike[str] | No
             f"run folder {str(folder)!r} has no checkpoint artifacts/best.pt (no epoch finished?); "
             f"train it first: dno train ... --out {folder}"
         )
-    config = _read_json(folder / "config.json")
+    config = read_json(folder / "config.json")
     model, extra = load_checkpoint(best)
     if not extra or "normalizer" not in extra:
         raise DnoError(f"{best} holds no normalization; it was not written by dno train")
@@ -137,7 +126,7 @@ def _load_run(run_dir: str | os.PathLike[str], data: str | os.PathLike[str] | No
             f"trained on {family!r}"
         )
     results_path = folder / "final_results.json"
-    status = _read_json(results_path).get("status") if results_path.is_file() else None
+    status = read_json(results_path).get("status") if results_path.is_file() else None
     return _Run(
         folder, config, model, extra, Normalizer.from_dict(extra["normalizer"]), dataset, status
     )
@@ -214,7 +203,7 @@ def _stability(
     return {
         "windows": int(pick.size),
         "one_step": one,
-        "rollout": {"delay": np.arange(1, config.horizon_delays + 1), **to_jsonable(rollout)},
+        "rollout": {"delay": np.arange(1, config.horizon_delays + 1), **json_safe(rollout)},
     }
 
 
@@ -370,7 +359,7 @@ def evaluate_run(
     result["examples"] = _write_examples(
         run.path / f"rollouts_{split}.npz", history, truth, prediction, pick
     )
-    result = to_jsonable(result)
+    result = json_safe(result)
     result["summary"] = summarize(result)
     write_json(run.path / f"evaluation_{split}.json", result)
     _merge_summary(run.path, split, result["summary"])
@@ -392,10 +381,8 @@ def _data_record(run: _Run, split: str, windows: WindowSet) -> dict[str, Any]:
 
 def _merge_summary(folder: Path, split: str, summary: dict[str, Any]) -> None:
     """Put ``summary`` under ``"evaluation": {split: ...}`` of ``final_results.json`` (atomic)."""
-    from dno.tracking import RunFolder
-
     run = RunFolder(folder)
-    results = _read_json(run.results_path) if run.results_path.is_file() else {}
+    results = read_json(run.results_path) if run.results_path.is_file() else {}
     evaluation = results.get("evaluation")
     evaluation = dict(evaluation) if isinstance(evaluation, dict) else {}
     evaluation[split] = summary

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dno.errors import UsageError
-from dno.evaluation._checks import ShiftAppend, Step, default_shift_append, rollout
+from dno.evaluation._checks import ShiftAppend, Step, rollout
 
 __all__ = [
     "NoiseSensitivity",
@@ -166,7 +166,7 @@ def rollout_noise_sensitivity(
     levels: Sequence[float] = (0.01, 0.05, 0.1),
     seed: int = 0,
     repeats: int = 1,
-    shift_append: ShiftAppend = default_shift_append,
+    shift_append: ShiftAppend | None = None,
 ) -> RolloutNoiseSensitivity:
     """Sensitivity of a K-step rollout to noise on the initial history.
 
