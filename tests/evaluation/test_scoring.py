@@ -10,7 +10,8 @@ import torch
 
 from dno.data import Normalizer, WindowSet
 from dno.errors import UsageError
-from dno.evaluation import relative_l2, relative_l2_per_step, score_checkpoint
+from dno.evaluation import EvaluationConfig, relative_l2, relative_l2_per_step, score_checkpoint
+from dno.evaluation._scoring import score_rollout
 from dno.models import build, save
 
 S, N, HORIZON = 8, 5, 10
@@ -50,3 +51,19 @@ def test_in_memory_and_checkpoint_give_the_same_scores(tmp_path: Path) -> None:
     np.testing.assert_allclose(memory.prediction, normalizer.unstate(rollout.astype(np.float64)))
     with pytest.raises(UsageError, match="needs the normalization"):
         score_checkpoint(model, windows)
+
+
+def test_a_perfect_rollout_scores_perfectly() -> None:
+    rng = np.random.default_rng(0)
+    time = np.linspace(0, 6 * np.pi, 2 * (S - 1))
+    truth = (np.sin(time[None, :] + rng.uniform(0, 6, (5, 1))) + 2.0)[..., None, None]
+    scores = score_rollout(
+        truth.copy(), truth, slices_per_delay=S - 1, config=EvaluationConfig(horizon_delays=2)
+    )
+    assert scores.relative_l2 == 0 and scores.relative_l2_per_step == 0
+    assert scores.valid.reached_horizon.all() and scores.valid.mean == pytest.approx(2.0)
+    assert all(scores.correlation.reached_horizon)
+    assert scores.diagnosis.amplitude is not None and scores.diagnosis.spectral is not None
+    assert scores.diagnosis.amplitude.std_ratio == pytest.approx(1.0)
+    assert np.nanmax(np.abs(scores.diagnosis.spectral.power_ratio - 1.0)) < 1e-12
+    assert scores.diagnosis.findings == ()
