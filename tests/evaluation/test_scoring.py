@@ -33,12 +33,12 @@ def test_in_memory_and_checkpoint_give_the_same_scores(tmp_path: Path) -> None:
     normalizer = Normalizer.fit(windows)
     save(model, tmp_path / "best.pt", {"normalizer": normalizer.to_dict()})
     model.train()
-    for horizon in (None, 7):
-        memory = score_checkpoint(model, windows, normalizer, horizon=horizon, batch_size=2)
-        disk = score_checkpoint(tmp_path / "best.pt", windows, horizon=horizon, batch_size=2)
+    for delays in (None, 1):
+        memory = score_checkpoint(model, windows, normalizer, horizon_delays=delays, batch_size=2)
+        disk = score_checkpoint(tmp_path / "best.pt", windows, horizon_delays=delays, batch_size=2)
         assert memory.relative_l2 == disk.relative_l2
         assert memory.relative_l2_per_step == disk.relative_l2_per_step
-        n = model.m if horizon is None else horizon
+        n = model.m if delays is None else S - 1
         assert memory.prediction.shape == memory.truth.shape == (N, n, 1, 1)
         np.testing.assert_array_equal(memory.truth, windows.target[:, :n])
         assert memory.relative_l2 == relative_l2(memory.prediction, memory.truth)
@@ -47,8 +47,9 @@ def test_in_memory_and_checkpoint_give_the_same_scores(tmp_path: Path) -> None:
     state = torch.from_numpy(normalizer.state(windows.history))
     cond = torch.from_numpy(normalizer.cond(windows.params))
     with torch.no_grad():
-        rollout = model.eval().rollout(state, cond, horizon=7).numpy()
+        rollout = model.eval().rollout(state, cond, horizon=S - 1).numpy()
     np.testing.assert_allclose(memory.prediction, normalizer.unstate(rollout.astype(np.float64)))
+    assert memory.rollout is not None and memory.rollout.relative_l2 == memory.relative_l2
     with pytest.raises(UsageError, match="needs the normalization"):
         score_checkpoint(model, windows)
 

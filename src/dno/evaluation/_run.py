@@ -38,7 +38,6 @@ from dno.evaluation._scoring import (
     predict,
     rollout_record,
     score_checkpoint,
-    score_rollout,
     spectral_record,
 )
 from dno.evaluation._stability import noise_sensitivity, rollout_noise_sensitivity
@@ -321,10 +320,15 @@ def evaluate_run(
     cond = run.normalizer.cond(windows.params)
     one_step = score_checkpoint(run.model, windows, run.normalizer, batch_size=config.batch_size)
     rollout = score_checkpoint(
-        run.model, windows, run.normalizer, horizon=horizon, batch_size=config.batch_size
+        run.model,
+        windows,
+        run.normalizer,
+        horizon_delays=config.horizon_delays,
+        config=config,
+        batch_size=config.batch_size,
     )
-    truth, prediction = rollout.truth, rollout.prediction
-    scores = score_rollout(prediction, truth, slices_per_delay=S - 1, config=config)
+    truth, prediction, scores = rollout.truth, rollout.prediction, rollout.rollout
+    assert scores is not None
     result: dict[str, Any] = {
         "run": str(run.path),
         "split": split,

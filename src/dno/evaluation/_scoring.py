@@ -9,6 +9,7 @@ Scores are in physical units (normalization undone) against the data's own truth
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -79,6 +80,7 @@ class Scores:
         prediction, truth: physical units, float64 (N, n, X, C).
         relative_l2: ``||p - t|| / ||t||`` over all windows and slices.
         relative_l2_per_step: mean over (window, slice) of the per-slice ratio.
+        rollout: with ``horizon_delays``, every score of the rollout (:class:`RolloutScores`).
     """
 
     output: torch.Tensor
@@ -86,6 +88,7 @@ class Scores:
     truth: np.ndarray
     relative_l2: float
     relative_l2_per_step: float
+    rollout: RolloutScores | None = None
 
 
 def score_checkpoint(
@@ -93,7 +96,8 @@ def score_checkpoint(
     windows: WindowSet | Split,
     normalizer: Normalizer | None = None,
     *,
-    horizon: int | None = None,
+    horizon_delays: int | None = None,
+    config: EvaluationConfig | None = None,
     batch_size: int = 256,
 ) -> Scores:
     """Score a model, in memory or a checkpoint file, on the windows of a split.
@@ -107,8 +111,10 @@ def score_checkpoint(
         windows: the windows (their targets hold at least the scored slices), or a split of a
             dataset, cut into windows of the model's S with targets of the scored length.
         normalizer: the run's normalization; None takes the checkpoint's.
-        horizon: None scores one model step (m slices); else ``model.rollout(horizon=...)``:
-            ``ceil(horizon / m)`` steps cut to ``horizon`` slices.
+        horizon_delays: None scores one model step (m slices); K scores the rollout of K
+            delays, ``model.rollout(horizon=K (S - 1))`` (``ceil(K (S - 1) / m)`` steps cut to
+            the horizon: every model on the same slices), with every rollout score.
+        config: thresholds and bands of the rollout scores (default :class:`EvaluationConfig`).
         batch_size: windows per forward call.
 
     Returns:
@@ -128,6 +134,7 @@ def score_checkpoint(
             normalizer = Normalizer.from_dict(extra["normalizer"])
     if normalizer is None:
         raise UsageError("score_checkpoint needs the normalization (not in the checkpoint)")
+    horizon = None if horizon_delays is None else horizon_delays * (model.S - 1)
     n = model.m if horizon is None else horizon
     if not isinstance(windows, WindowSet):
         windows = make_windows(windows, model.S, n)
@@ -137,12 +144,17 @@ def score_checkpoint(
     output = predict(model, history, cond, horizon, batch_size)
     prediction = np.asarray(normalizer.unstate(output.cpu().numpy().astype(np.float64)))
     truth = windows.target[:, :n].astype(np.float64)
+    rollout = None
+    if horizon_delays is not None:
+        config = dataclasses.replace(config or EvaluationConfig(), horizon_delays=horizon_delays)
+        rollout = score_rollout(prediction, truth, slices_per_delay=model.S - 1, config=config)
     return Scores(
         output,
         prediction,
         truth,
         relative_l2(prediction, truth),
         relative_l2_per_step(prediction, truth),
+        rollout,
     )
 
 
