@@ -54,6 +54,16 @@ def _ratio(num: np.ndarray | float, den: np.ndarray | float) -> np.ndarray:
     return np.where((num_a == 0) & (den_a == 0), 0.0, out)
 
 
+def _valid_step_sq(
+    prediction: object, truth: object, mask: object, lengths: object, min_rank: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Squared norms of the error and of the truth per step, valid steps only (flat if masked)."""
+    pred, true = check_pair(prediction, truth, min_rank=min_rank)
+    valid = time_mask(pred.shape, mask, lengths)
+    err, ref = _step_sq(pred - true), _step_sq(true)
+    return (err, ref) if valid is None else (err[valid], ref[valid])
+
+
 def relative_l2(
     prediction: np.ndarray,
     truth: np.ndarray,
@@ -77,11 +87,7 @@ def relative_l2(
         >>> relative_l2(np.array([[0.0, 3.0]]), np.array([[0.0, 2.0]]))
         0.5
     """
-    pred, true = check_pair(prediction, truth)
-    valid = time_mask(pred.shape, mask, lengths)
-    err, ref = _step_sq(pred - true), _step_sq(true)
-    if valid is not None:
-        err, ref = err[valid], ref[valid]
+    err, ref = _valid_step_sq(prediction, truth, mask, lengths, min_rank=1)
     return float(_ratio(np.sqrt(err.sum()), np.sqrt(ref.sum())))
 
 
@@ -105,11 +111,8 @@ def relative_l2_per_step(
     Returns:
         The mean ratio (NaN if no step is valid).
     """
-    pred, true = check_pair(prediction, truth, min_rank=2)
-    valid = time_mask(pred.shape, mask, lengths)
-    ratios = _ratio(np.sqrt(_step_sq(pred - true)), np.sqrt(_step_sq(true)))
-    if valid is not None:
-        ratios = ratios[valid]
+    err, ref = _valid_step_sq(prediction, truth, mask, lengths, min_rank=2)
+    ratios = _ratio(np.sqrt(err), np.sqrt(ref))
     return float(ratios.mean()) if ratios.size else float("nan")
 
 
@@ -131,13 +134,7 @@ def one_step_error(
     Returns:
         The relative L2 error of the first step.
     """
-    pred = rollout(step, history, 1)
-    m = pred.shape[1]
-    true = np.asarray(target, dtype=np.float64)
-    if true.ndim != 4 or true.shape[1] < m:
-        raise UsageError(f"target has shape {true.shape}; expected (batch, T >= {m}, X, C)")
-    valid = time_mask(true.shape, mask, None)
-    return relative_l2(pred, true[:, :m], mask=None if valid is None else valid[:, :m])
+    return rollout_error(step, history, target, steps=1, mask=mask).one_step
 
 
 @dataclass(frozen=True)

@@ -206,17 +206,6 @@ def _stability(
     }
 
 
-def _cost(run: _Run, history: np.ndarray, cond: np.ndarray, batch: int) -> Any:
-    """Parameters, throughput (one model step) and peak memory on ``batch`` windows."""
-    import torch
-
-    inputs = [
-        torch.from_numpy(run.normalizer.state(history[:batch])),
-        torch.from_numpy(cond[:batch]),
-    ]
-    return measure_cost(run.model, inputs, repeats=5, warmup=1)
-
-
 def _figures(
     run: _Run,
     split: str,
@@ -317,7 +306,7 @@ def evaluate_run(
     horizon = config.horizon_delays * (S - 1)
     windows = _windows(run, split, max(horizon, S), config)
     history = windows.history.astype(np.float64)
-    cond = run.normalizer.cond(windows.params)
+    cond, batch = run.normalizer.cond(windows.params), config.cost_batch
     one_step = score_checkpoint(run.model, windows, run.normalizer, batch_size=config.batch_size)
     rollout = score_checkpoint(
         run.model,
@@ -353,7 +342,9 @@ def evaluate_run(
         "rollout": rollout_record(scores),
         "stability": _stability(run, history, cond, torch_device, config),
         "spectral": spectral_record(scores),
-        "cost": _cost(run, history, cond, config.cost_batch),
+        "cost": measure_cost(  # parameters, throughput (one model step), peak memory
+            run.model, [run.normalizer.state(history[:batch]), cond[:batch]], repeats=5, warmup=1
+        ),
     }
     pick = _spread(history.shape[0], config.figure_windows)  # the windows shown and kept
     paths = (
