@@ -13,6 +13,7 @@ Conventions shared by every function here:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,66 +55,48 @@ def _ratio(num: np.ndarray | float, den: np.ndarray | float) -> np.ndarray:
     return np.where((num_a == 0) & (den_a == 0), 0.0, out)
 
 
-def _valid_step_sq(
-    prediction: object, truth: object, mask: object, lengths: object, min_rank: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Squared norms of the error and of the truth per step, valid steps only (flat if masked)."""
-    pred, true = check_pair(prediction, truth, min_rank=min_rank)
-    valid = time_mask(pred.shape, mask, lengths)
-    err, ref = _step_sq(pred - true), _step_sq(true)
-    return (err, ref) if valid is None else (err[valid], ref[valid])
-
-
 def relative_l2(
     prediction: np.ndarray,
     truth: np.ndarray,
     *,
+    per_step: bool = False,
     mask: np.ndarray | None = None,
     lengths: np.ndarray | None = None,
 ) -> float:
-    """Global relative L2 error, one norm ratio over all valid entries.
+    """Relative L2 error: global, one norm ratio over all valid entries, or per step.
 
-    ``e = ||p - t|| / ||t||`` where both norms run over every valid (b, t, ...) entry.
+    Global: ``e = ||p - t|| / ||t||`` where both norms run over every valid (b, t, ...) entry.
+    Per step (PDEBench's nRMSE convention): ``e = mean_{valid b,t} ||p_bt - t_bt|| / ||t_bt||``,
+    norms over the trailing axes (X, C) together; a step with a zero truth counts 0 if its
+    error is zero too, else ``inf``.
 
     Args:
-        prediction: shape (B, T, ...); any rank >= 1 without a mask.
+        prediction: shape (B, T, ...); any rank >= 1 for the global error without a mask.
         truth: same shape.
+        per_step: the mean of the per-step ratios (rank >= 2) instead of one global ratio.
         mask: bool (B, T), True on real steps. lengths: int (B,). At most one of them.
 
     Returns:
-        The ratio (``inf`` if the truth is zero and the error is not).
+        The ratio (``inf`` if the truth is zero and the error is not; NaN per step if no step
+        is valid).
 
     Example:
         >>> relative_l2(np.array([[0.0, 3.0]]), np.array([[0.0, 2.0]]))
         0.5
     """
-    err, ref = _valid_step_sq(prediction, truth, mask, lengths, min_rank=1)
-    return float(_ratio(np.sqrt(err.sum()), np.sqrt(ref.sum())))
-
-
-def relative_l2_per_step(
-    prediction: np.ndarray,
-    truth: np.ndarray,
-    *,
-    mask: np.ndarray | None = None,
-    lengths: np.ndarray | None = None,
-) -> float:
-    """Mean over valid (b, t) of the per-step relative L2 error (PDEBench's nRMSE convention).
-
-    ``e = mean_{valid b,t} ||p_bt - t_bt|| / ||t_bt||``, norms over the trailing axes (X, C)
-    together. A step with a zero truth counts 0 if its error is zero too, else ``inf``.
-
-    Args:
-        prediction: shape (B, T, ...), rank >= 2.
-        truth: same shape.
-        mask: bool (B, T), True on real steps. lengths: int (B,). At most one of them.
-
-    Returns:
-        The mean ratio (NaN if no step is valid).
-    """
-    err, ref = _valid_step_sq(prediction, truth, mask, lengths, min_rank=2)
+    pred, true = check_pair(prediction, truth, min_rank=2 if per_step else 1)
+    valid = time_mask(pred.shape, mask, lengths)
+    err, ref = _step_sq(pred - true), _step_sq(true)
+    if valid is not None:
+        err, ref = err[valid], ref[valid]
+    if not per_step:
+        return float(_ratio(np.sqrt(err.sum()), np.sqrt(ref.sum())))
     ratios = _ratio(np.sqrt(err), np.sqrt(ref))
     return float(ratios.mean()) if ratios.size else float("nan")
+
+
+#: :func:`relative_l2` with ``per_step=True``: the mean of the per-step ratios.
+relative_l2_per_step = functools.partial(relative_l2, per_step=True)
 
 
 def one_step_error(

@@ -23,7 +23,6 @@ from dno.evaluation._accuracy import (
     ValidTime,
     correlation_time,
     relative_l2,
-    relative_l2_per_step,
     rollout_error_curve,
     valid_prediction_time,
 )
@@ -153,7 +152,7 @@ def score_checkpoint(
         prediction,
         truth,
         relative_l2(prediction, truth),
-        relative_l2_per_step(prediction, truth),
+        relative_l2(prediction, truth, per_step=True),
         rollout,
     )
 
@@ -247,7 +246,7 @@ def score_rollout(
     fields = spectral_fields(prediction, truth, config.horizon_delays)
     return RolloutScores(
         relative_l2=relative_l2(prediction, truth),
-        relative_l2_per_step=relative_l2_per_step(prediction, truth),
+        relative_l2_per_step=relative_l2(prediction, truth, per_step=True),
         curve=rollout_error_curve(prediction, truth, slices_per_step=1),
         per_delay=rollout_error_curve(prediction, truth, slices_per_step=slices_per_delay),
         valid=valid_prediction_time(prediction, truth, dt=dt, threshold=config.valid_threshold),
