@@ -10,8 +10,13 @@ import torch
 
 from dno.data import Normalizer, WindowSet
 from dno.errors import UsageError
-from dno.evaluation import EvaluationConfig, relative_l2, relative_l2_per_step, score_checkpoint
-from dno.evaluation._scoring import score_rollout
+from dno.evaluation import (
+    EvaluationConfig,
+    relative_l2,
+    relative_l2_per_step,
+    score_checkpoint,
+    score_rollout,
+)
 from dno.models import build, save
 
 S, N, HORIZON = 8, 5, 10

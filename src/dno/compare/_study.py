@@ -49,11 +49,7 @@ def compare_study(
     """
     from dno.search import locate_study
 
-    loaded, spec, folder = locate_study(study, results, storage)
-    if not spec.objectives:
-        raise UsageError(
-            f"study {spec.name!r} has no objective (its sweep has no metric): nothing to compare"
-        )
+    loaded, spec, folder = locate_study(study, results, storage, scoring="compare")
     if spec.seeds < 2:
         raise UsageError(
             f"study {spec.name!r} ran one seed per configuration; paired statistics need "

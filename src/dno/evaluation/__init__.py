@@ -24,93 +24,37 @@ Metric functions take plain numpy arrays (torch is imported only inside :func:`m
 
 from __future__ import annotations
 
-from dno.evaluation._accuracy import (
-    CorrelationTime,
-    RolloutError,
-    ValidTime,
-    correlation_time,
-    one_step_error,
-    relative_l2,
-    relative_l2_per_step,
-    rollout_error,
-    rollout_error_curve,
-    valid_prediction_time,
+from dno.evaluation import (
+    _accuracy,
+    _config,
+    _cost,
+    _diagnosis,
+    _run,
+    _scoring,
+    _spectral,
+    _stability,
+    _summary,
 )
-from dno.evaluation._config import EvaluationConfig, load_evaluation_config
-from dno.evaluation._cost import Cost, measure_cost, parameter_count
-from dno.evaluation._diagnosis import (
-    THRESHOLDS,
-    AmplitudeRatio,
-    Diagnosis,
-    amplitude_ratio,
-    diagnose,
-    format_table,
-)
+from dno.evaluation._accuracy import *  # noqa: F403
+from dno.evaluation._config import *  # noqa: F403
+from dno.evaluation._cost import *  # noqa: F403
+from dno.evaluation._diagnosis import *  # noqa: F403
 from dno.evaluation._figures import plot_diagnostics
-from dno.evaluation._run import EVALUATION_SPLITS, evaluate_run
-from dno.evaluation._scoring import Scores, score_checkpoint
-from dno.evaluation._spectral import (
-    BandErrors,
-    CorrelationFunction,
-    PowerSpectrum,
-    SpectralDiagnostics,
-    band_errors,
-    correlation_function,
-    cross_spectrum,
-    power_spectrum,
-    spatial_layout,
-    spectral_diagnostics,
-    spectral_zigzag,
-)
-from dno.evaluation._stability import (
-    NoiseSensitivity,
-    RolloutNoiseSensitivity,
-    noise_sensitivity,
-    rollout_noise_sensitivity,
-)
-from dno.evaluation._summary import format_evaluation
+from dno.evaluation._run import *  # noqa: F403
+from dno.evaluation._scoring import *  # noqa: F403
+from dno.evaluation._spectral import *  # noqa: F403
+from dno.evaluation._stability import *  # noqa: F403
+from dno.evaluation._summary import *  # noqa: F403
 
 __all__ = [
-    "EVALUATION_SPLITS",
-    "THRESHOLDS",
-    "AmplitudeRatio",
-    "BandErrors",
-    "CorrelationFunction",
-    "CorrelationTime",
-    "Cost",
-    "Diagnosis",
-    "EvaluationConfig",
-    "NoiseSensitivity",
-    "PowerSpectrum",
-    "RolloutError",
-    "RolloutNoiseSensitivity",
-    "Scores",
-    "SpectralDiagnostics",
-    "ValidTime",
-    "amplitude_ratio",
-    "band_errors",
-    "correlation_function",
-    "correlation_time",
-    "cross_spectrum",
-    "diagnose",
-    "evaluate_run",
-    "format_evaluation",
-    "format_table",
-    "load_evaluation_config",
-    "measure_cost",
-    "noise_sensitivity",
-    "one_step_error",
-    "parameter_count",
+    *_accuracy.__all__,
+    *_config.__all__,
+    *_cost.__all__,
+    *_diagnosis.__all__,
+    *_run.__all__,
+    *_scoring.__all__,
+    *_spectral.__all__,
+    *_stability.__all__,
+    *_summary.__all__,
     "plot_diagnostics",
-    "power_spectrum",
-    "relative_l2",
-    "relative_l2_per_step",
-    "rollout_error",
-    "rollout_error_curve",
-    "rollout_noise_sensitivity",
-    "score_checkpoint",
-    "spatial_layout",
-    "spectral_diagnostics",
-    "spectral_zigzag",
-    "valid_prediction_time",
 ]

@@ -41,7 +41,16 @@ from dno.evaluation._scoring import (
 )
 from dno.evaluation._stability import noise_sensitivity, rollout_noise_sensitivity
 from dno.evaluation._summary import summarize
-from dno.tracking import RunFolder, json_safe, read_json, write_json
+from dno.tracking import (
+    EVALUATION_FIGURES,
+    EVALUATION_JSON,
+    ROLLOUTS_NPZ,
+    RUN_CONFIG,
+    RunFolder,
+    json_safe,
+    read_json,
+    write_json,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -81,7 +90,7 @@ def _dataset_path(
     recorded = (config.get("data") or {}).get("path")
     if not recorded:
         raise DnoError(
-            f"{folder / 'config.json'} records no dataset; pass the dataset it was trained on "
+            f"{folder / RUN_CONFIG} records no dataset; pass the dataset it was trained on "
             "with --data PATH"
         )
     path = Path(recorded)
@@ -98,21 +107,21 @@ def _load_run(run_dir: str | os.PathLike[str], data: str | os.PathLike[str] | No
     from dno.data import Normalizer, read_dataset
     from dno.models import load_checkpoint
 
-    folder = Path(run_dir)
+    folder, run = Path(run_dir), RunFolder(run_dir)
     if not folder.is_dir():
         raise UsageError(f"run folder {str(folder)!r} does not exist")
-    if not (folder / "config.json").is_file():
+    if not run.config_path.is_file():
         raise UsageError(
             f"{str(folder)!r} is not a run folder (no config.json); expected a folder written "
             "by dno train"
         )
-    best = folder / "artifacts" / "best.pt"
+    best = run.best_checkpoint
     if not best.is_file():
         raise DnoError(
             f"run folder {str(folder)!r} has no checkpoint artifacts/best.pt (no epoch finished?); "
             f"train it first: dno train ... --out {folder}"
         )
-    config = read_json(folder / "config.json")
+    config = read_json(run.config_path)
     model, extra = load_checkpoint(best)
     if not extra or "normalizer" not in extra:
         raise DnoError(f"{best} holds no normalization; it was not written by dno train")
@@ -123,10 +132,14 @@ def _load_run(run_dir: str | os.PathLike[str], data: str | os.PathLike[str] | No
             f"dataset {dataset.path!r} holds {dataset.family!r} data; run {str(folder)!r} was "
             f"trained on {family!r}"
         )
-    results_path = folder / "final_results.json"
-    status = read_json(results_path).get("status") if results_path.is_file() else None
     return _Run(
-        folder, config, model, extra, Normalizer.from_dict(extra["normalizer"]), dataset, status
+        folder,
+        config,
+        model,
+        extra,
+        Normalizer.from_dict(extra["normalizer"]),
+        dataset,
+        run.status(),
     )
 
 
@@ -216,7 +229,7 @@ def _figures(
     pick: np.ndarray,
 ) -> list[Path]:
     """PNG files in ``artifacts/evaluation_<split>/``; rollouts drawn for the windows ``pick``."""
-    folder = run.path / "artifacts" / f"evaluation_{split}"
+    folder = RunFolder(run.path).artifacts / EVALUATION_FIGURES.format(split=split)
     folder.mkdir(parents=True, exist_ok=True)
     title = f"{run.model.name} on {run.dataset.family} ({split}, {config.horizon_delays} delays)"
     paths = [
@@ -297,7 +310,7 @@ def evaluate_run(
     run = _load_run(run_dir, data)
     check_folder_writable(run.path)  # before the work, not after it
     if figures:
-        artifacts = run.path / "artifacts"
+        artifacts = RunFolder(run.path).artifacts
         check_folder_writable(artifacts if artifacts.is_dir() else run.path)
     torch_device = select_device(device)
     run.model.to(torch_device).eval()
@@ -351,11 +364,11 @@ def evaluate_run(
     )
     result["figures"] = [str(path.relative_to(run.path)) for path in paths]
     result["examples"] = _write_examples(
-        run.path / f"rollouts_{split}.npz", history, truth, prediction, pick
+        run.path / ROLLOUTS_NPZ.format(split=split), history, truth, prediction, pick
     )
     result = json_safe(result)
     result["summary"] = summarize(result)
-    write_json(run.path / f"evaluation_{split}.json", result)
+    write_json(run.path / EVALUATION_JSON.format(split=split), result)
     _merge_summary(run.path, split, result["summary"])
     return dict(result)
 

@@ -8,7 +8,6 @@ implementation of the same protocol.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any, Protocol
 
 from dno.data import Dataset
 from dno.errors import UsageError
+from dno.tracking import RunFolder
 from dno.training import check_keys, resolve_config, train
 
 __all__ = ["OBJECTIVES", "DnoModelRunner", "Report", "TrialRunner"]
@@ -121,9 +121,9 @@ class WandbRun:
         self.run.log({k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"]))
 
     def finish(self, folder: Path) -> None:
-        results = folder / "final_results.json"
-        if results.exists():
-            summary = json.loads(results.read_text())
+        run = RunFolder(folder)
+        if run.results_path.exists():
+            summary = run.read_json(run.results_path.name)
             self.run.summary.update(
                 {k: v for k, v in summary.items() if isinstance(v, int | float | str)}
             )
@@ -137,6 +137,6 @@ def _latency_ms(folder: Path, config: dict[str, Any]) -> float:
     from dno.evaluation import measure_cost
     from dno.models import load
 
-    model = load(folder / "artifacts" / "best.pt")
+    model = load(RunFolder(folder).best_checkpoint)
     inputs = [torch.zeros(32, model.S, model.X, model.channels), torch.zeros(32, model.cond_dim)]
     return 1e3 / measure_cost(model, inputs, repeats=3, warmup=1).samples_per_second
