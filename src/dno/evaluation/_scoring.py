@@ -1,4 +1,4 @@
-"""Scoring a model: ONE :func:`score_checkpoint` for training's validation, the search's
+"""Scoring a model: the one :func:`score_checkpoint` of training's validation, the search's
 confirmation, ``dno compare`` and ``dno evaluate``, and the scores of a rollout on the
 model-independent grid of the evaluation.
 
