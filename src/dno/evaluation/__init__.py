@@ -1,9 +1,13 @@
-"""Evaluation metrics, defined once and the same for every model.
+"""Evaluation: pure metrics, defined once and the same for every model, and the protocol that
+scores a model with them.
 
-- Accuracy: :func:`relative_l2` (one global norm ratio), :func:`relative_l2_per_step` (mean of
-  per-step ratios, PDEBench's nRMSE), :func:`one_step_error`, :func:`rollout_error` (a curve over
-  K steps, K from the evaluation config), :func:`valid_prediction_time` and
-  :func:`correlation_time` (in units of tau). ``mask`` / ``lengths`` keep padding out.
+Metrics (plain numpy arrays; ``_accuracy``, ``_stability``, ``_spectral``, ``_diagnosis``,
+``_cost``, inputs checked by ``_checks``):
+
+- Accuracy: :func:`relative_l2` (one global norm ratio, or per step: PDEBench's nRMSE),
+  :func:`one_step_error`, :func:`rollout_error` (a curve over K steps, K from the evaluation
+  config), :func:`valid_prediction_time` and :func:`correlation_time` (in units of tau).
+  ``mask`` / ``lengths`` keep padding out.
 - Stability: :func:`noise_sensitivity` and :func:`rollout_noise_sensitivity`, with noise
   relative to each history's own standard deviation (scale-free), seeded.
 - Spectral diagnostics of 1-D, 2-D and 3-D fields: :func:`power_spectrum`,
@@ -12,13 +16,17 @@
   :func:`spectral_diagnostics`, or with findings and figures via :func:`diagnose`,
   :func:`plot_diagnostics` and :func:`format_table` (what ``dno diagnose`` runs).
 - Cost: :func:`parameter_count`, :func:`measure_cost` (throughput, peak memory).
-- Scoring a model (in memory or a checkpoint) on a split: :func:`score_checkpoint`, the one
-  path of training's validation, the search's confirmation, ``dno compare`` and ``dno evaluate``.
-- A trained run, all of the above on one split: :func:`evaluate_run` (what ``dno evaluate``
-  runs) with an :class:`EvaluationConfig` (the horizon in delays, the same for every model;
-  :func:`load_evaluation_config` reads one from YAML) and :func:`format_evaluation` (the table).
 
-Metric functions take plain numpy arrays (torch is imported only inside :func:`measure_cost`);
+Protocol (``_config``, ``_scoring``, ``_run``, ``_summary``):
+
+- :func:`score_checkpoint`: a model (in memory or a checkpoint) on the windows of a split, one
+  step or a rollout of K delays; the one scoring path of training's validation, the search's
+  confirmation, ``dno compare`` and ``dno evaluate``.
+- :func:`evaluate_run`: all of the above for a run folder on one split (what ``dno evaluate``
+  runs), with an :class:`EvaluationConfig` (the horizon in delays, the same for every model;
+  :func:`load_evaluation_config` reads one from YAML); :func:`format_evaluation` is its table.
+
+Metric functions import no torch (only :func:`measure_cost` and the scoring do, when called);
 :func:`dno.tracking.json_safe` turns any result into standard JSON (no NaN or Infinity).
 """
 
