@@ -17,7 +17,6 @@ best checkpoint's modification time).
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
@@ -133,7 +132,7 @@ def _saved_status(path: Path, config: dict[str, Any], approach: str, seed: int) 
     if not run.config_path.exists():
         return None
     saved = _flat(run.read_json(RUN_CONFIG))
-    plain = _flat(json.loads(json.dumps(json_safe(config))))
+    plain = _flat(json_safe(config))
     differing = sorted(
         k for k in set(saved) | set(plain) if k not in _FREE_KEYS and saved.get(k) != plain.get(k)
     )

@@ -44,6 +44,7 @@ from dno.evaluation._summary import summarize
 from dno.tracking import (
     EVALUATION_FIGURES,
     EVALUATION_JSON,
+    FINAL_RESULTS,
     ROLLOUTS_NPZ,
     RUN_CONFIG,
     RunFolder,
@@ -389,8 +390,8 @@ def _data_record(run: _Run, split: str, windows: WindowSet) -> dict[str, Any]:
 def _merge_summary(folder: Path, split: str, summary: dict[str, Any]) -> None:
     """Put ``summary`` under ``"evaluation": {split: ...}`` of ``final_results.json`` (atomic)."""
     run = RunFolder(folder)
-    results = read_json(run.results_path) if run.results_path.is_file() else {}
+    results = run.results()
     evaluation = results.get("evaluation")
     evaluation = dict(evaluation) if isinstance(evaluation, dict) else {}
     evaluation[split] = summary
-    run.write_json(run.results_path.name, {**results, "evaluation": evaluation})
+    run.write_json(FINAL_RESULTS, {**results, "evaluation": evaluation})

@@ -163,11 +163,10 @@ def comparison_tables(folders: list[Path]) -> tuple[list[Table], dict[str, str]]
             )
         for path in found:
             key = f"compare-{slug(path.name)}"
-            if (path / COMPARISON_CSV).is_file():
-                rows = read_csv(path / COMPARISON_CSV)
-                columns = list(rows[0]) if rows else []
-                source = str(path / COMPARISON_CSV)
-                tables.append(Table(key, f"Comparison: {path.name}", columns, rows, source=source))
+            if (source := path / COMPARISON_CSV).is_file():
+                rows = read_csv(source)
+                title, columns = f"Comparison: {path.name}", list(rows[0]) if rows else []
+                tables.append(Table(key, title, columns, rows, source=str(source)))
             else:
                 markdown[path.name] = (path / COMPARISON_MD).read_text(encoding="utf-8")
     return tables, markdown

@@ -121,12 +121,10 @@ class WandbRun:
         self.run.log({k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"]))
 
     def finish(self, folder: Path) -> None:
-        run = RunFolder(folder)
-        if run.results_path.exists():
-            summary = run.read_json(run.results_path.name)
-            self.run.summary.update(
-                {k: v for k, v in summary.items() if isinstance(v, int | float | str)}
-            )
+        summary = RunFolder(folder).results()
+        self.run.summary.update(
+            {k: v for k, v in summary.items() if isinstance(v, int | float | str)}
+        )
         self.run.finish()
 
 

@@ -457,8 +457,8 @@ def _finish(
         "seconds": seconds,
         "threads": applied_threads(),
     }
-    if spec.seeds == 1 and (folder / FINAL_RESULTS).exists():
-        summary = {**RunFolder(folder).read_json(FINAL_RESULTS), **summary}
+    if spec.seeds == 1:  # the trial's own run folder: keep what training wrote
+        summary = {**RunFolder(folder).results(), **summary}
     RunFolder(folder).write_json(FINAL_RESULTS, summary)
     if state == TrialState.COMPLETE and not spec.objectives:  # a sweep without a metric
         study._storage.set_trial_state_values(trial._trial_id, TrialState.COMPLETE)

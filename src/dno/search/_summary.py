@@ -5,6 +5,7 @@ top configurations on fresh seeds, scored once on the test split.
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -85,16 +86,12 @@ def write_summary(
     """Write ``summary.csv`` and ``best_config.yaml``; return a short description."""
     write_csv(folder / SUMMARY, summary_rows(study, spec))
     best = best_trials(study, spec, 1) if spec.objectives else []
-    info: dict[str, Any] = {
-        "trials": len(study.get_trials(deepcopy=False)),
-        "states": {},
-        "best": None,
-    }
-    for t in study.get_trials(deepcopy=False):
-        info["states"][_state_name(t)] = info["states"].get(_state_name(t), 0) + 1
+    states = [_state_name(t) for t in study.get_trials(deepcopy=False)]
+    info: dict[str, Any] = {"trials": len(states), "states": dict(Counter(states)), "best": None}
     if best:
         trial = best[0]
-        config = _trial_config(folder, trial)
+        run = _first_run(folder, trial.number)
+        config = RunFolder(run).read_json(RUN_CONFIG) if run else {"params": trial.params}
         document = {
             "study": spec.name,
             "trial": trial.number,
@@ -141,14 +138,8 @@ def best_run(folder: Path) -> tuple[int, Path]:
 
 def _first_run(folder: Path, number: int) -> Path | None:
     """The run folder of a trial's first seed, if it holds a ``config.json``."""
-    runs = trial_runs(trial_folder(folder, number))
-    return runs[0] if runs and (runs[0] / RUN_CONFIG).is_file() else None
-
-
-def _trial_config(folder: Path, trial: FrozenTrial) -> dict[str, Any]:
-    """The config a trial ran with (its first seed's ``config.json``)."""
-    run = _first_run(folder, trial.number)
-    return RunFolder(run).read_json(RUN_CONFIG) if run else {"params": trial.params}
+    run = trial_runs(trial_folder(folder, number))[0]
+    return run if (run / RUN_CONFIG).is_file() else None
 
 
 def confirm_top(

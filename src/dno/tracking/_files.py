@@ -180,11 +180,13 @@ class RunFolder:
     def read_json(self, name: str) -> dict[str, Any]:
         return read_json(self.path / name)
 
+    def results(self) -> dict[str, Any]:
+        """What ``final_results.json`` holds ({} if there is no such file)."""
+        return read_json(self.results_path) if self.results_path.is_file() else {}
+
     def status(self) -> str | None:
         """The ``status`` in ``final_results.json`` (None: no such file, or no status)."""
-        if not self.results_path.is_file():
-            return None
-        status = read_json(self.results_path).get("status")
+        status = self.results().get("status")
         return None if status is None else str(status)
 
     def write_metrics(self, rows: list[dict[str, Any]]) -> Path:
