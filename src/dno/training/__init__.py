@@ -20,11 +20,8 @@ from dno.training._trainer import (
     NonFiniteLoss,
     TrainData,
     build_model,
-    predict_windows,
     prepare_data,
     progress_bar,
-    relative_l2_physical,
-    select_device,
     train,
 )
 
@@ -38,12 +35,9 @@ __all__ = [
     "check_keys",
     "load_config_file",
     "parse_set",
-    "predict_windows",
     "prepare_data",
     "progress_bar",
-    "relative_l2_physical",
     "resolve_config",
-    "select_device",
     "train",
     "training_loss",
 ]

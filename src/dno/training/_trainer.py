@@ -21,14 +21,16 @@ import numpy as np
 import torch
 
 from dno import __version__
+from dno._cores import select_device
 from dno.data import Dataset, Normalizer, WindowSet, make_windows
 from dno.errors import DnoError, UsageError
+from dno.evaluation import score_checkpoint
 from dno.models import CompiledModel, DelayOperator, build, load_checkpoint, save
 from dno.tracking import FINAL_RESULTS, PREDICTION_FIGURE, RUN_CONFIG, RunFolder
 from dno.training._config import TrainConfig, _plain
 from dno.training._losses import training_loss
 
-__all__ = ["NonFiniteLoss", "TrainData", "prepare_data", "progress_bar", "select_device", "train"]
+__all__ = ["NonFiniteLoss", "TrainData", "prepare_data", "progress_bar", "train"]
 
 #: Called after every epoch with (epoch, metrics row); may raise to stop the run (pruning).
 EpochCallback = Callable[[int, dict[str, Any]], None]
@@ -48,22 +50,6 @@ class TrainData:
     family: str
     X: int
     channels: int
-
-
-def select_device(name: str) -> torch.device:
-    """``auto`` picks CUDA, then MPS, then the CPU; an unavailable explicit device is an error."""
-    cuda = torch.cuda.is_available()
-    mps = bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
-    if name == "auto":
-        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
-    kind, _, index = name.partition(":")
-    if (kind == "cuda" and not cuda) or (kind == "mps" and not mps):
-        raise UsageError(f"--device {name}: no {kind.upper()} device is available here")
-    if kind == "cuda" and index and int(index) >= torch.cuda.device_count():
-        raise UsageError(
-            f"--device {name}: this machine has {torch.cuda.device_count()} CUDA devices"
-        )
-    return torch.device(name)
 
 
 def seed_everything(seed: int) -> None:
@@ -143,32 +129,6 @@ def _scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_
             steps_per_epoch=steps_per_epoch,
         )  # fmt: skip
     return None
-
-
-@torch.no_grad()
-def predict_windows(
-    model: DelayOperator, history: torch.Tensor, cond: torch.Tensor, batch_size: int = 256
-) -> torch.Tensor:
-    """Model predictions for all windows, in batches, in eval mode: (N, m, X, C)."""
-    was_training = model.training
-    model.eval()
-    out = torch.cat(
-        [
-            model(history[i : i + batch_size], cond[i : i + batch_size]).float()
-            for i in range(0, history.shape[0], batch_size)
-        ]
-    )
-    model.train(was_training)
-    return out
-
-
-def relative_l2_physical(
-    prediction: torch.Tensor, target: torch.Tensor, normalizer: Normalizer
-) -> float:
-    """Global relative L2 ``||p - t|| / ||t||`` in the data's own units."""
-    p = normalizer.unstate(prediction.detach().cpu().double().numpy())
-    t = normalizer.unstate(target.detach().cpu().double().numpy())
-    return float(np.linalg.norm(p - t) / max(float(np.linalg.norm(t)), 1e-300))
 
 
 def _keyed(optimizer_state: dict[str, Any], key: type) -> dict[str, Any]:
@@ -355,11 +315,8 @@ def _train_epoch(s: Session, epoch: int) -> float:
 
 def _validate(s: Session) -> tuple[float, float]:
     """The validation loss and relative L2 (in the data's units) of the model's weights now."""
-    val_history, val_target, val_cond = s.val_set
-    val_prediction = predict_windows(s.model, val_history, val_cond)
-    val_loss = training_loss(val_prediction, val_target, s.config).item()
-    val_rel = relative_l2_physical(val_prediction, val_target, s.data.normalizer)
-    return val_loss, val_rel
+    val = score_checkpoint(s.model, s.data.val, s.data.normalizer)
+    return training_loss(val.output, s.val_set[1], s.config).item(), val.relative_l2
 
 
 def _checkpoint(s: Session, row: dict[str, Any]) -> None:
@@ -423,17 +380,17 @@ def _plot_prediction(s: Session) -> None:
     """A prediction-vs-truth figure of a few validation windows (best weights)."""
     from dno.plotting import draw_rollouts, save_figure
 
-    history, target, cond = s.val_set
+    history, target, _ = s.val_set
     pick = np.linspace(0, history.shape[0] - 1, min(3, history.shape[0])).astype(int)
     index = torch.from_numpy(pick).to(s.device)
-    prediction = predict_windows(s.model, history[index], cond[index]).cpu().numpy()
+    scores = score_checkpoint(s.model, s.data.val.select(pick), s.data.normalizer)
     nz = s.data.normalizer
     save_figure(
         s.run.artifacts / PREDICTION_FIGURE,
         draw_rollouts,
         nz.unstate(history[index].cpu().numpy()),
         nz.unstate(target[index].cpu().numpy()),
-        nz.unstate(prediction),
+        scores.prediction,
         s.data.val.step[pick],
         title=f"{s.model.name} on {s.data.family} (validation windows)",
     )
