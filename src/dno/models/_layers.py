@@ -94,6 +94,11 @@ class FiLM(nn.Module):
         return torch.addcmul(params[:, 1].reshape(view), h, 1.0 + params[:, 0].reshape(view))
 
 
+#: Fold FiLM into the Fourier layers' maps when a sample's grid has at least this many points
+#: per channel of width (below, an element-wise modulation is cheaper; see FourierStack.forward).
+FOLD_FILM_GRID = 4
+
+
 class FourierStack(nn.Module):
     """Fourier layers ``h <- act(FiLM(K h + W h))`` on channels-first features (no act at the end).
 
@@ -128,8 +133,22 @@ class FourierStack(nn.Module):
 
     def forward(self, h: torch.Tensor, film: torch.Tensor) -> torch.Tensor:
         last = len(self.spectral) - 1
+        # FiLM(K h + W h) = (K h + W h) * scale + shift. On a large grid the modulation is folded
+        # into both maps (the scale into the retained modes and a per-sample skip weight, the
+        # shift into the inverse transform): no pass over the grid, at the price of a
+        # (batch, width, width) weight and a few more small operations, which on a grid of few
+        # points cost more than the pass they save (measured: benchmarks/bench_train.py).
+        fold = math.prod(h.shape[2:]) >= FOLD_FILM_GRID * h.shape[1]
+        view = (1,) * (h.ndim - 2)
+        scales = torch.unbind((1.0 + film[:, :, 0]).reshape(*film.shape[:2], -1, *view), dim=1)
+        shifts = torch.unbind(film[:, :, 1].reshape(*film.shape[:2], -1, *view), dim=1)
         for layer, (spectral, skip) in enumerate(zip(self.spectral, self.skip, strict=True)):
-            h = FiLM.modulate(skip(h, add=spectral(h)), film[:, layer])
+            scale, shift = scales[layer], shifts[layer]  # (batch, width, 1, ...)
+            if fold:
+                flat_scale = scale.flatten(1)
+                h = skip(h, add=spectral(h, flat_scale, shift.flatten(1)), scale=flat_scale)
+            else:
+                h = torch.addcmul(shift, skip(h, add=spectral(h)), scale)
             if layer < last:
                 h = self.dropout(nn.functional.gelu(h))
         return h
