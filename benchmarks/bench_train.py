@@ -53,7 +53,7 @@ times, on a shared machine). Seen on 2026-12-01, 1 thread, with CPU-time checks:
   step. Matrix products 44%, copies 19%, GELU 11%, element-wise 8%, block weights 6%, AdamW 2%;
   the spectral convolutions are two thirds of the step.
 - method_of_steps (width 32, 3 layers, 16 of 17 θ-modes): as X=1, bound by the number of
-  operations (about 1000 with views): matrix products 29%, copies 14%, FiLM 8%, views 7%.
+  operations (about 1000 with views): matrix products 30%, copies 14%, FiLM 8%, views 7%.
 - memory_kernel: the 64 Euler steps' small operations (130 GELUs per step); the seed's 400 steps
   cost 7 times more.
 - The seed's models: FFTs (17-27%) and copies (20-25%: slicing complex spectra, zero-filled

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -47,17 +48,31 @@ def window_features(history: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         Channels-last features, shape (batch, S, X, C + 2 + P).
     """
     batch, n_theta, n_x, _ = history.shape
-    theta = theta_coordinates(n_theta).to(history)[None, :, None, None]
-    x = x_coordinates(n_x).to(history)[None, None, :, None]
+    grid = _grid_channels(
+        n_theta, n_x, history.dtype, history.device, torch.is_inference_mode_enabled()
+    )
     return torch.cat(
         [
             history,
-            theta.expand(batch, n_theta, n_x, 1),
-            x.expand(batch, n_theta, n_x, 1),
+            grid.expand(batch, -1, -1, -1),
             cond[:, None, None, :].expand(batch, n_theta, n_x, cond.shape[1]),
         ],
         dim=-1,
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _grid_channels(
+    n_theta: int, n_x: int, dtype: torch.dtype, device: torch.device, inference: bool
+) -> torch.Tensor:
+    """θ / τ and x at every window point, shape (1, S, X, 2); made once per grid and device.
+
+    ``inference`` keys tensors made under ``torch.inference_mode`` apart (they cannot enter
+    autograd).
+    """
+    theta = theta_coordinates(n_theta).to(dtype=dtype, device=device)
+    x = x_coordinates(n_x).to(dtype=dtype, device=device)
+    return torch.stack(torch.meshgrid(theta, x, indexing="ij"), dim=-1)[None]
 
 
 class FiLM(nn.Module):
