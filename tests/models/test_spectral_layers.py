@@ -184,3 +184,23 @@ def test_pointwise_scale_multiplies_the_product() -> None:
     scale = torch.randn(2, 4).double()
     plain = add + (layer(x) - layer.bias[:, None, None]) * scale[:, :, None, None]
     torch.testing.assert_close(layer(x, add, scale), plain + layer.bias[:, None, None])
+
+
+@pytest.mark.parametrize(
+    ("shape", "modes"), [((3, 4, 12), (5,)), ((3, 4, 1, 9), (1, 4)), ((3, 4, 1, 8), (3, 5))]
+)
+def test_lines_layout_is_the_same_convolution(
+    shape: tuple[int, ...], modes: tuple[int, ...]
+) -> None:
+    """``forward_lines`` on (n, batch, I) computes ``forward`` on (batch, I, [1,] n)."""
+    torch.manual_seed(5)
+    layer = SpectralConv(4, 3, modes).double()
+    x = torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+    lines = x.reshape(shape[0], 4, shape[-1]).permute(2, 0, 1)
+    got = layer.forward_lines(lines).permute(1, 2, 0).reshape(shape[0], 3, *shape[2:])
+    want = layer(x)
+    torch.testing.assert_close(got, want)
+    target = torch.randn_like(want)
+    grads = [torch.autograd.grad((y * target).sum(), (x, layer.weight)) for y in (got, want)]
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b)

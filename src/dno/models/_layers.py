@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+from typing import cast
 
 import torch
 from torch import nn
@@ -145,8 +146,11 @@ class FourierStack(nn.Module):
             PointwiseLinear(width, width, bound, bias=False) for _ in range(layers)
         )
         self.dropout = nn.Dropout(dropout)
+        self.lines = True  # the points-first path on line grids (False: the general path)
 
     def forward(self, h: torch.Tensor, film: torch.Tensor) -> torch.Tensor:
+        if self.lines and math.prod(h.shape[2:-1]) == 1:
+            return self._forward_lines(h, film)
         last = len(self.spectral) - 1
         # FiLM(K h + W h) = (K h + W h) * scale + shift. On a large grid the modulation is folded
         # into both maps (the scale into the retained modes and a per-sample skip weight, the
@@ -167,6 +171,28 @@ class FourierStack(nn.Module):
             if layer < last:
                 h = self.dropout(nn.functional.gelu(h))
         return h
+
+    def _forward_lines(self, h: torch.Tensor, film: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` on a grid that is a line (every axis but the last has one point).
+
+        Points first, ``(n, batch, width)``: each spectral convolution is five matrix products
+        (:meth:`SpectralConv.forward_lines`) and each skip map one, with no permutation inside
+        the stack. On such short grids the number of operations, not the arithmetic, sets the
+        time (see benchmarks/bench_train.py).
+        """
+        batch, width, *grid = h.shape
+        n = grid[-1]
+        t = h.reshape(batch, width, n).permute(2, 0, 1).contiguous()  # (n, B, W)
+        scales, shifts = (1.0 + film[:, :, 0]).unbind(1), film[:, :, 1].unbind(1)
+        last = len(self.spectral) - 1
+        for layer, (spectral, skip) in enumerate(zip(self.spectral, self.skip, strict=True)):
+            flat = t.reshape(n * batch, width)
+            y = cast(SpectralConv, spectral).forward_lines(t).reshape(n * batch, width)
+            y = torch.addmm(y, flat, cast(PointwiseLinear, skip).effective_weight().T)
+            t = torch.addcmul(shifts[layer], y.reshape(n, batch, width), scales[layer])
+            if layer < last:
+                t = self.dropout(nn.functional.gelu(t))
+        return t.permute(1, 2, 0).reshape(batch, width, *grid)
 
 
 class MLP(nn.Module):

@@ -350,6 +350,28 @@ class SpectralConv(_Bounded):
             z = torch.addmm(rows, z, self._matrix("irfft", n_last, last, x))
         return z.reshape(batch, o, *extra, *grid)
 
+    def forward_lines(self, t: torch.Tensor) -> torch.Tensor:
+        """The convolution along lines, in a points-first layout: (n, R, I) -> (n, R, O).
+
+        For a grid whose axes other than the last have one point each (``R`` counts the samples;
+        the same function as :meth:`forward` on ``t.permute(1, 2, 0)``). Five matrix products,
+        no permutation and no block weights: the real and imaginary weights mix the spectrum
+        separately and the inverse transform combines them.
+        """
+        n, rows, i = t.shape
+        o = self.out_channels
+        last = range(min(self.modes[-1], n // 2 + 1))
+        full = self._full_freqs(1) if len(self.modes) == 2 else range(1)
+        m = len(last)
+        real, imag = self._kept_weight(last, full).reshape(m, i, 2 * o).split(o, dim=-1)
+        z = self._matrix("rfft_lines", n, last, t) @ t.reshape(n, rows * i)  # (k, re|im) rows
+        z = z.reshape(m, 2 * rows, i)
+        by_real = torch.bmm(z, real).reshape(2 * m, rows * o)
+        by_imag = torch.bmm(z, imag).reshape(2 * m, rows * o)
+        y = self._matrix("irfft_lines", n, last, t) @ by_real
+        y = torch.addmm(y, self._matrix("irfft_lines_swap", n, last, t), by_imag)
+        return y.reshape(n, rows, o)
+
     def _full_freqs(self, n: int) -> range:
         """Frequencies kept on the two-sided axis, ``-(m-1) .. m-1`` clamped to the grid."""
         m = min(self.modes[0], n // 2 + 1)
@@ -371,7 +393,10 @@ class SpectralConv(_Bounded):
         ``rfft`` (n, 2m) = [C | -S]; ``fft`` (2n, 2k) = [[C, -S], [S, C]] (complex input);
         ``ifft`` (2k, 2n) = [[C.T, S.T], [-S.T, C.T]] / n; ``irfft`` (2m, n) = [c C.T ; -c S.T] / n
         with c = 1 for the zero and Nyquist frequencies and 2 otherwise (the conjugate half);
-        ``irfft_pairs``: ``irfft``'s rows in (frequency, real | imaginary) order.
+        ``irfft_pairs``: ``irfft``'s rows in (frequency, real | imaginary) order. For
+        :meth:`forward_lines`: ``rfft_lines`` (2m, n), ``rfft.T`` with rows in that order;
+        ``irfft_lines`` (n, 2m), ``irfft_pairs.T``; ``irfft_lines_swap`` (n, 2m), the same with
+        each pair's columns (real, imaginary) replaced by (imaginary, -real).
         """
         key = (kind, n, freqs.start, freqs.stop, like.dtype, like.device)
         matrix = self._matrices.get(key)
@@ -381,6 +406,8 @@ class SpectralConv(_Bounded):
             cos, sin = torch.cos(phase), torch.sin(phase)  # (n, len(freqs))
             if kind == "rfft":
                 matrix = torch.cat([cos, -sin], dim=1)
+            elif kind == "rfft_lines":
+                matrix = torch.stack([cos.T, -sin.T], dim=1).reshape(-1, n)
             elif kind == "fft":
                 matrix = torch.cat([torch.cat([cos, -sin], 1), torch.cat([sin, cos], 1)], 0)
             elif kind == "ifft":
@@ -389,8 +416,13 @@ class SpectralConv(_Bounded):
             else:
                 weight = torch.where((k == 0) | (2 * k == n), 1.0, 2.0)[:, None] / n
                 matrix = torch.cat([weight * cos.T, -weight * sin.T], dim=0)
-                if kind == "irfft_pairs":
-                    matrix = matrix.reshape(2, len(freqs), n).transpose(0, 1).reshape(-1, n)
+                if kind != "irfft":  # rows in (frequency, real | imaginary) order
+                    matrix = matrix.reshape(2, len(freqs), n).transpose(0, 1)
+                if kind == "irfft_lines_swap":  # (k, re) -> the imaginary row, (k, im) -> -real
+                    matrix = torch.stack([matrix[:, 1], -matrix[:, 0]], dim=1)
+                matrix = matrix.reshape(-1, n)
+                if kind != "irfft" and kind != "irfft_pairs":
+                    matrix = matrix.T.contiguous()
             matrix = matrix.to(dtype=like.dtype, device=like.device)
             self._matrices[key] = matrix
         return matrix
