@@ -49,9 +49,11 @@ def window_features(history: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         Channels-last features, shape (batch, S, X, C + 2 + P).
     """
     batch, n_theta, n_x, _ = history.shape
-    grid = _grid_channels(
-        n_theta, n_x, history.dtype, history.device, torch.is_inference_mode_enabled()
-    )
+    if torch.compiler.is_compiling():  # a compiled graph keeps its constants itself
+        grid = _make_grid_channels(n_theta, n_x, history.dtype, history.device)
+    else:
+        inference = torch.is_inference_mode_enabled()
+        grid = _grid_channels(n_theta, n_x, history.dtype, history.device, inference)
     return torch.cat(
         [
             history,
@@ -71,6 +73,12 @@ def _grid_channels(
     ``inference`` keys tensors made under ``torch.inference_mode`` apart (they cannot enter
     autograd).
     """
+    return _make_grid_channels(n_theta, n_x, dtype, device)
+
+
+def _make_grid_channels(
+    n_theta: int, n_x: int, dtype: torch.dtype, device: torch.device
+) -> torch.Tensor:
     theta = theta_coordinates(n_theta).to(dtype=dtype, device=device)
     x = x_coordinates(n_x).to(dtype=dtype, device=device)
     return torch.stack(torch.meshgrid(theta, x, indexing="ij"), dim=-1)[None]
