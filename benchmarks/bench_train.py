@@ -27,7 +27,7 @@ The anchor: our :class:`~dno.models.SpectralConv` against neuraloperator's ``Spe
 in/out channels (the width), grid (X, S) and the same retained modes (ours ``(modes_x,
 modes_theta) = (8, 16)``, theirs ``n_modes = (2*8-1, 2*16-1)``, both keeping |k_x| <= 7 and
 0 <= k_theta <= 15); with the same weights both compute the same function (checked, printed).
-The ratio is ours / theirs in samples per second (target >= 1.0). If neuraloperator is missing,
+The ratio is ours / theirs in samples per second (target: at least 2). If neuraloperator is missing,
 the anchor rows say so and why.
 
 Seed sizes (``--seed-sizes``): dno's models against the seed pipeline's own models
@@ -59,10 +59,14 @@ times, on a shared machine). Seen on 2026-12-01, 1 thread, with CPU-time checks:
 - The seed's models: FFTs (17-27%) and copies (20-25%: slicing complex spectra, zero-filled
   full spectra).
 
-Kept because measured faster (CPU time per step, 1 thread, the seed timed in between): FiLM
-folded into the Fourier layers' maps on large grids (X=20: 140 -> 123 ms per step); the 2-D
-inverse transform without a permuting copy (a spectral convolution at X=20: 16.0 -> 13.1 ms
-forward and backward). Tried and dropped: folding FiLM on short grids (X=1: 10-15% slower; the
+Kept because measured faster (CPU time per step, 1 thread, the seed timed in between): on line
+grids (X=1, and 1-D models) the Fourier stack works points first, ``(S, batch, width)``, where a
+spectral convolution is five matrix products with no permutation and no block weights and a skip
+map is one (X=1: 6.6 -> 5.1 ms per step; method_of_steps: 3.9 -> 3.2 ms; forward operations
+149 -> 105 for method_of_steps); FiLM folded into the Fourier layers' maps on large grids
+(X=20: 140 -> 123 ms per step); the 2-D inverse transform without a permuting copy (a spectral
+convolution at X=20: 16.0 -> 13.1 ms forward and backward); the window's θ and x channels made
+once per grid. Tried and dropped: folding FiLM on short grids (X=1: 10-15% slower; the
 per-sample weight is larger than the grid); a hand-written backward for the 1-D path (no gain:
 the operations cost, not autograd's record of them); ``torch.fft.rfft2`` instead of the
 truncated DFT products (1.7 ms against 1.2 ms with the permutations at X=20; at the short θ
