@@ -316,9 +316,11 @@ class SpectralConv(_Bounded):
         z = x.reshape(-1, n_last) @ rfft
         if d == 2:
             n0 = grid[0]
-            z = z.reshape(-1, n0, 2, len(last)).permute(0, 3, 2, 1).reshape(-1, 2 * n0)
-            z = z @ self._matrix("fft", n0, full, x)  # (batch*I*extra*m_last, 2*n_full)
-            z = z.reshape(batch, i, -1, len(last), 2, len(full)).permute(3, 5, 0, 2, 4, 1)
+            # Along the first axis from the left, on (batch*I*extra, [n0, re|im], m_last) as a
+            # view: cheaper than permuting first (measured).
+            fft = self._matrix("fft_left", n0, full, x)  # (2*n_full, 2*n0)
+            z = torch.matmul(fft, z.reshape(-1, 2 * n0, len(last)))  # rows (re|im, k0)
+            z = z.reshape(batch, i, -1, 2, len(full), len(last)).permute(5, 4, 0, 2, 3, 1)
         else:
             z = z.reshape(batch, i, -1, 2, len(last)).permute(4, 0, 2, 3, 1)
         n_modes = len(last) * len(full)
@@ -393,6 +395,7 @@ class SpectralConv(_Bounded):
         ``rfft`` (n, 2m) = [C | -S]; ``fft`` (2n, 2k) = [[C, -S], [S, C]] (complex input);
         ``ifft`` (2k, 2n) = [[C.T, S.T], [-S.T, C.T]] / n; ``irfft`` (2m, n) = [c C.T ; -c S.T] / n
         with c = 1 for the zero and Nyquist frequencies and 2 otherwise (the conjugate half);
+        ``fft_left`` (2k, 2n): ``fft.T`` with columns in (point, real | imaginary) order;
         ``irfft_pairs``: ``irfft``'s rows in (frequency, real | imaginary) order. For
         :meth:`forward_lines`: ``rfft_lines`` (2m, n), ``rfft.T`` with rows in that order;
         ``irfft_lines`` (n, 2m), ``irfft_pairs.T``; ``irfft_lines_swap`` (n, 2m), the same with
@@ -408,8 +411,10 @@ class SpectralConv(_Bounded):
                 matrix = torch.cat([cos, -sin], dim=1)
             elif kind == "rfft_lines":
                 matrix = torch.stack([cos.T, -sin.T], dim=1).reshape(-1, n)
-            elif kind == "fft":
+            elif kind in ("fft", "fft_left"):
                 matrix = torch.cat([torch.cat([cos, -sin], 1), torch.cat([sin, cos], 1)], 0)
+                if kind == "fft_left":
+                    matrix = matrix.reshape(2, n, -1).permute(2, 1, 0).reshape(-1, 2 * n)
             elif kind == "ifft":
                 top = torch.cat([cos.T, sin.T], 1)
                 matrix = torch.cat([top, torch.cat([-sin.T, cos.T], 1)], 0) / n
