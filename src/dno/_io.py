@@ -14,6 +14,7 @@ import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from dno.errors import DnoError, UsageError
 
@@ -23,6 +24,7 @@ __all__ = [
     "check_folder_writable",
     "check_writable",
     "read_user_text",
+    "read_yaml_mapping",
     "remove_stale_temporaries",
     "temporary_path",
 ]
@@ -95,6 +97,28 @@ def read_user_text(path: str | os.PathLike[str], what: str) -> str:
             f"{what} {str(target)!r} is not UTF-8 text (byte {byte!r} at position "
             f"{error.start}); save it as UTF-8"
         ) from None
+
+
+def read_yaml_mapping(path: str | os.PathLike[str], what: str) -> dict[str, Any]:
+    """The mapping in the YAML file ``path`` that the user wrote (``what`` names it in errors);
+    an empty file is an empty mapping.
+
+    Raises:
+        UsageError: the file does not exist, is not valid YAML, or holds no mapping.
+    """
+    import yaml
+
+    target = Path(path)
+    if not target.is_file():
+        raise UsageError(f"{what} {str(target)!r} does not exist")
+    try:
+        data = yaml.safe_load(read_user_text(target, what)) or {}
+    except yaml.YAMLError as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise UsageError(f"{what} {str(target)!r} is not valid YAML: {first}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{what} {str(target)!r} must hold a mapping of keys")
+    return {str(key): value for key, value in data.items()}
 
 
 @contextlib.contextmanager

@@ -30,10 +30,9 @@ import numpy as np
 from dno._io import check_folder_writable
 from dno.errors import DnoError, UsageError
 from dno.evaluation._cost import measure_cost
-from dno.evaluation._figures import plot_diagnostics
+from dno.evaluation._figures import plot_diagnostics, plot_rollout_error, plot_rollouts
 from dno.evaluation._report import to_jsonable, write_json
 from dno.evaluation._run_config import EvaluationConfig
-from dno.evaluation._run_figures import plot_rollout_error, plot_rollouts
 from dno.evaluation._run_scores import (
     RolloutScores,
     rollout_record,

@@ -1,4 +1,5 @@
-"""Run folders on disk: the exact config, one metrics row per epoch, final results, artifacts.
+"""Folders and files: run, study and trial folders, the names of dno's files, one JSON and one
+CSV reader/writer, and a trial's state.
 
 A run folder is readable without dno::
 
@@ -10,6 +11,9 @@ A run folder is readable without dno::
 
 from __future__ import annotations
 
-from dno.tracking._run import RunFolder, json_safe
+from dno.tracking import _files, _run, _study
+from dno.tracking._files import *  # noqa: F403  (the names of the files, JSON and CSV)
+from dno.tracking._run import *  # noqa: F403  (a run folder)
+from dno.tracking._study import *  # noqa: F403  (a study folder, a trial's state)
 
-__all__ = ["RunFolder", "json_safe"]
+__all__ = [*_files.__all__, *_run.__all__, *_study.__all__]

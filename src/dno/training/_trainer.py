@@ -386,14 +386,15 @@ def _plot_prediction(
     device: torch.device,
 ) -> None:
     """A prediction-vs-truth figure of a few validation windows (best weights)."""
-    from dno.training._figures import plot_windows
+    from dno.plotting import draw_rollouts, save_figure
 
     pick = np.linspace(0, val[0].shape[0] - 1, min(3, val[0].shape[0])).astype(int)
     index = torch.from_numpy(pick).to(device)
     prediction = predict_windows(model, val[0][index], val[2][index]).cpu().numpy()
     nz = data.normalizer
-    plot_windows(
+    save_figure(
         run.artifacts / "prediction_vs_truth.png",
+        draw_rollouts,
         nz.unstate(val[0][index].cpu().numpy()),
         nz.unstate(val[1][index].cpu().numpy()),
         nz.unstate(prediction),
