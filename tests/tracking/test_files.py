@@ -12,8 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dno._io import read_yaml_mapping
-from dno.errors import DnoError, UsageError
+from dno.errors import DnoError
 from dno.tracking import (
     RunFolder,
     json_safe,
@@ -114,24 +113,3 @@ def test_nan_in_json_safe_and_csv_is_empty(tmp_path: Path) -> None:
     write_csv(tmp_path / "m.csv", [{"epoch": 1, "loss": math.nan}])
     assert read_csv(tmp_path / "m.csv") == [{"epoch": 1, "loss": None}]
     assert json.loads(json.dumps(json_safe({"x": np.float32("nan")}))) == {"x": None}
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [(None, "does not exist"), ("a: [", "is not valid YAML"), ("- 1\n", "must hold a mapping")],
-)
-def test_read_yaml_mapping_names_the_bad_file(
-    tmp_path: Path, text: str | None, message: str
-) -> None:
-    path = tmp_path / "config.yaml"
-    if text is not None:
-        path.write_text(text)
-    with pytest.raises(UsageError, match=f"my config '.*config.yaml' {message}"):
-        read_yaml_mapping(path, "my config")
-
-
-def test_read_yaml_mapping_reads_a_mapping_and_an_empty_file(tmp_path: Path) -> None:
-    (tmp_path / "a.yaml").write_text("lr: 1.0e-3\n1: x\n")
-    (tmp_path / "b.yaml").write_text("")
-    assert read_yaml_mapping(tmp_path / "a.yaml", "config") == {"lr": 1e-3, "1": "x"}
-    assert read_yaml_mapping(tmp_path / "b.yaml", "config") == {}

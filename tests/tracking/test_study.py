@@ -20,9 +20,7 @@ from dno.tracking import (
 def test_a_trial_with_one_seed_runs_in_its_own_folder(tmp_path: Path) -> None:
     trial = trial_folder(tmp_path, 3)
     assert trial == tmp_path / "trials" / "3"
-    assert trial_runs(trial) == []
     assert seed_folder(trial, 0, seeds=1) == trial
-    trial.mkdir(parents=True)
     assert trial_runs(trial) == [trial]
 
 

@@ -30,9 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from dno._io import read_user_text
+from dno._io import read_yaml_mapping
 from dno._limits import MAX_SEEDS, check_count
 from dno._names import check_name
 from dno.dde import FAMILIES
@@ -140,15 +138,7 @@ def load_plan(
         UsageError: a missing or malformed file, or any bad key or value (one line).
     """
     target = Path(path)
-    if not target.is_file():
-        raise UsageError(f"comparison file {str(target)!r} does not exist")
-    try:
-        data = yaml.safe_load(read_user_text(target, "comparison file"))
-    except yaml.YAMLError as error:
-        first = str(error).splitlines()[0] if str(error) else "bad YAML"
-        raise UsageError(f"comparison file {str(target)!r} is not valid YAML: {first}") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"comparison file {str(target)!r} must hold a mapping of keys")
+    data = read_yaml_mapping(target, "comparison file")
     return parse_plan(
         data, source=str(target), default_name=target.stem, seeds=seeds, max_epochs=max_epochs
     )

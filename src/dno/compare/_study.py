@@ -15,6 +15,7 @@ from dno._io import atomic_path
 from dno.compare._stats import ApproachStats, compare_approaches
 from dno.compare._table import format_table
 from dno.errors import UsageError
+from dno.tracking import COMPARISON_CSV, COMPARISON_MD, write_csv
 
 __all__ = ["compare_study"]
 
@@ -48,14 +49,9 @@ def compare_study(
     Raises:
         UsageError: fewer than two seeds per configuration, or an unknown baseline trial.
     """
-    from dno.search._inspect import locate_study
-    from dno.search._summary import write_csv
+    from dno.search import locate_study
 
-    loaded, spec, folder = locate_study(study, results, storage)
-    if not spec.objectives:
-        raise UsageError(
-            f"study {spec.name!r} has no objective (its sweep has no metric): nothing to compare"
-        )
+    loaded, spec, folder = locate_study(study, results, storage, scoring="compare")
     if spec.seeds < 2:
         raise UsageError(
             f"study {spec.name!r} ran one seed per configuration; paired statistics need "
@@ -86,9 +82,9 @@ def compare_study(
         + format_table(rows)
         + "\n"
     )
-    with atomic_path(folder / "comparison.md") as tmp:
+    with atomic_path(folder / COMPARISON_MD) as tmp:
         tmp.write_text(text, encoding="utf-8")
-    write_csv(folder / "comparison.csv", [_flat(r) for r in rows])
+    write_csv(folder / COMPARISON_CSV, [_flat(r) for r in rows])
     return rows, folder
 
 

@@ -6,16 +6,20 @@ means, the methods), so the HTML report can render it without dno's live objects
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dno import __version__
 from dno._io import atomic_path
 from dno.compare._stats import BOOTSTRAP_RESAMPLES, ApproachStats, min_wilcoxon_pairs
-from dno.tracking import json_safe
+from dno.tracking import (
+    COMPARISON_CSV,
+    COMPARISON_JSON,
+    COMPARISON_MD,
+    json_safe,
+    write_csv,
+    write_json,
+)
 
 if TYPE_CHECKING:
     from dno.compare._plan import Approach
@@ -275,14 +279,8 @@ def write_comparison(result: ComparisonResult) -> dict[str, Path]:
     """Write ``comparison.csv``, ``comparison.md`` and ``comparison.json`` into the folder."""
     folder = result.folder
     folder.mkdir(parents=True, exist_ok=True)
-    rows = csv_rows(result)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(json_safe(rows))
-    document = json.dumps(comparison_document(result), indent=2, allow_nan=False) + "\n"
     return {
-        "csv": _write_text(folder / "comparison.csv", buffer.getvalue()),
-        "md": _write_text(folder / "comparison.md", format_markdown(result)),
-        "json": _write_text(folder / "comparison.json", document),
+        "csv": write_csv(folder / COMPARISON_CSV, csv_rows(result)),
+        "md": _write_text(folder / COMPARISON_MD, format_markdown(result)),
+        "json": write_json(folder / COMPARISON_JSON, comparison_document(result)),
     }

@@ -17,7 +17,7 @@
   :func:`load_evaluation_config` reads one from YAML) and :func:`format_evaluation` (the table).
 
 Metric functions take plain numpy arrays (torch is imported only inside :func:`measure_cost`);
-:func:`to_jsonable` turns any result into standard JSON (no NaN or Infinity).
+:func:`dno.tracking.json_safe` turns any result into standard JSON (no NaN or Infinity).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from dno.evaluation._diagnosis import (
     diagnose,
 )
 from dno.evaluation._figures import plot_diagnostics
-from dno.evaluation._report import format_table, to_jsonable, write_json
+from dno.evaluation._report import format_table
 from dno.evaluation._run import EVALUATION_SPLITS, evaluate_run
 from dno.evaluation._run_config import EvaluationConfig, load_evaluation_config
 from dno.evaluation._run_summary import format_evaluation
@@ -107,7 +107,5 @@ __all__ = [
     "spatial_layout",
     "spectral_diagnostics",
     "spectral_zigzag",
-    "to_jsonable",
     "valid_prediction_time",
-    "write_json",
 ]

@@ -8,7 +8,7 @@ Conventions shared by every function here:
 - ``mask`` (bool, shape (B, T)) or ``lengths`` (int, shape (B,)) mark the real time steps;
   padding never enters a sum, a mean or a norm.
 - Errors that are undefined (0/0 with a nonzero error, no valid step) come out as ``inf`` or
-  ``NaN``; :func:`dno.evaluation.to_jsonable` writes them as ``null``.
+  ``NaN``; :func:`dno.tracking.json_safe` writes them as ``null``.
 """
 
 from __future__ import annotations

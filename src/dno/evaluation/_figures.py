@@ -18,6 +18,7 @@ from dno.plotting import (
     draw_rollouts,
     save_figure,
 )
+from dno.tracking import PREDICTION_FIGURE
 
 __all__ = ["plot_diagnostics", "plot_rollout_error", "plot_rollouts"]
 
@@ -73,7 +74,7 @@ def plot_diagnostics(
         ]
     # Size-1 axes (a channel, a scalar family's X) would make a degenerate image.
     field = (np.squeeze(pred[index]), np.squeeze(true[index]))
-    return [*paths, save_figure(folder / "prediction_vs_truth.png", draw_field, *field)]
+    return [*paths, save_figure(folder / PREDICTION_FIGURE, draw_field, *field)]
 
 
 def plot_rollouts(

@@ -18,7 +18,6 @@ The protocol is the same for every model, so runs compare fairly:
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +30,6 @@ from dno._io import check_folder_writable
 from dno.errors import DnoError, UsageError
 from dno.evaluation._cost import measure_cost
 from dno.evaluation._figures import plot_diagnostics, plot_rollout_error, plot_rollouts
-from dno.evaluation._report import to_jsonable, write_json
 from dno.evaluation._run_config import EvaluationConfig
 from dno.evaluation._run_scores import (
     RolloutScores,
@@ -42,6 +40,17 @@ from dno.evaluation._run_scores import (
 )
 from dno.evaluation._run_summary import summarize
 from dno.evaluation._stability import noise_sensitivity, rollout_noise_sensitivity
+from dno.tracking import (
+    EVALUATION_FIGURES,
+    EVALUATION_JSON,
+    FINAL_RESULTS,
+    ROLLOUTS_NPZ,
+    RUN_CONFIG,
+    RunFolder,
+    json_safe,
+    read_json,
+    write_json,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -70,16 +79,6 @@ class _Run:
     status: str | None
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise DnoError(f"cannot read {path}: {error}") from None
-    if not isinstance(data, dict):
-        raise DnoError(f"{path} does not hold a JSON object")
-    return data
-
-
 def _dataset_path(
     folder: Path, config: dict[str, Any], data: str | os.PathLike[str] | None
 ) -> Path:
@@ -91,7 +90,7 @@ def _dataset_path(
     recorded = (config.get("data") or {}).get("path")
     if not recorded:
         raise DnoError(
-            f"{folder / 'config.json'} records no dataset; pass the dataset it was trained on "
+            f"{folder / RUN_CONFIG} records no dataset; pass the dataset it was trained on "
             "with --data PATH"
         )
     path = Path(recorded)
@@ -108,21 +107,21 @@ def _load_run(run_dir: str | os.PathLike[str], data: str | os.PathLike[str] | No
     from dno.data import Normalizer, read_dataset
     from dno.models import load_checkpoint
 
-    folder = Path(run_dir)
+    folder, run = Path(run_dir), RunFolder(run_dir)
     if not folder.is_dir():
         raise UsageError(f"run folder {str(folder)!r} does not exist")
-    if not (folder / "config.json").is_file():
+    if not run.config_path.is_file():
         raise UsageError(
             f"{str(folder)!r} is not a run folder (no config.json); expected a folder written "
             "by dno train"
         )
-    best = folder / "artifacts" / "best.pt"
+    best = run.best_checkpoint
     if not best.is_file():
         raise DnoError(
             f"run folder {str(folder)!r} has no checkpoint artifacts/best.pt (no epoch finished?); "
             f"train it first: dno train ... --out {folder}"
         )
-    config = _read_json(folder / "config.json")
+    config = read_json(run.config_path)
     model, extra = load_checkpoint(best)
     if not extra or "normalizer" not in extra:
         raise DnoError(f"{best} holds no normalization; it was not written by dno train")
@@ -133,10 +132,14 @@ def _load_run(run_dir: str | os.PathLike[str], data: str | os.PathLike[str] | No
             f"dataset {dataset.path!r} holds {dataset.family!r} data; run {str(folder)!r} was "
             f"trained on {family!r}"
         )
-    results_path = folder / "final_results.json"
-    status = _read_json(results_path).get("status") if results_path.is_file() else None
     return _Run(
-        folder, config, model, extra, Normalizer.from_dict(extra["normalizer"]), dataset, status
+        folder,
+        config,
+        model,
+        extra,
+        Normalizer.from_dict(extra["normalizer"]),
+        dataset,
+        run.status(),
     )
 
 
@@ -219,7 +222,7 @@ def _stability(
     return {
         "windows": int(pick.size),
         "one_step": one,
-        "rollout": {"delay": np.arange(1, config.horizon_delays + 1), **to_jsonable(rollout)},
+        "rollout": {"delay": np.arange(1, config.horizon_delays + 1), **json_safe(rollout)},
     }
 
 
@@ -245,7 +248,7 @@ def _figures(
     pick: np.ndarray,
 ) -> list[Path]:
     """PNG files in ``artifacts/evaluation_<split>/``; rollouts drawn for the windows ``pick``."""
-    folder = run.path / "artifacts" / f"evaluation_{split}"
+    folder = RunFolder(run.path).artifacts / EVALUATION_FIGURES.format(split=split)
     folder.mkdir(parents=True, exist_ok=True)
     title = f"{run.model.name} on {run.dataset.family} ({split}, {config.horizon_delays} delays)"
     paths = [
@@ -328,7 +331,7 @@ def evaluate_run(
     run = _load_run(run_dir, data)
     check_folder_writable(run.path)  # before the work, not after it
     if figures:
-        artifacts = run.path / "artifacts"
+        artifacts = RunFolder(run.path).artifacts
         check_folder_writable(artifacts if artifacts.is_dir() else run.path)
     torch_device = select_device(device)
     run.model.to(torch_device).eval()
@@ -371,11 +374,11 @@ def evaluate_run(
     )
     result["figures"] = [str(path.relative_to(run.path)) for path in paths]
     result["examples"] = _write_examples(
-        run.path / f"rollouts_{split}.npz", history, truth[:, :horizon], prediction, pick
+        run.path / ROLLOUTS_NPZ.format(split=split), history, truth[:, :horizon], prediction, pick
     )
-    result = to_jsonable(result)
+    result = json_safe(result)
     result["summary"] = summarize(result)
-    write_json(run.path / f"evaluation_{split}.json", result)
+    write_json(run.path / EVALUATION_JSON.format(split=split), result)
     _merge_summary(run.path, split, result["summary"])
     return dict(result)
 
@@ -395,11 +398,9 @@ def _data_record(run: _Run, split: str, windows: WindowSet) -> dict[str, Any]:
 
 def _merge_summary(folder: Path, split: str, summary: dict[str, Any]) -> None:
     """Put ``summary`` under ``"evaluation": {split: ...}`` of ``final_results.json`` (atomic)."""
-    from dno.tracking import RunFolder
-
     run = RunFolder(folder)
-    results = _read_json(run.results_path) if run.results_path.is_file() else {}
+    results = run.results()
     evaluation = results.get("evaluation")
     evaluation = dict(evaluation) if isinstance(evaluation, dict) else {}
     evaluation[split] = summary
-    run.write_json(run.results_path.name, {**results, "evaluation": evaluation})
+    run.write_json(FINAL_RESULTS, {**results, "evaluation": evaluation})

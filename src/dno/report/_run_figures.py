@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 from dataclasses import dataclass, replace
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from dno._names import slug
+from dno.errors import DnoError
 from dno.plotting import (
     HISTORY,
     PREDICTION,
@@ -34,9 +34,9 @@ from dno.plotting import (
     draw_panels,
     draw_rollouts,
 )
-from dno.report._collect import read_metrics
 from dno.report._plotting import Plot, plotly_panels, spans_decades
 from dno.report._records import StudyData, TrialRecord
+from dno.tracking import EVALUATION_JSON, METRICS, PREDICTION_FIGURE, RunFolder, read_json
 
 __all__ = [
     "Artifact",
@@ -62,14 +62,14 @@ MAX_OWN_PANELS = 4
 def _curves(t: TrialRecord) -> tuple[str, dict[str, list[tuple[float, float]]]]:
     """Per-epoch curves of a trial: ``(source, column -> [(epoch, value)])``."""
     runs = t.run_dirs()
-    rows = read_metrics(runs[0]) if runs else []
+    rows = RunFolder(runs[0]).read_metrics() if runs else []
     if rows:
         curves: dict[str, list[tuple[float, float]]] = {}
         for row in rows:
             for name, value in row.items():
                 if name != "epoch" and isinstance(value, int | float) and math.isfinite(value):
                     curves.setdefault(name, []).append((float(row["epoch"]), float(value)))
-        where = f"seed {runs[0].name}" if runs[0] != t.folder else "metrics.csv"
+        where = f"seed {runs[0].name}" if runs[0] != t.folder else METRICS
         return where, curves
     steps = sorted(t.intermediate.items())
     return "reported objective", {"objective": [(float(s), v) for s, v in steps]}
@@ -115,13 +115,12 @@ def read_evaluation(t: TrialRecord) -> dict[str, Any] | None:
     """A trial's ``evaluation_val.json`` (else ``evaluation_test.json``), or None."""
     runs = t.run_dirs()
     for split in ("val", "test"):
-        path = runs[0] / f"evaluation_{split}.json" if runs else None
+        path = runs[0] / EVALUATION_JSON.format(split=split) if runs else None
         if path is not None and path.is_file():
             try:
-                loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
+                return read_json(path)
+            except DnoError:
                 continue
-            return loaded
     return None
 
 
@@ -314,8 +313,8 @@ def copy_artifacts(best: list[TrialRecord], group: str, out: Path) -> list[Artif
         runs = t.run_dirs()
         if not runs:
             continue
-        artifacts = runs[0] / "artifacts"
-        sources = [artifacts / "prediction_vs_truth.png"]
+        artifacts = RunFolder(runs[0]).artifacts
+        sources = [artifacts / PREDICTION_FIGURE]
         sources += sorted(artifacts.glob("evaluation_*/*.png"))
         target = out / "figures" / group / f"trial-{t.number}"
         for source in sources:

@@ -8,7 +8,6 @@ implementation of the same protocol.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any, Protocol
 
 from dno.data import Dataset
 from dno.errors import UsageError
+from dno.tracking import RunFolder
 from dno.training import check_keys, resolve_config, train
 
 __all__ = ["OBJECTIVES", "DnoModelRunner", "Report", "TrialRunner"]
@@ -121,12 +121,10 @@ class WandbRun:
         self.run.log({k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"]))
 
     def finish(self, folder: Path) -> None:
-        results = folder / "final_results.json"
-        if results.exists():
-            summary = json.loads(results.read_text())
-            self.run.summary.update(
-                {k: v for k, v in summary.items() if isinstance(v, int | float | str)}
-            )
+        summary = RunFolder(folder).results()
+        self.run.summary.update(
+            {k: v for k, v in summary.items() if isinstance(v, int | float | str)}
+        )
         self.run.finish()
 
 
@@ -138,7 +136,7 @@ def _latency_ms(folder: Path, config: dict[str, Any]) -> float:
 
     from dno.models import load
 
-    model = load(folder / "artifacts" / "best.pt")
+    model = load(RunFolder(folder).best_checkpoint)
     history = torch.zeros(32, model.S, model.X, model.channels)
     cond = torch.zeros(32, model.cond_dim)
     with torch.no_grad():

@@ -1,4 +1,4 @@
-"""The names of dno's files, and the one JSON and one CSV reader/writer they are written with.
+"""The names of dno's files, the one JSON and one CSV reader/writer, and the run folder.
 
 JSON is standard (no NaN or Infinity: a non-finite number is ``null``). CSV has the union of
 its rows' keys as columns, ``\\n`` line ends, and an empty cell for a missing, None or
@@ -28,40 +28,20 @@ from dno._io import atomic_path
 from dno.errors import DnoError
 
 __all__ = [
-    "ARTIFACTS",
-    "BEST_CHECKPOINT",
-    "BEST_CONFIG",
-    "COMPARISON_CSV",
-    "COMPARISON_JSON",
-    "COMPARISON_MD",
-    "COMPARISON_SCORE",
-    "CONFIRMATION",
-    "EVALUATION_FIGURES",
-    "EVALUATION_JSON",
-    "FINAL_RESULTS",
-    "LAST_CHECKPOINT",
-    "METRICS",
-    "PREDICTION_FIGURE",
-    "ROLLOUTS_NPZ",
-    "RUN_CONFIG",
-    "STUDY_JOURNAL",
-    "SUMMARY",
-    "TRIAL_RECORD",
-    "json_safe",
-    "parse_cell",
-    "read_csv",
-    "read_json",
-    "write_csv",
-    "write_json",
-]
+    "ARTIFACTS", "BEST_CHECKPOINT", "BEST_CONFIG", "COMPARISON_CSV", "COMPARISON_JSON",
+    "COMPARISON_MD", "COMPARISON_SCORE", "CONFIRMATION", "EVALUATION_FIGURES",
+    "EVALUATION_JSON", "FINAL_RESULTS", "LAST_CHECKPOINT", "METRICS", "PREDICTION_FIGURE",
+    "ROLLOUTS_NPZ", "RUN_CONFIG", "STUDY_JOURNAL", "SUMMARY", "TRIAL_RECORD", "RunFolder",
+    "json_safe", "parse_cell", "read_csv", "read_json", "write_csv", "write_json",
+]  # fmt: skip
 
 # a run folder (dno train)
-RUN_CONFIG = "config.json"
-METRICS = "metrics.csv"
-FINAL_RESULTS = "final_results.json"
-ARTIFACTS = "artifacts"
-BEST_CHECKPOINT = "best.pt"
-LAST_CHECKPOINT = "last.pt"
+RUN_CONFIG = "config.json"  # the configuration as it ran (after defaulting)
+METRICS = "metrics.csv"  # one row per epoch
+FINAL_RESULTS = "final_results.json"  # the final metrics (and dno evaluate's summary)
+ARTIFACTS = "artifacts"  # checkpoints and figures
+BEST_CHECKPOINT = "best.pt"  # in artifacts/, loads with dno.models.load alone
+LAST_CHECKPOINT = "last.pt"  # in artifacts/, to resume
 PREDICTION_FIGURE = "prediction_vs_truth.png"
 # dno evaluate, in a run folder (``.format(split=...)``)
 EVALUATION_JSON = "evaluation_{split}.json"
@@ -174,3 +154,45 @@ def parse_cell(text: str | None) -> Any:
     if _INT.fullmatch(text):
         return int(text)
     return float(text) if _FLOAT.fullmatch(text) else text
+
+
+class RunFolder:
+    """One run folder: ``config.json``, ``metrics.csv``, ``final_results.json``, ``artifacts/``."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.artifacts = self.path / ARTIFACTS
+        self.config_path = self.path / RUN_CONFIG
+        self.metrics_path = self.path / METRICS
+        self.results_path = self.path / FINAL_RESULTS
+        self.best_checkpoint = self.artifacts / BEST_CHECKPOINT
+        self.last_checkpoint = self.artifacts / LAST_CHECKPOINT
+
+    def create(self) -> RunFolder:
+        """Make the folder and ``artifacts/``."""
+        self.artifacts.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def write_json(self, name: str, data: Mapping[str, Any]) -> Path:
+        """Write ``data`` as standard JSON (keys sorted) to ``<run>/<name>`` atomically."""
+        return write_json(self.path / name, data, sort_keys=True)
+
+    def read_json(self, name: str) -> dict[str, Any]:
+        return read_json(self.path / name)
+
+    def results(self) -> dict[str, Any]:
+        """What ``final_results.json`` holds ({} if there is no such file)."""
+        return read_json(self.results_path) if self.results_path.is_file() else {}
+
+    def status(self) -> str | None:
+        """The ``status`` in ``final_results.json`` (None: no such file, or no status)."""
+        status = self.results().get("status")
+        return None if status is None else str(status)
+
+    def write_metrics(self, rows: list[dict[str, Any]]) -> Path:
+        """Rewrite ``metrics.csv`` with ``rows`` (one per epoch) atomically."""
+        return write_csv(self.metrics_path, rows)
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        """The rows of ``metrics.csv`` with numbers parsed (empty cells become None)."""
+        return read_csv(self.metrics_path)

@@ -19,19 +19,10 @@ from typing import Any
 from dno.tracking._files import TRIAL_RECORD, read_json
 
 __all__ = [
-    "FAIL_ATTR",
-    "INTERRUPTED_ATTR",
-    "RETRY_ATTR",
-    "TRIAL_STATES",
-    "confirm_folder",
-    "replay_folder",
-    "seed_folder",
-    "trial_folder",
-    "trial_params",
-    "trial_reason",
-    "trial_runs",
-    "trial_state",
-]
+    "FAIL_ATTR", "INTERRUPTED_ATTR", "RETRY_ATTR", "TRIAL_STATES", "confirm_folder",
+    "replay_folder", "seed_folder", "trial_folder", "trial_params", "trial_reason",
+    "trial_runs", "trial_state",
+]  # fmt: skip
 
 #: A trial's states: Optuna's, with a failed trial that was re-run (its process was
 #: interrupted or died) called ``interrupted``.
@@ -72,7 +63,7 @@ def trial_runs(trial: Path) -> list[Path]:
     if seeds.is_dir():
         found = [p for p in seeds.iterdir() if p.is_dir()]
         return sorted(found, key=lambda p: (len(p.name), p.name))  # seed 2 before seed 10
-    return [trial] if trial.is_dir() else []
+    return [trial]
 
 
 def trial_params(study: Path, number: int) -> dict[str, Any] | None:

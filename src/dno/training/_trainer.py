@@ -24,7 +24,7 @@ from dno import __version__
 from dno.data import Dataset, Normalizer, WindowSet, make_windows
 from dno.errors import DnoError, UsageError
 from dno.models import CompiledModel, DelayOperator, build, load_checkpoint, save
-from dno.tracking import RunFolder
+from dno.tracking import FINAL_RESULTS, PREDICTION_FIGURE, RUN_CONFIG, RunFolder
 from dno.training._config import TrainConfig
 from dno.training._losses import training_loss
 
@@ -249,9 +249,9 @@ def train(
     if resume:
         state = _resume(run, model, optimizer, scheduler, config, device)
     else:
-        run.write_json("config.json", _config_record(config, dataset))
+        run.write_json(RUN_CONFIG, _config_record(config, dataset))
     run.write_json(
-        "final_results.json",
+        FINAL_RESULTS,
         {"status": "running", "model": config["model"], "family": dataset.family},
     )
     started = time.perf_counter()
@@ -303,7 +303,7 @@ def train(
             improved = math.isfinite(val_rel) and val_rel < state["best"]
             if improved:
                 state.update(best=val_rel, best_epoch=epoch, since_best=0)
-                save(model, run.artifacts / "best.pt", {**common_extra, "epoch": epoch})
+                save(model, run.best_checkpoint, {**common_extra, "epoch": epoch})
             else:
                 state["since_best"] += 1
             _save_last(run, model, optimizer, scheduler, state, common_extra)
@@ -345,7 +345,7 @@ def _finish(
     val: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
 ) -> dict[str, Any]:
     """Restore the best weights, check them, write the figure and ``final_results.json``."""
-    best_path = run.artifacts / "best.pt"
+    best_path = run.best_checkpoint
     restored = None
     if best_path.exists():
         best_model, _ = load_checkpoint(best_path, config["model"])
@@ -374,7 +374,7 @@ def _finish(
         "seconds": seconds,
         "dno_version": __version__,
     }
-    run.write_json("final_results.json", results)
+    run.write_json(FINAL_RESULTS, results)
     return results
 
 
@@ -393,7 +393,7 @@ def _plot_prediction(
     prediction = predict_windows(model, val[0][index], val[2][index]).cpu().numpy()
     nz = data.normalizer
     save_figure(
-        run.artifacts / "prediction_vs_truth.png",
+        run.artifacts / PREDICTION_FIGURE,
         draw_rollouts,
         nz.unstate(val[0][index].cpu().numpy()),
         nz.unstate(val[1][index].cpu().numpy()),
@@ -421,7 +421,7 @@ def _save_last(
         "scheduler": _plain(scheduler.state_dict()) if scheduler is not None else None,
         "torch_rng": torch.get_rng_state(),
     }
-    save(model, run.artifacts / "last.pt", extra)
+    save(model, run.last_checkpoint, extra)
 
 
 def _resume(
@@ -432,10 +432,10 @@ def _resume(
     config: TrainConfig,
     device: torch.device,
 ) -> dict[str, Any]:
-    last = run.artifacts / "last.pt"
+    last = run.last_checkpoint
     if not last.exists():
         raise DnoError(f"cannot resume: {last} does not exist")
-    saved = run.read_json("config.json")
+    saved = run.read_json(RUN_CONFIG)
     free = ("max_epochs", "dno_version", "data", "compile")  # may change on resume
     differing = sorted(
         k for k in set(saved) | set(config)
@@ -444,7 +444,7 @@ def _resume(
     if differing:
         raise UsageError(f"cannot resume {run.path}: the config differs in {', '.join(differing)}")
     if saved.get("max_epochs") != config["max_epochs"]:
-        run.write_json("config.json", {**saved, "max_epochs": config["max_epochs"]})
+        run.write_json(RUN_CONFIG, {**saved, "max_epochs": config["max_epochs"]})
     loaded, extra = load_checkpoint(last, config["model"])
     if extra is None or "optimizer" not in extra:
         raise DnoError(f"cannot resume: {last} holds no training state")
