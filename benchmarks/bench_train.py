@@ -65,12 +65,13 @@ spectral convolution is five matrix products with no permutation and no block we
 map is one (X=1: 6.6 -> 5.1 ms per step; method_of_steps: 3.9 -> 3.2 ms; forward operations
 149 -> 105 for method_of_steps); FiLM folded into the Fourier layers' maps on large grids
 (X=20: 140 -> 123 ms per step); the 2-D inverse transform without a permuting copy (a spectral
-convolution at X=20: 16.0 -> 13.1 ms forward and backward); the window's θ and x channels made
-once per grid. Tried and dropped: folding FiLM on short grids (X=1: 10-15% slower; the
-per-sample weight is larger than the grid); a hand-written backward for the 1-D path (no gain:
-the operations cost, not autograd's record of them); ``torch.fft.rfft2`` instead of the
-truncated DFT products (1.7 ms against 1.2 ms with the permutations at X=20; at the short θ
-grids of the other rows the products win by more).
+convolution at X=20: 16.0 -> 13.1 ms forward and backward); a channels-first convolution on a
+line also goes points first (11-20% faster at the neuraloperator anchor's 1-D size and at X=1,
+2 threads); the window's θ and x channels made once per grid. Tried and dropped: folding FiLM
+on short grids (X=1: 10-15% slower; the per-sample weight is larger than the grid); a
+hand-written backward for the 1-D path (at most 7%: the operations cost, not autograd's record
+of them); ``torch.fft.rfft2`` instead of the truncated DFT products (1.7 ms against 1.2 ms with
+the permutations at X=20; at the short θ grids of the other rows the products win by more).
 
 One epoch end to end (``--epoch``): ``stacked_history`` at its defaults with the default training
 options (S=32, batch 64, AdamW), one epoch through :func:`dno.training.train` (windows, loader,

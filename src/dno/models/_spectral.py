@@ -310,6 +310,11 @@ class SpectralConv(_Bounded):
             # the 1-D path computes the same, without two transforms and four permutations.
             d = 1
         i, o = self.in_channels, self.out_channels
+        if d == 1 and scale is None and shift is None and math.prod(extra) == 1:
+            # A line: points first costs two permutations of the field but no block weights
+            # and no permutations of the spectrum, which is faster (measured).
+            t = self.forward_lines(x.reshape(batch, i, n_last).permute(2, 0, 1).contiguous())
+            return t.permute(1, 2, 0).reshape(batch, o, *extra, *grid)
         # Complex numbers travel as [real | imaginary] halves of one axis, so each transform and
         # the channel mixing are single real matrix products with block matrices.
         rfft = self._matrix("rfft", n_last, last, x)
