@@ -1,4 +1,4 @@
-"""Run a comparison: every approach on every seed, resumable, scored, summarized, written.
+"""Run a comparison: every approach on every seed, resumable, scored and summarized.
 
 Run folders: ``<out>/<name>/<approach>/seed-<s>/`` (a normal ``dno train`` run folder). Seeds
 are the outer loop, so an interrupted comparison has balanced pairs. Resuming:
@@ -20,25 +20,18 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dno.compare._plan import ComparisonPlan
-from dno.compare._stats import BOOTSTRAP_RESAMPLES, ApproachStats, compare_approaches
+from dno.compare._records import ComparisonPlan, ComparisonResult, RunRecord
+from dno.compare._stats import BOOTSTRAP_RESAMPLES, compare_approaches
 from dno.data import Dataset
 from dno.errors import DnoError, UsageError
+from dno.evaluation import evaluate_run, score_checkpoint
 from dno.tracking import COMPARISON_SCORE, FINAL_RESULTS, RUN_CONFIG, RunFolder, json_safe
 from dno.training import NonFiniteLoss, train
 
-__all__ = [
-    "BOOTSTRAP_SEED",
-    "ComparisonResult",
-    "RunRecord",
-    "check_dataset",
-    "run_comparison",
-    "run_one",
-]
+__all__ = ["BOOTSTRAP_SEED", "check_dataset", "run_comparison", "run_one"]
 
 #: Seed of every bootstrap interval of a comparison.
 BOOTSTRAP_SEED = 0
@@ -49,33 +42,6 @@ _FREE_KEYS = ("device", "amp", "dno_version", "data")
 Log = Callable[[str], None]
 
 
-@dataclass
-class RunRecord:
-    """One approach on one seed: how it ended and its score (None if it failed)."""
-
-    approach: str
-    seed: int
-    path: Path
-    status: str
-    value: float | None
-    reason: str = ""
-    trained: bool = False
-    epochs_run: int | None = None
-    seconds: float | None = None
-
-
-@dataclass
-class ComparisonResult:
-    """A finished comparison: the plan, every run, the ranked table and the files written."""
-
-    plan: ComparisonPlan
-    folder: Path
-    dataset: str
-    runs: list[RunRecord]
-    rows: list[ApproachStats]
-    files: dict[str, Path] = field(default_factory=dict)
-
-
 def run_comparison(
     plan: ComparisonPlan,
     dataset: Dataset,
@@ -83,9 +49,9 @@ def run_comparison(
     *,
     progress: bool = False,
     log: Log | None = None,
-    write: bool = True,
 ) -> ComparisonResult:
-    """Train (or read back) every approach x seed, score, compare and write the files.
+    """Train (or read back) every approach x seed, score and compare; nothing is written but
+    the runs (:func:`dno.compare.write_comparison` writes the tables).
 
     Args:
         plan: a validated plan (:func:`dno.compare.load_plan`).
@@ -93,7 +59,6 @@ def run_comparison(
         out: the folder of comparisons; this one goes to ``out/plan.name``.
         progress: show each training's progress bar.
         log: called with one line per run (e.g. ``print``).
-        write: write ``comparison.{csv,md,json}`` (see :func:`dno.compare.write_comparison`).
 
     Raises:
         UsageError: the dataset does not fit the plan, or a run folder holds another config.
@@ -117,12 +82,7 @@ def run_comparison(
         values, plan.baseline, lower_is_better=plan.metric.lower_is_better, alpha=plan.alpha,
         resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED,
     )  # fmt: skip
-    result = ComparisonResult(plan, folder, dataset.path, runs, rows)
-    if write:
-        from dno.compare._table import write_comparison
-
-        result.files = write_comparison(result)
-    return result
+    return ComparisonResult(plan, folder, dataset.path, runs, rows)
 
 
 def check_dataset(plan: ComparisonPlan, dataset: Dataset) -> None:
@@ -246,17 +206,13 @@ def _compute(name: str, split: str, record: RunRecord, dataset: Dataset) -> floa
         value = RunFolder(record.path).read_json(FINAL_RESULTS).get("best_val_rel_l2")
         return None if value is None else float(value)
     if name == "rel_l2":
-        from dno.search import score_split
-
-        return score_split(record.path, dataset, split)
-    from dno.evaluation import evaluate_run
-
+        best = RunFolder(record.path).best_checkpoint
+        return score_checkpoint(best, dataset.splits[split]).relative_l2
     try:
         result = evaluate_run(record.path, split, data=dataset.path or None, figures=False)
     except DnoError as error:
         raise DnoError(f"cannot score {record.path} with {name}: {error}") from None
-    key = "rollout_relative_l2" if name == "rollout_rel_l2" else name
-    value = result["summary"][key]
+    value = result["summary"]["rollout_relative_l2" if name == "rollout_rel_l2" else name]
     return None if value is None else float(value)
 
 

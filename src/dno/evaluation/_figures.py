@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from dno.evaluation._diagnosis import Diagnosis
-from dno.evaluation._run_scores import RolloutScores
+from dno.evaluation._scoring import RolloutScores
 from dno.plotting import (
     draw_correlation_function,
     draw_cross_correlation,

@@ -26,20 +26,21 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dno._cores import select_device
 from dno._io import check_folder_writable
 from dno.errors import DnoError, UsageError
+from dno.evaluation._config import EvaluationConfig
 from dno.evaluation._cost import measure_cost
 from dno.evaluation._figures import plot_diagnostics, plot_rollout_error, plot_rollouts
-from dno.evaluation._run_config import EvaluationConfig
-from dno.evaluation._run_scores import (
+from dno.evaluation._scoring import (
     RolloutScores,
+    predict,
     rollout_record,
-    score_one_step,
-    score_rollout,
+    score_checkpoint,
     spectral_record,
 )
-from dno.evaluation._run_summary import summarize
 from dno.evaluation._stability import noise_sensitivity, rollout_noise_sensitivity
+from dno.evaluation._summary import summarize
 from dno.tracking import (
     EVALUATION_FIGURES,
     EVALUATION_JSON,
@@ -177,21 +178,13 @@ def _predictor(
     import torch
 
     cond_tensor = torch.from_numpy(cond).to(device)
-    model, normalizer = run.model, run.normalizer
 
-    def predict(history: np.ndarray) -> np.ndarray:
-        if history.shape[0] != cond_tensor.shape[0]:
-            raise UsageError(f"history has {history.shape[0]} windows, cond {cond.shape[0]}")
-        state = torch.from_numpy(normalizer.state(history)).to(device)
-        outputs = []
-        with torch.inference_mode():
-            for i in range(0, state.shape[0], batch_size):
-                h, c = state[i : i + batch_size], cond_tensor[i : i + batch_size]
-                out = model(h, c) if horizon is None else model.rollout(h, c, horizon=horizon)
-                outputs.append(out.float().cpu().numpy())
-        return np.asarray(normalizer.unstate(np.concatenate(outputs).astype(np.float64)))
+    def predict_physical(history: np.ndarray) -> np.ndarray:
+        state = torch.from_numpy(run.normalizer.state(history)).to(device)
+        out = predict(run.model, state, cond_tensor, horizon, batch_size)
+        return np.asarray(run.normalizer.unstate(out.cpu().numpy().astype(np.float64)))
 
-    return predict
+    return predict_physical
 
 
 def _spread(n: int, k: int) -> np.ndarray:
@@ -224,17 +217,6 @@ def _stability(
         "one_step": one,
         "rollout": {"delay": np.arange(1, config.horizon_delays + 1), **json_safe(rollout)},
     }
-
-
-def _cost(run: _Run, history: np.ndarray, cond: np.ndarray, batch: int) -> Any:
-    """Parameters, throughput (one model step) and peak memory on ``batch`` windows."""
-    import torch
-
-    inputs = [
-        torch.from_numpy(run.normalizer.state(history[:batch])),
-        torch.from_numpy(cond[:batch]),
-    ]
-    return measure_cost(run.model, inputs, repeats=5, warmup=1)
 
 
 def _figures(
@@ -323,8 +305,6 @@ def evaluate_run(
         >>> result = evaluate_run("runs/fno-mackey-s0")  # doctest: +SKIP
         >>> result["summary"]["rollout_relative_l2"]  # doctest: +SKIP
     """
-    from dno.training import select_device
-
     if split not in EVALUATION_SPLITS:
         raise UsageError(f"split {split!r}; expected one of: {', '.join(EVALUATION_SPLITS)}")
     config = config or EvaluationConfig()
@@ -339,11 +319,18 @@ def evaluate_run(
     horizon = config.horizon_delays * (S - 1)
     windows = _windows(run, split, max(horizon, S), config)
     history = windows.history.astype(np.float64)
-    truth = windows.target.astype(np.float64)
-    cond = run.normalizer.cond(windows.params)
-    one_step = _predictor(run, cond, torch_device, config.batch_size, None)(history)
-    prediction = _predictor(run, cond, torch_device, config.batch_size, horizon)(history)
-    scores = score_rollout(prediction, truth[:, :horizon], slices_per_delay=S - 1, config=config)
+    cond, batch = run.normalizer.cond(windows.params), config.cost_batch
+    one_step = score_checkpoint(run.model, windows, run.normalizer, batch_size=config.batch_size)
+    rollout = score_checkpoint(
+        run.model,
+        windows,
+        run.normalizer,
+        horizon_delays=config.horizon_delays,
+        config=config,
+        batch_size=config.batch_size,
+    )
+    truth, prediction, scores = rollout.truth, rollout.prediction, rollout.rollout
+    assert scores is not None
     result: dict[str, Any] = {
         "run": str(run.path),
         "split": split,
@@ -360,21 +347,25 @@ def evaluate_run(
             "model_m": m,
             "model_steps": -(-horizon // m),
         },
-        "one_step": {"m": m, **score_one_step(one_step, truth[:, :m])},
+        "one_step": {
+            "m": m,
+            "relative_l2": one_step.relative_l2,
+            "relative_l2_per_step": one_step.relative_l2_per_step,
+        },
         "rollout": rollout_record(scores),
         "stability": _stability(run, history, cond, torch_device, config),
         "spectral": spectral_record(scores),
-        "cost": _cost(run, history, cond, config.cost_batch),
+        "cost": measure_cost(  # parameters, throughput (one model step), peak memory
+            run.model, [run.normalizer.state(history[:batch]), cond[:batch]], repeats=5, warmup=1
+        ),
     }
     pick = _spread(history.shape[0], config.figure_windows)  # the windows shown and kept
     paths = (
-        _figures(run, split, history, truth[:, :horizon], prediction, scores, config, pick)
-        if figures
-        else []
+        _figures(run, split, history, truth, prediction, scores, config, pick) if figures else []
     )
     result["figures"] = [str(path.relative_to(run.path)) for path in paths]
     result["examples"] = _write_examples(
-        run.path / ROLLOUTS_NPZ.format(split=split), history, truth[:, :horizon], prediction, pick
+        run.path / ROLLOUTS_NPZ.format(split=split), history, truth, prediction, pick
     )
     result = json_safe(result)
     result["summary"] = summarize(result)

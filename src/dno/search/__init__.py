@@ -13,7 +13,7 @@ from dno.search._search import SearchOptions, build_spec, run_search, run_worker
 from dno.search._space import SearchSpace, default_space, load_space, parse_space
 from dno.search._storage import open_storage
 from dno.search._study import SEARCHES, StudySpec, count_finished, load_spec
-from dno.search._summary import CONFIRM_SEED_BASE, best_run, score_split
+from dno.search._summary import CONFIRM_SEED_BASE, best_run
 
 __all__ = [
     "CONFIRM_SEED_BASE",
@@ -36,6 +36,5 @@ __all__ = [
     "replay_trial",
     "run_search",
     "run_worker",
-    "score_split",
     "trial_table",
 ]

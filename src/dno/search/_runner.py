@@ -130,18 +130,11 @@ class WandbRun:
 
 def _latency_ms(folder: Path, config: dict[str, Any]) -> float:
     """Milliseconds per sample of a forward pass of the best model (batch of 32, CPU)."""
-    import time
-
     import torch
 
+    from dno.evaluation import measure_cost
     from dno.models import load
 
     model = load(RunFolder(folder).best_checkpoint)
-    history = torch.zeros(32, model.S, model.X, model.channels)
-    cond = torch.zeros(32, model.cond_dim)
-    with torch.no_grad():
-        model(history, cond)
-        start = time.perf_counter()
-        for _ in range(3):
-            model(history, cond)
-    return (time.perf_counter() - start) / 3 / 32 * 1e3
+    inputs = [torch.zeros(32, model.S, model.X, model.channels), torch.zeros(32, model.cond_dim)]
+    return 1e3 / measure_cost(model, inputs, repeats=3, warmup=1).samples_per_second

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-import torch
 import yaml
 from optuna.trial import FrozenTrial, TrialState
 
 from dno._io import atomic_path
-from dno.data import Dataset, Normalizer, make_windows
+from dno.data import Dataset
 from dno.errors import UsageError
+from dno.evaluation import score_checkpoint
 from dno.search._runner import TrialRunner
 from dno.search._study import StudySpec
 from dno.tracking import (
@@ -37,7 +37,7 @@ from dno.tracking import (
     write_csv,
 )
 
-__all__ = ["CONFIRM_SEED_BASE", "best_run", "confirm_top", "score_split", "write_summary"]
+__all__ = ["CONFIRM_SEED_BASE", "best_run", "confirm_top", "write_summary"]
 
 #: Confirmation runs use seeds from here on: never seen during the search.
 CONFIRM_SEED_BASE = 10_000
@@ -142,24 +142,6 @@ def _first_run(folder: Path, number: int) -> Path | None:
     return run if (run / RUN_CONFIG).is_file() else None
 
 
-@torch.no_grad()
-def score_split(run: Path, dataset: Dataset, split: str) -> float:
-    """One-step relative L2 of a run's best model on ``split`` (in the data's units)."""
-    from dno.models import load_checkpoint
-    from dno.training import predict_windows, relative_l2_physical
-
-    model, extra = load_checkpoint(RunFolder(run).best_checkpoint)
-    assert extra is not None
-    normalizer = Normalizer.from_dict(extra["normalizer"])
-    windows = make_windows(dataset.splits[split], model.S, model.m)
-    history = torch.from_numpy(normalizer.state(windows.history))
-    cond = torch.from_numpy(normalizer.cond(windows.params))
-    prediction = predict_windows(model, history, cond)
-    return relative_l2_physical(
-        prediction, torch.from_numpy(normalizer.state(windows.target)), normalizer
-    )
-
-
 def confirm_top(
     study: optuna.Study,
     spec: StudySpec,
@@ -185,7 +167,7 @@ def confirm_top(
                 runner.run(run.path, params, seed, lambda step, value: None)
             result = run.read_json(FINAL_RESULTS)
             val.append(float(result["best_val_rel_l2"]))
-            test.append(score_split(run.path, dataset, "test"))
+            test.append(score_checkpoint(run.best_checkpoint, dataset.splits["test"]).relative_l2)
         rows.append(
             {
                 "trial": trial.number,

@@ -21,14 +21,16 @@ import numpy as np
 import torch
 
 from dno import __version__
+from dno._cores import select_device
 from dno.data import Dataset, Normalizer, WindowSet, make_windows
 from dno.errors import DnoError, UsageError
+from dno.evaluation import score_checkpoint
 from dno.models import CompiledModel, DelayOperator, build, load_checkpoint, save
 from dno.tracking import FINAL_RESULTS, PREDICTION_FIGURE, RUN_CONFIG, RunFolder
 from dno.training._config import TrainConfig
 from dno.training._losses import training_loss
 
-__all__ = ["NonFiniteLoss", "TrainData", "prepare_data", "select_device", "train"]
+__all__ = ["NonFiniteLoss", "TrainData", "prepare_data", "train"]
 
 #: Called after every epoch with (epoch, metrics row); may raise to stop the run (pruning).
 EpochCallback = Callable[[int, dict[str, Any]], None]
@@ -48,22 +50,6 @@ class TrainData:
     family: str
     X: int
     channels: int
-
-
-def select_device(name: str) -> torch.device:
-    """``auto`` picks CUDA, then MPS, then the CPU; an unavailable explicit device is an error."""
-    cuda = torch.cuda.is_available()
-    mps = bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
-    if name == "auto":
-        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
-    kind, _, index = name.partition(":")
-    if (kind == "cuda" and not cuda) or (kind == "mps" and not mps):
-        raise UsageError(f"--device {name}: no {kind.upper()} device is available here")
-    if kind == "cuda" and index and int(index) >= torch.cuda.device_count():
-        raise UsageError(
-            f"--device {name}: this machine has {torch.cuda.device_count()} CUDA devices"
-        )
-    return torch.device(name)
 
 
 def seed_everything(seed: int) -> None:
@@ -152,32 +138,6 @@ def _scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_
             steps_per_epoch=steps_per_epoch,
         )  # fmt: skip
     return None
-
-
-@torch.no_grad()
-def predict_windows(
-    model: DelayOperator, history: torch.Tensor, cond: torch.Tensor, batch_size: int = 256
-) -> torch.Tensor:
-    """Model predictions for all windows, in batches, in eval mode: (N, m, X, C)."""
-    was_training = model.training
-    model.eval()
-    out = torch.cat(
-        [
-            model(history[i : i + batch_size], cond[i : i + batch_size]).float()
-            for i in range(0, history.shape[0], batch_size)
-        ]
-    )
-    model.train(was_training)
-    return out
-
-
-def relative_l2_physical(
-    prediction: torch.Tensor, target: torch.Tensor, normalizer: Normalizer
-) -> float:
-    """Global relative L2 ``||p - t|| / ||t||`` in the data's own units."""
-    p = normalizer.unstate(prediction.detach().cpu().double().numpy())
-    t = normalizer.unstate(target.detach().cpu().double().numpy())
-    return float(np.linalg.norm(p - t) / max(float(np.linalg.norm(t)), 1e-300))
 
 
 def _plain_optimizer_state(state: dict[str, Any]) -> dict[str, Any]:
@@ -286,9 +246,9 @@ def train(
                     scheduler.step()
                 total += value * index.numel()
                 count += index.numel()
-            val_prediction = predict_windows(model, val_history, val_cond)
-            val_loss = training_loss(val_prediction, val_target, config).item()
-            val_rel = relative_l2_physical(val_prediction, val_target, data.normalizer)
+            val = score_checkpoint(model, data.val, data.normalizer)
+            val_loss = training_loss(val.output, val_target, config).item()
+            val_rel = val.relative_l2
             lr = optimizer.param_groups[0]["lr"]
             if config["schedule"] == "plateau":
                 scheduler.step(val_rel if math.isfinite(val_rel) else math.inf)
@@ -350,9 +310,7 @@ def _finish(
     if best_path.exists():
         best_model, _ = load_checkpoint(best_path, config["model"])
         model.load_state_dict(best_model.state_dict())
-        restored = relative_l2_physical(
-            predict_windows(model, val[0], val[2]), val[1], data.normalizer
-        )
+        restored = score_checkpoint(model, data.val, data.normalizer).relative_l2
         _plot_prediction(run, model, data, val, device)
     results = {
         "status": status,
@@ -390,14 +348,14 @@ def _plot_prediction(
 
     pick = np.linspace(0, val[0].shape[0] - 1, min(3, val[0].shape[0])).astype(int)
     index = torch.from_numpy(pick).to(device)
-    prediction = predict_windows(model, val[0][index], val[2][index]).cpu().numpy()
+    scores = score_checkpoint(model, data.val.select(pick), data.normalizer)
     nz = data.normalizer
     save_figure(
         run.artifacts / PREDICTION_FIGURE,
         draw_rollouts,
         nz.unstate(val[0][index].cpu().numpy()),
         nz.unstate(val[1][index].cpu().numpy()),
-        nz.unstate(prediction),
+        scores.prediction,
         data.val.step[pick],
         title=f"{model.name} on {data.family} (validation windows)",
     )
