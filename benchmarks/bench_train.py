@@ -27,7 +27,7 @@ The anchor: our :class:`~dno.models.SpectralConv` against neuraloperator's ``Spe
 in/out channels (the width), grid (X, S) and the same retained modes (ours ``(modes_x,
 modes_theta) = (8, 16)``, theirs ``n_modes = (2*8-1, 2*16-1)``, both keeping |k_x| <= 7 and
 0 <= k_theta <= 15); with the same weights both compute the same function (checked, printed).
-The ratio is ours / theirs in samples per second (target >= 1.0). If neuraloperator is missing,
+The ratio is ours / theirs in samples per second (target: at least 2). If neuraloperator is missing,
 the anchor rows say so and why.
 
 Seed sizes (``--seed-sizes``): dno's models against the seed pipeline's own models
@@ -39,12 +39,50 @@ models are built in this process and timed in turn, block by block, and the rati
 the rounds' ratios. Without it, the seed's samples per second recorded here (``SEED_RECORDED``,
 with the date and machine) stand in, which is only fair on a machine like that one.
 
+Where a step's time goes (``--seed-sizes --profile [--seed-src DIR]``: torch.profiler over 10
+steps, self time and calls per operation; wall clock per operation, so read shares, not absolute
+times, on a shared machine). Seen on 2026-12-01, 1 thread, with CPU-time checks:
+
+- stacked_history X=1 (width 64, 4 layers, 4 θ-modes): about 500 operations per step for some
+  60 M multiply-adds (well under 1 ms of arithmetic on this core), so each operation's fixed cost
+  (dispatch, autograd, allocation: ~10 µs) dominates. Matrix products 26%, GELU forward and
+  backward 19%, building the complex block weights (concatenations) 13%, copies (permuting the
+  spectrum; baddbmm copying its addend) 8%, element-wise 10%, AdamW 5%; the four spectral
+  convolutions are a third of the step (~0.55 ms each, forward and backward).
+- stacked_history X=20 (modes 6 x 8): arithmetic and memory traffic, ~2.5 G multiply-adds per
+  step. Matrix products 44%, copies 19%, GELU 11%, element-wise 8%, block weights 6%, AdamW 2%;
+  the spectral convolutions are two thirds of the step.
+- method_of_steps (width 32, 3 layers, 16 of 17 θ-modes): as X=1, bound by the number of
+  operations (about 1000 with views): matrix products 30%, copies 14%, FiLM 8%, views 7%.
+- memory_kernel: the 64 Euler steps' small operations (130 GELUs per step); the seed's 400 steps
+  cost 7 times more.
+- The seed's models: FFTs (17-27%) and copies (20-25%: slicing complex spectra, zero-filled
+  full spectra).
+
+Kept because measured faster (CPU time per step, 1 thread, the seed timed in between): on line
+grids (X=1, and 1-D models) the Fourier stack works points first, ``(S, batch, width)``, where a
+spectral convolution is five matrix products with no permutation and no block weights and a skip
+map is one (X=1: 6.6 -> 5.1 ms per step; method_of_steps: 3.9 -> 3.2 ms; forward operations
+149 -> 105 for method_of_steps); FiLM folded into the Fourier layers' maps on large grids
+(X=20: 140 -> 123 ms per step); the 2-D inverse transform without a permuting copy (a spectral
+convolution at X=20: 16.0 -> 13.1 ms forward and backward); a channels-first convolution on a
+line also goes points first (11-20% faster at the neuraloperator anchor's 1-D size and at X=1,
+2 threads); the window's θ and x channels made once per grid. Tried and dropped: folding FiLM
+on short grids (X=1: 10-15% slower; the per-sample weight is larger than the grid); a
+hand-written backward for the 1-D path (at most 7%: the operations cost, not autograd's record
+of them); ``torch.fft.rfft2`` instead of the truncated DFT products (1.7 ms against 1.2 ms with
+the permutations at X=20; at the short θ grids of the other rows the products win by more).
+
 One epoch end to end (``--epoch``): ``stacked_history`` at its defaults with the default training
 options (S=32, batch 64, AdamW), one epoch through :func:`dno.training.train` (windows, loader,
 steps, validation, checkpoints) on two generated datasets, Mackey-Glass (1024 trajectories) and
 reaction-diffusion on 64 points (256 trajectories, 204 for training), on ``--threads`` threads.
-Printed: the seconds to make the windows the first time and again (kept per dataset), and the
-seconds of the whole one-epoch run. The datasets are generated into ``--data-dir`` once.
+Printed: the seconds to make the windows the first time and again (kept per dataset); the
+seconds of the whole one-epoch run, first in the process ("run s": it includes one-off imports,
+torch._dynamo pulled in by the optimizer's constructor and matplotlib for the final figure,
+about 3.5 s here) and again; and the cost of one more epoch (a two-epoch run minus a one-epoch
+run: windows from the cache, steps, validation). The datasets are generated into ``--data-dir``
+once.
 """
 
 from __future__ import annotations
@@ -79,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.epoch:
         return _epoch(args.threads, args.data_dir)
+    if args.seed_sizes and args.profile:
+        return _profile_seed_sizes(args.seed_src, args.threads)
     if args.seed_sizes:
         return _seed_sizes(args.seed_src, args.threads, args.seconds, args.repeats, args.compile)
     print(_header(size, args))
@@ -102,6 +142,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--compile", action="store_true", help="--seed-sizes: dno's step through torch.compile"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="--seed-sizes: where a training step's time goes (torch.profiler, per operation)",
     )
     parser.add_argument("--epoch", action="store_true", help="one epoch end to end, real data")
     parser.add_argument(
@@ -383,6 +428,39 @@ def _seed_sizes(
     return 0
 
 
+def _profile_seed_sizes(seed_src: str | None, threads: int, steps: int = 10, top: int = 12) -> int:
+    """Per operation: self CPU time per step, its share, calls per step (dno's, the seed's)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    torch.set_num_threads(threads)
+    print(
+        f"dno bench_train --seed-sizes --profile: B={SEED_BATCH}, one training step "
+        f"(forward+backward+AdamW), {threads} threads, {steps} steps profiled; self CPU time "
+        "(wall clock per operation, so other load on the machine inflates it)"
+    )
+    for spec in SEED_SIZES:
+        pairs = [("dno", _dno_seed_size_step(spec))]
+        pairs += [("seed", _seed_step(spec, seed_src))] if seed_src else []
+        for who, step in pairs:
+            for _ in range(3):
+                step()
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                for _ in range(steps):
+                    step()
+            rows = [e for e in prof.key_averages() if e.key.startswith("aten::")]
+            total = sum(e.self_cpu_time_total for e in prof.key_averages()) / steps / 1e3
+            calls = sum(e.count for e in rows) / steps
+            print(f"\n{who}: {spec['row']}: {total:.2f} ms per step, {calls:.0f} aten operations")
+            rows.sort(key=lambda e: e.self_cpu_time_total, reverse=True)
+            for e in rows[:top]:
+                ms = e.self_cpu_time_total / steps / 1e3
+                print(
+                    f"  {e.key:<28} {ms:>7.3f} ms {100 * ms / total:>5.1f}% "
+                    f"{e.count / steps:>5.0f} calls"
+                )
+    return 0
+
+
 def _median(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[len(ordered) // 2]
@@ -480,7 +558,17 @@ def _epoch(threads: int, data_dir: str) -> int:
         f"{threads} threads\ntorch {torch.__version__}, "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
     )
-    lines = [f"{'dataset':<34} {'train win':>9} {'windows s':>9} {'again s':>8} {'epoch s':>8}"]
+    lines = [
+        f"{'dataset':<34} {'train win':>9} {'windows s':>9} {'again s':>8} {'run s':>7} "
+        f"{'again s':>8} {'per epoch s':>11}"
+    ]
+
+    def run(config: dict[str, Any], path: Path) -> float:
+        with tempfile.TemporaryDirectory() as out:
+            start = time.perf_counter()
+            train(config, read_dataset(path), Path(out) / "run", progress=False)
+            return time.perf_counter() - start
+
     for label, spec in EPOCH_DATA.items():
         path = Path(data_dir) / f"{spec['family']}-{spec['n']}.h5"
         if not path.exists():
@@ -495,11 +583,12 @@ def _epoch(threads: int, data_dir: str) -> int:
         start = time.perf_counter()
         prepare_data(dataset, config, config["S"])
         again = time.perf_counter() - start
-        with tempfile.TemporaryDirectory() as out:
-            start = time.perf_counter()
-            train(config, read_dataset(path), Path(out) / "run", progress=False)
-            epoch = time.perf_counter() - start
-        lines.append(f"{label:<34} {len(data.train):>9} {first:>9.2f} {again:>8.2f} {epoch:>8.2f}")
+        cold, warm = run(config, path), run(config, path)
+        two = run(resolve_config("stacked_history", {"max_epochs": 2, "device": "cpu"}), path)
+        lines.append(
+            f"{label:<34} {len(data.train):>9} {first:>9.2f} {again:>8.2f} {cold:>7.2f} "
+            f"{warm:>8.2f} {two - warm:>11.2f}"
+        )
     print("\n".join(lines))
     return 0
 

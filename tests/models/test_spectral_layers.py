@@ -151,3 +151,56 @@ def test_gram_bound_is_an_upper_bound_and_tight() -> None:
     bound = gram_spectral_bound(real, imag.double())
     assert torch.all(bound >= exact * (1 - 1e-12))
     assert torch.all(bound <= exact * 12 ** (1 / 128) + 1e-9)
+
+
+@pytest.mark.parametrize(("shape", "modes"), [((2, 3, 6, 8), (2, 3)), ((2, 3, 4, 9), (5,))])
+def test_scale_and_shift_are_the_film_modulation(
+    shape: tuple[int, ...], modes: tuple[int, ...]
+) -> None:
+    """``layer(x, scale, shift)`` is ``layer(x) * scale + shift``, and so are its gradients."""
+    torch.manual_seed(3)
+    layer = SpectralConv(3, 4, modes).double()
+    x = torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+    scale = torch.randn(shape[0], 4, dtype=torch.float64, requires_grad=True)
+    shift = torch.randn(shape[0], 4, dtype=torch.float64, requires_grad=True)
+    view = (shape[0], 4) + (1,) * (len(shape) - 2)
+    folded = layer(x, scale, shift)
+    plain = layer(x) * scale.reshape(view) + shift.reshape(view)
+    torch.testing.assert_close(folded, plain)
+    target = torch.randn_like(plain)
+    inputs = (x, scale, shift, layer.weight)
+    got = torch.autograd.grad((folded * target).sum(), inputs)
+    want = torch.autograd.grad((plain * target).sum(), inputs)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_pointwise_scale_multiplies_the_product() -> None:
+    from dno.models._spectral import PointwiseLinear
+
+    torch.manual_seed(4)
+    layer = PointwiseLinear(3, 4).double()
+    x, add = torch.randn(2, 3, 5, 6).double(), torch.randn(2, 4, 5, 6).double()
+    scale = torch.randn(2, 4).double()
+    plain = add + (layer(x) - layer.bias[:, None, None]) * scale[:, :, None, None]
+    torch.testing.assert_close(layer(x, add, scale), plain + layer.bias[:, None, None])
+
+
+@pytest.mark.parametrize(
+    ("shape", "modes"), [((3, 4, 12), (5,)), ((3, 4, 1, 9), (1, 4)), ((3, 4, 1, 8), (3, 5))]
+)
+def test_lines_layout_is_the_same_convolution(
+    shape: tuple[int, ...], modes: tuple[int, ...]
+) -> None:
+    """``forward_lines`` on (n, batch, I) computes ``forward`` on (batch, I, [1,] n)."""
+    torch.manual_seed(5)
+    layer = SpectralConv(4, 3, modes).double()
+    x = torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+    lines = x.reshape(shape[0], 4, shape[-1]).permute(2, 0, 1)
+    got = layer.forward_lines(lines).permute(1, 2, 0).reshape(shape[0], 3, *shape[2:])
+    want = layer(x)
+    torch.testing.assert_close(got, want)
+    target = torch.randn_like(want)
+    grads = [torch.autograd.grad((y * target).sum(), (x, layer.weight)) for y in (got, want)]
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
+from typing import cast
 
 import torch
 from torch import nn
@@ -47,17 +49,39 @@ def window_features(history: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         Channels-last features, shape (batch, S, X, C + 2 + P).
     """
     batch, n_theta, n_x, _ = history.shape
-    theta = theta_coordinates(n_theta).to(history)[None, :, None, None]
-    x = x_coordinates(n_x).to(history)[None, None, :, None]
+    if torch.compiler.is_compiling():  # a compiled graph keeps its constants itself
+        grid = _make_grid_channels(n_theta, n_x, history.dtype, history.device)
+    else:
+        inference = torch.is_inference_mode_enabled()
+        grid = _grid_channels(n_theta, n_x, history.dtype, history.device, inference)
     return torch.cat(
         [
             history,
-            theta.expand(batch, n_theta, n_x, 1),
-            x.expand(batch, n_theta, n_x, 1),
+            grid.expand(batch, -1, -1, -1),
             cond[:, None, None, :].expand(batch, n_theta, n_x, cond.shape[1]),
         ],
         dim=-1,
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _grid_channels(
+    n_theta: int, n_x: int, dtype: torch.dtype, device: torch.device, inference: bool
+) -> torch.Tensor:
+    """θ / τ and x at every window point, shape (1, S, X, 2); made once per grid and device.
+
+    ``inference`` keys tensors made under ``torch.inference_mode`` apart (they cannot enter
+    autograd).
+    """
+    return _make_grid_channels(n_theta, n_x, dtype, device)
+
+
+def _make_grid_channels(
+    n_theta: int, n_x: int, dtype: torch.dtype, device: torch.device
+) -> torch.Tensor:
+    theta = theta_coordinates(n_theta).to(dtype=dtype, device=device)
+    x = x_coordinates(n_x).to(dtype=dtype, device=device)
+    return torch.stack(torch.meshgrid(theta, x, indexing="ij"), dim=-1)[None]
 
 
 class FiLM(nn.Module):
@@ -94,6 +118,11 @@ class FiLM(nn.Module):
         return torch.addcmul(params[:, 1].reshape(view), h, 1.0 + params[:, 0].reshape(view))
 
 
+#: Fold FiLM into the Fourier layers' maps when a sample's grid has at least this many points
+#: per channel of width (below, an element-wise modulation is cheaper; see FourierStack.forward).
+FOLD_FILM_GRID = 4
+
+
 class FourierStack(nn.Module):
     """Fourier layers ``h <- act(FiLM(K h + W h))`` on channels-first features (no act at the end).
 
@@ -125,14 +154,53 @@ class FourierStack(nn.Module):
             PointwiseLinear(width, width, bound, bias=False) for _ in range(layers)
         )
         self.dropout = nn.Dropout(dropout)
+        self.lines = True  # the points-first path on line grids (False: the general path)
 
     def forward(self, h: torch.Tensor, film: torch.Tensor) -> torch.Tensor:
+        if self.lines and math.prod(h.shape[2:-1]) == 1:
+            return self._forward_lines(h, film)
         last = len(self.spectral) - 1
+        # FiLM(K h + W h) = (K h + W h) * scale + shift. On a large grid the modulation is folded
+        # into both maps (the scale into the retained modes and a per-sample skip weight, the
+        # shift into the inverse transform): no pass over the grid, at the price of a
+        # (batch, width, width) weight and a few more small operations, which on a grid of few
+        # points cost more than the pass they save (measured: benchmarks/bench_train.py).
+        fold = math.prod(h.shape[2:]) >= FOLD_FILM_GRID * h.shape[1]
+        view = (1,) * (h.ndim - 2)
+        scales = torch.unbind((1.0 + film[:, :, 0]).reshape(*film.shape[:2], -1, *view), dim=1)
+        shifts = torch.unbind(film[:, :, 1].reshape(*film.shape[:2], -1, *view), dim=1)
         for layer, (spectral, skip) in enumerate(zip(self.spectral, self.skip, strict=True)):
-            h = FiLM.modulate(skip(h, add=spectral(h)), film[:, layer])
+            scale, shift = scales[layer], shifts[layer]  # (batch, width, 1, ...)
+            if fold:
+                flat_scale = scale.flatten(1)
+                h = skip(h, add=spectral(h, flat_scale, shift.flatten(1)), scale=flat_scale)
+            else:
+                h = torch.addcmul(shift, skip(h, add=spectral(h)), scale)
             if layer < last:
                 h = self.dropout(nn.functional.gelu(h))
         return h
+
+    def _forward_lines(self, h: torch.Tensor, film: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` on a grid that is a line (every axis but the last has one point).
+
+        Points first, ``(n, batch, width)``: each spectral convolution is five matrix products
+        (:meth:`SpectralConv.forward_lines`) and each skip map one, with no permutation inside
+        the stack. On such short grids the number of operations, not the arithmetic, sets the
+        time (see benchmarks/bench_train.py).
+        """
+        batch, width, *grid = h.shape
+        n = grid[-1]
+        t = h.reshape(batch, width, n).permute(2, 0, 1).contiguous()  # (n, B, W)
+        scales, shifts = (1.0 + film[:, :, 0]).unbind(1), film[:, :, 1].unbind(1)
+        last = len(self.spectral) - 1
+        for layer, (spectral, skip) in enumerate(zip(self.spectral, self.skip, strict=True)):
+            flat = t.reshape(n * batch, width)
+            y = cast(SpectralConv, spectral).forward_lines(t).reshape(n * batch, width)
+            y = torch.addmm(y, flat, cast(PointwiseLinear, skip).effective_weight().T)
+            t = torch.addcmul(shifts[layer], y.reshape(n, batch, width), scales[layer])
+            if layer < last:
+                t = self.dropout(nn.functional.gelu(t))
+        return t.permute(1, 2, 0).reshape(batch, width, *grid)
 
 
 class MLP(nn.Module):
