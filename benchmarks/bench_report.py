@@ -42,7 +42,7 @@ SPACE = {
     "weight_decay": {"type": "float", "low": 1e-6, "high": 1e-3, "log": True},
 }
 REFERENCE = (
-    "import sys; from pathlib import Path; from dno.search._inspect import locate_study; "
+    "import sys; from pathlib import Path; from dno.search import locate_study; "
     "study, _, _ = locate_study(sys.argv[1], Path('.')); print(len(study.get_trials()))"
 )
 REPORT = (

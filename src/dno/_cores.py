@@ -22,8 +22,12 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dno.errors import UsageError
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "THREAD_VARIABLES",
@@ -31,6 +35,7 @@ __all__ = [
     "core_budget",
     "idle_cores",
     "plan_workers",
+    "select_device",
     "thread_environment",
     "usable_cores",
     "use_threads",
@@ -220,3 +225,21 @@ def plan_workers(
 def _device_name(name: str) -> bool:
     kind, _, index = name.partition(":")
     return kind in ("cpu", "cuda", "mps") and (index == "" or index.isdigit())
+
+
+def select_device(name: str) -> torch.device:
+    """``auto`` picks CUDA, then MPS, then the CPU; an unavailable explicit device is an error."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    mps = bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
+    if name == "auto":
+        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
+    kind, _, index = name.partition(":")
+    if (kind == "cuda" and not cuda) or (kind == "mps" and not mps):
+        raise UsageError(f"--device {name}: no {kind.upper()} device is available here")
+    if kind == "cuda" and index and int(index) >= torch.cuda.device_count():
+        raise UsageError(
+            f"--device {name}: this machine has {torch.cuda.device_count()} CUDA devices"
+        )
+    return torch.device(name)

@@ -14,6 +14,7 @@ import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from dno.errors import DnoError, UsageError
 
@@ -22,7 +23,8 @@ __all__ = [
     "atomic_path",
     "check_folder_writable",
     "check_writable",
-    "read_user_text",
+    "process_alive",
+    "read_yaml_mapping",
     "remove_stale_temporaries",
     "temporary_path",
 ]
@@ -73,28 +75,39 @@ def check_folder_writable(folder: str | os.PathLike[str]) -> Path:
 MAX_TEXT_BYTES = 16 * 2**20
 
 
-def read_user_text(path: str | os.PathLike[str], what: str) -> str:
-    """The text of a file the user wrote (a config, sweep or comparison file), checked.
+def read_yaml_mapping(path: str | os.PathLike[str], what: str) -> dict[str, Any]:
+    """The mapping in a YAML file the user wrote (a config, sweep or comparison file), checked;
+    ``what`` names the file in errors. An empty file is an empty mapping.
 
     Raises:
-        UsageError: the file is larger than :data:`MAX_TEXT_BYTES` or not UTF-8 (naming it).
+        UsageError: the file does not exist, is larger than :data:`MAX_TEXT_BYTES`, is not UTF-8,
+            is not valid YAML, or holds no mapping (naming it).
         OSError: it cannot be read (the command line names it in one line).
     """
+    import yaml
+
     target = Path(path)
-    size = target.stat().st_size
-    if size > MAX_TEXT_BYTES:
+    if not target.is_file():
+        raise UsageError(f"{what} {str(target)!r} does not exist")
+    if (size := target.stat().st_size) > MAX_TEXT_BYTES:
         raise UsageError(
             f"{what} {str(target)!r} holds {size:,} bytes; expected at most {MAX_TEXT_BYTES:,}"
         )
-    data = target.read_bytes()
+    raw = target.read_bytes()
     try:
-        return data.decode("utf-8")
+        data = yaml.safe_load(raw.decode("utf-8")) or {}
     except UnicodeDecodeError as error:
-        byte = data[error.start : error.start + 1]
+        byte = raw[error.start : error.start + 1]
         raise UsageError(
             f"{what} {str(target)!r} is not UTF-8 text (byte {byte!r} at position "
             f"{error.start}); save it as UTF-8"
         ) from None
+    except yaml.YAMLError as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise UsageError(f"{what} {str(target)!r} is not valid YAML: {first}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{what} {str(target)!r} must hold a mapping of keys")
+    return {str(key): value for key, value in data.items()}
 
 
 @contextlib.contextmanager
@@ -150,7 +163,7 @@ def remove_stale_temporaries(target: str | os.PathLike[str]) -> list[Path]:
         for candidate in path.parent.glob(f"{glob.escape(prefix)}*.tmp"):
             owner = candidate.name[len(prefix) :].rpartition("-")[0]  # HOST-PID
             host, _, pid = owner.rpartition("-")
-            if host != _host() or not pid.isdigit() or _alive(int(pid)):
+            if host != _host() or not pid.isdigit() or process_alive(int(pid)):
                 continue
             with contextlib.suppress(FileNotFoundError):
                 candidate.unlink()
@@ -166,7 +179,8 @@ def _host() -> str:
     return socket.gethostname().replace("-", "_") or "host"
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (on this host), whoever owns it."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -1,4 +1,4 @@
-"""The two kinds of error a user can see.
+"""The two kinds of error a user can see, and the one warning.
 
 Library code raises these at the boundary (a bad argument, a bad file) with a message that names
 the bad value and what was expected. The command line prints the message as one line and exits
@@ -7,7 +7,7 @@ with status 2 for :class:`UsageError` and 1 for :class:`DnoError`; no traceback 
 
 from __future__ import annotations
 
-__all__ = ["DnoError", "UsageError"]
+__all__ = ["DnoError", "DnoWarning", "UsageError"]
 
 
 class DnoError(Exception):
@@ -20,3 +20,10 @@ class UsageError(DnoError, ValueError):
     """A bad argument or option value (unknown family, empty prior, ...). Exit status 2."""
 
     exit_status = 2
+
+
+class DnoWarning(UserWarning):
+    """Something will spoil a result that is still made (an undersampled delay window, ...).
+
+    The command line prints it as one ``dno: warning: ...`` line on stderr and goes on.
+    """

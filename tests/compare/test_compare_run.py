@@ -13,8 +13,9 @@ import yaml
 import dno.compare._run as compare_run
 import dno.data as data
 from dno.cli import main
-from dno.compare import load_plan, parse_plan, run_comparison
+from dno.compare import load_plan, parse_plan, run_comparison, write_comparison
 from dno.errors import UsageError
+from dno.evaluation import score_checkpoint
 
 
 def _run(argv: list[str]) -> int:
@@ -133,8 +134,29 @@ def test_a_failed_run_is_recorded_and_counted(
     plain = next(r for r in result.rows if r.approach == "plain")
     best = json.loads((result.folder / "plain" / "seed-3" / "final_results.json").read_text())
     assert plain.values == [best["best_val_rel_l2"]]
-    md = result.files["md"].read_text()
+    md = write_comparison(result)["md"].read_text()
     assert "0/1" in md and "snorm: 1 of 1 seeds failed (seed 3: RuntimeError" in md
+
+
+def test_training_compare_and_score_checkpoint_score_alike(
+    dataset_path: Path, tmp_path: Path
+) -> None:
+    """One scoring path: training's recorded best validation rel. L2, ``dno compare``'s rel_l2
+    on val and score_checkpoint of the restored best weights are the same number."""
+    dataset = data.read_dataset(dataset_path)
+    by_training = run_comparison(
+        parse_plan(_plan(dataset_path, seeds=[0], metric="val_rel_l2")), dataset, tmp_path
+    )
+    val = {"name": "rel_l2", "split": "val"}
+    by_scoring = run_comparison(parse_plan(_plan(dataset_path, seeds=[0], metric=val)), dataset,
+                                tmp_path)  # fmt: skip
+    assert [r.value for r in by_scoring.runs] == [r.value for r in by_training.runs]
+    assert not any(r.trained for r in by_scoring.runs)  # read back, scored from best.pt
+    for run in by_training.runs:
+        final = json.loads((run.path / "final_results.json").read_text())
+        scores = score_checkpoint(run.path / "artifacts" / "best.pt", dataset.splits["val"])
+        assert scores.relative_l2 == final["best_val_rel_l2"] == final["restored_val_rel_l2"]
+        assert scores.prediction.shape == scores.truth.shape
 
 
 BAD_FILES = [

@@ -15,9 +15,9 @@ from dno.evaluation import (
     relative_l2_per_step,
     rollout_error,
     rollout_error_curve,
-    to_jsonable,
     valid_prediction_time,
 )
+from dno.tracking import json_safe as to_jsonable
 
 
 def _truth(batch: int = 3, steps: int = 50, width: int = 4, seed: int = 0) -> np.ndarray:

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from dno.errors import DnoError, UsageError
-from dno.evaluation import diagnose, format_table, plot_diagnostics, to_jsonable, write_json
+from dno.evaluation import diagnose, format_table, plot_diagnostics
+from dno.tracking import json_safe as to_jsonable
+from dno.tracking import write_json
 
 
 def _fields(shape: tuple[int, ...] = (4, 32, 32)) -> np.ndarray:

@@ -16,9 +16,7 @@ from dno.evaluation import (
     EvaluationConfig,
     evaluate_run,
     format_evaluation,
-    load_evaluation_config,
 )
-from dno.evaluation._run_scores import score_rollout
 from dno.training import resolve_config, train
 
 S = 16
@@ -169,32 +167,3 @@ def test_horizon_longer_than_the_data_is_one_clear_error(runs: dict[str, Path]) 
     too_long = EvaluationConfig(horizon_delays=50)
     with pytest.raises(DnoError, match="lower horizon_delays"):
         evaluate_run(runs["method_of_steps"], config=too_long, figures=False)
-
-
-def test_a_perfect_rollout_scores_perfectly() -> None:
-    rng = np.random.default_rng(0)
-    time = np.linspace(0, 6 * np.pi, 2 * (S - 1))
-    truth = (np.sin(time[None, :] + rng.uniform(0, 6, (5, 1))) + 2.0)[..., None, None]
-    scores = score_rollout(truth.copy(), truth, slices_per_delay=S - 1, config=QUICK)
-    assert scores.relative_l2 == 0 and scores.relative_l2_per_step == 0
-    assert scores.valid.reached_horizon.all() and scores.valid.mean == pytest.approx(2.0)
-    assert all(scores.correlation.reached_horizon)
-    assert scores.diagnosis.amplitude is not None and scores.diagnosis.spectral is not None
-    assert scores.diagnosis.amplitude.std_ratio == pytest.approx(1.0)
-    assert np.nanmax(np.abs(scores.diagnosis.spectral.power_ratio - 1.0)) < 1e-12
-    assert scores.diagnosis.findings == ()
-
-
-def test_evaluation_config_from_yaml(tmp_path: Path) -> None:
-    path = tmp_path / "eval.yaml"
-    path.write_text("horizon_delays: 5\nnoise_levels: [0.02]\n")
-    config = load_evaluation_config(path, horizon_delays=None)
-    assert config.horizon_delays == 5 and config.noise_levels == (0.02,)
-    assert load_evaluation_config(path, horizon_delays=2).horizon_delays == 2
-    path.write_text("horizon: 5\n")
-    with pytest.raises(UsageError, match="unknown evaluation config key 'horizon'"):
-        load_evaluation_config(path)
-    with pytest.raises(UsageError, match="horizon_delays=0"):
-        EvaluationConfig(horizon_delays=0)
-    with pytest.raises(UsageError, match="noise_levels"):
-        EvaluationConfig(noise_levels=(0.1, -1.0))

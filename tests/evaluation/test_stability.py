@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from dno.errors import UsageError
-from dno.evaluation import noise_sensitivity, rollout_noise_sensitivity, to_jsonable
+from dno.evaluation import noise_sensitivity, rollout_noise_sensitivity
+from dno.tracking import json_safe as to_jsonable
 
 
 def _history(scale: float = 1.0) -> np.ndarray:

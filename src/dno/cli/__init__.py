@@ -14,8 +14,9 @@ import contextlib
 import errno
 import os
 import sys
+import warnings
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from dno import __version__
 from dno.cli._base import Command
@@ -29,7 +30,7 @@ from dno.cli._search import SearchCommand
 from dno.cli._train import TrainCommand
 from dno.cli._trials import ReplayCommand, TrialsCommand
 from dno.cli._worker import WorkerCommand
-from dno.errors import DnoError
+from dno.errors import DnoError, DnoWarning
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -90,6 +91,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help(sys.stderr)
         return 2
+    shown = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], *rest: Any, **kw: Any) -> None:
+        """A :class:`~dno.errors.DnoWarning` as one ``dno: warning:`` line, on stderr."""
+        if not issubclass(category, DnoWarning):
+            return shown(message, category, *rest, **kw)
+        with contextlib.suppress(OSError):
+            print(f"dno: warning: {message}", file=sys.stderr)
+
+    warnings.showwarning = show
     try:
         return int(handler.run(args) or 0)
     except DnoError as error:
@@ -117,6 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "smaller batch) or free memory",
             1,
         )
+    finally:
+        warnings.showwarning = shown
 
 
 def describe_os_error(error: OSError) -> str:

@@ -9,7 +9,15 @@ from dno._cores import core_budget, use_threads
 from dno.cli._args import add_threads_argument, positive_int, seed_count
 from dno.cli._base import Command
 from dno.cli._train import ensure_dataset
-from dno.compare import METRICS, compare_study, format_table, load_plan, notes, run_comparison
+from dno.compare import (
+    METRICS,
+    compare_study,
+    format_table,
+    load_plan,
+    notes,
+    run_comparison,
+    write_comparison,
+)
 from dno.data import read_dataset
 from dno.errors import UsageError
 
@@ -108,5 +116,6 @@ class CompareCommand(Command):
         )
         print(format_table(result.rows))
         print("", *(f"- {line}" for line in notes(result)), sep="\n")
-        print(f"\nwritten: {', '.join(str(p) for p in result.files.values())}")
+        files = write_comparison(result)
+        print(f"\nwritten: {', '.join(str(p) for p in files.values())}")
         return 0

@@ -18,7 +18,8 @@ import numpy as np
 
 from dno.cli._base import Command
 from dno.errors import DnoError, UsageError
-from dno.evaluation import diagnose, format_table, plot_diagnostics, to_jsonable, write_json
+from dno.evaluation import diagnose, format_table, plot_diagnostics
+from dno.tracking import json_safe, write_json
 
 __all__ = ["DiagnoseCommand"]
 
@@ -167,7 +168,7 @@ class DiagnoseCommand(Command):
         result = {
             "prediction": str(args.pred),
             "truth": str(args.true),
-            "diagnosis": to_jsonable(diagnosis),
+            "diagnosis": json_safe(diagnosis),
             "figures": [path.name for path in figures],
         }
         json_path = write_json(out / "diagnostics.json", result)

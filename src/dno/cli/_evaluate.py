@@ -15,6 +15,7 @@ from dno.evaluation import (
     format_evaluation,
     load_evaluation_config,
 )
+from dno.tracking import BEST_CONFIG, RUN_CONFIG, STUDY_JOURNAL
 
 __all__ = ["EvaluateCommand"]
 
@@ -83,8 +84,8 @@ class EvaluateCommand(Command):
     def run(self, args: argparse.Namespace) -> int:
         config = load_evaluation_config(args.config, horizon_delays=args.horizon_delays)
         run = Path(args.run_dir)
-        study_marks = ("best_config.yaml", "study.journal", "trials")
-        if not (run / "config.json").is_file() and any((run / m).exists() for m in study_marks):
+        study_marks = (BEST_CONFIG, STUDY_JOURNAL, "trials")
+        if not (run / RUN_CONFIG).is_file() and any((run / m).exists() for m in study_marks):
             from dno.search import best_run
 
             number, run = best_run(run)

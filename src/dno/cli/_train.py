@@ -13,6 +13,7 @@ from dno.data import generate_dataset, read_dataset
 from dno.dde import FAMILIES
 from dno.errors import UsageError
 from dno.models import available
+from dno.tracking import FINAL_RESULTS, METRICS, RUN_CONFIG
 from dno.training import TRAINING_DEFAULTS, load_config_file, parse_set, resolve_config, train
 
 #: Trajectories generated when --data is not given and the default file does not exist.
@@ -100,13 +101,13 @@ class TrainCommand(Command):
         if args.family is not None and dataset.family != args.family:
             raise UsageError(f"{args.data} holds {dataset.family!r} data, not {args.family!r}")
         out = Path(args.out or f"runs/{args.model}-{dataset.family}-s{config['seed']}")
-        if (out / "final_results.json").exists() and not (args.resume or args.overwrite):
+        if (out / FINAL_RESULTS).exists() and not (args.resume or args.overwrite):
             raise UsageError(
                 f"run folder {str(out)!r} already holds a run; use --resume to continue it, "
                 "--overwrite to replace it, or another --out"
             )
         if args.overwrite and not args.resume:
-            for name in ("config.json", "metrics.csv", "final_results.json"):
+            for name in (RUN_CONFIG, METRICS, FINAL_RESULTS):
                 (out / name).unlink(missing_ok=True)
         use_threads(core_budget(1, args.threads))
         results = train(config, dataset, out, resume=args.resume, progress=not args.quiet)

@@ -7,13 +7,7 @@ from pathlib import Path
 
 from dno.cli._args import non_negative_int
 from dno.cli._base import Command
-from dno.search._inspect import locate_study, replay_trial, trial_table
-
-
-def _study_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("study", help="a study folder (RESULTS/NAME) or a study name")
-    parser.add_argument("--results", default="hyperparameter_results", help="results folder")
-    parser.add_argument("--storage", help="postgresql://... for a shared study")
+from dno.search import locate_study, replay_trial, trial_table
 
 
 class TrialsCommand(Command):
@@ -22,7 +16,9 @@ class TrialsCommand(Command):
     description = "example:\n  dno trials hyperparameter_results/method_of_steps-mackey-bayesian"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        _study_arguments(parser)
+        parser.add_argument("study", help="a study folder (RESULTS/NAME) or a study name")
+        parser.add_argument("--results", default="hyperparameter_results", help="results folder")
+        parser.add_argument("--storage", help="postgresql://... for a shared study")
 
     def run(self, args: argparse.Namespace) -> int:
         study, spec, _ = locate_study(args.study, Path(args.results), args.storage)
@@ -32,13 +28,13 @@ class TrialsCommand(Command):
         return 0
 
 
-class ReplayCommand(Command):
+class ReplayCommand(TrialsCommand):
     name = "replay"
     help = "re-run one trial from its recorded config and seed, and compare"
     description = "example:\n  dno replay hyperparameter_results/method_of_steps-mackey-bayesian 3"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        _study_arguments(parser)
+        super().add_arguments(parser)
         parser.add_argument("trial", type=non_negative_int, help="the trial number")
         parser.add_argument("--seed", type=non_negative_int, help="default: its first seed")
 

@@ -11,88 +11,24 @@ Example:
     >>> from dno.compare import load_plan, run_comparison  # doctest: +SKIP
     >>> plan = load_plan("spectral-norm-ab.yaml")  # doctest: +SKIP
     >>> result = run_comparison(plan, dataset, "comparisons", log=print)  # doctest: +SKIP
+    >>> files = write_comparison(result)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-from dno.compare._plan import (
-    METRICS,
-    PLAN_KEYS,
-    Approach,
-    ComparisonPlan,
-    Metric,
-    load_plan,
-    parse_plan,
-)
-from dno.compare._run import (
-    BOOTSTRAP_SEED,
-    ComparisonResult,
-    RunRecord,
-    check_dataset,
-    run_comparison,
-)
-from dno.compare._stats import (
-    BOOTSTRAP_RESAMPLES,
-    VERDICTS,
-    ApproachStats,
-    Summary,
-    TestResult,
-    bootstrap_mean_ci,
-    cohen_dz,
-    compare_approaches,
-    decide,
-    describe,
-    hedges_g,
-    holm,
-    min_wilcoxon_pairs,
-    relative_change,
-    welch_test,
-    wilcoxon_test,
-)
-from dno.compare._study import compare_study
-from dno.compare._table import (
-    COLUMNS,
-    comparison_document,
-    format_markdown,
-    format_table,
-    notes,
-    write_comparison,
-)
+from dno.compare import _plan, _records, _run, _stats, _study, _table
+from dno.compare._plan import *  # noqa: F403
+from dno.compare._records import *  # noqa: F403
+from dno.compare._run import *  # noqa: F403
+from dno.compare._stats import *  # noqa: F403
+from dno.compare._study import *  # noqa: F403
+from dno.compare._table import *  # noqa: F403
 
 __all__ = [
-    "BOOTSTRAP_RESAMPLES",
-    "BOOTSTRAP_SEED",
-    "COLUMNS",
-    "METRICS",
-    "PLAN_KEYS",
-    "VERDICTS",
-    "Approach",
-    "ApproachStats",
-    "ComparisonPlan",
-    "ComparisonResult",
-    "Metric",
-    "RunRecord",
-    "Summary",
-    "TestResult",
-    "bootstrap_mean_ci",
-    "check_dataset",
-    "cohen_dz",
-    "compare_approaches",
-    "compare_study",
-    "comparison_document",
-    "decide",
-    "describe",
-    "format_markdown",
-    "format_table",
-    "hedges_g",
-    "holm",
-    "load_plan",
-    "min_wilcoxon_pairs",
-    "notes",
-    "parse_plan",
-    "relative_change",
-    "run_comparison",
-    "welch_test",
-    "wilcoxon_test",
-    "write_comparison",
+    *_plan.__all__,
+    *_records.__all__,
+    *_run.__all__,
+    *_stats.__all__,
+    *_study.__all__,
+    *_table.__all__,
 ]

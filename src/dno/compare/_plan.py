@@ -26,29 +26,19 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from dno._io import read_user_text
+from dno._io import read_yaml_mapping
 from dno._limits import MAX_SEEDS, check_count
 from dno._names import check_name
+from dno.compare._records import Approach, ComparisonPlan, Metric
 from dno.dde import FAMILIES
 from dno.errors import UsageError
 from dno.models import accepted_keys, available
-from dno.training import TRAINING_DEFAULTS, TrainConfig, check_keys, resolve_config
+from dno.training import TRAINING_DEFAULTS, check_keys, resolve_config
 
-__all__ = [
-    "METRICS",
-    "PLAN_KEYS",
-    "Approach",
-    "ComparisonPlan",
-    "Metric",
-    "load_plan",
-    "parse_plan",
-]
+__all__ = ["METRICS", "PLAN_KEYS", "load_plan", "parse_plan"]
 
 #: Keys of the comparison itself; every other top-level key is a shared config key.
 PLAN_KEYS = (
@@ -75,57 +65,6 @@ METRICS: dict[str, tuple[tuple[str, ...], bool, str]] = {
 }  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Metric:
-    """What the comparison ranks by: a metric on a split and its direction."""
-
-    name: str
-    split: str
-    lower_is_better: bool
-    meaning: str
-
-    @property
-    def label(self) -> str:
-        """``rel_l2 (test)``."""
-        return f"{self.name} ({self.split})"
-
-
-@dataclass(frozen=True)
-class Approach:
-    """One approach: a model and its overrides; ``config`` is resolved (seed 0)."""
-
-    name: str
-    model: str
-    overrides: dict[str, Any]
-    description: str
-    config: TrainConfig
-
-
-@dataclass(frozen=True)
-class ComparisonPlan:
-    """A validated comparison file."""
-
-    name: str
-    family: str
-    data: str | None
-    seeds: tuple[int, ...]
-    metric: Metric
-    alpha: float
-    baseline: str
-    approaches: tuple[Approach, ...]
-    shared: dict[str, Any]
-    description: str = ""
-    source: str = ""
-
-    def approach(self, name: str) -> Approach:
-        """The approach called ``name``."""
-        return next(a for a in self.approaches if a.name == name)
-
-    def config_for(self, approach: str, seed: int) -> TrainConfig:
-        """The resolved config of ``approach`` on ``seed``."""
-        return {**self.approach(approach).config, "seed": seed}
-
-
 def load_plan(
     path: str | os.PathLike[str], *, seeds: int | None = None, max_epochs: int | None = None
 ) -> ComparisonPlan:
@@ -140,15 +79,7 @@ def load_plan(
         UsageError: a missing or malformed file, or any bad key or value (one line).
     """
     target = Path(path)
-    if not target.is_file():
-        raise UsageError(f"comparison file {str(target)!r} does not exist")
-    try:
-        data = yaml.safe_load(read_user_text(target, "comparison file"))
-    except yaml.YAMLError as error:
-        first = str(error).splitlines()[0] if str(error) else "bad YAML"
-        raise UsageError(f"comparison file {str(target)!r} is not valid YAML: {first}") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"comparison file {str(target)!r} must hold a mapping of keys")
+    data = read_yaml_mapping(target, "comparison file")
     return parse_plan(
         data, source=str(target), default_name=target.stem, seeds=seeds, max_epochs=max_epochs
     )

@@ -1,4 +1,4 @@
-"""Run a comparison: every approach on every seed, resumable, scored, summarized, written.
+"""Run a comparison: every approach on every seed, resumable, scored and summarized.
 
 Run folders: ``<out>/<name>/<approach>/seed-<s>/`` (a normal ``dno train`` run folder). Seeds
 are the outer loop, so an interrupted comparison has balanced pairs. Resuming:
@@ -17,65 +17,29 @@ best checkpoint's modification time).
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dno.compare._plan import ComparisonPlan
-from dno.compare._stats import BOOTSTRAP_RESAMPLES, ApproachStats, compare_approaches
+from dno.compare._records import ComparisonPlan, ComparisonResult, RunRecord
+from dno.compare._stats import BOOTSTRAP_RESAMPLES, compare_approaches
 from dno.data import Dataset
 from dno.errors import DnoError, UsageError
-from dno.tracking import RunFolder, json_safe
+from dno.evaluation import evaluate_run, score_checkpoint
+from dno.tracking import COMPARISON_SCORE, FINAL_RESULTS, RUN_CONFIG, RunFolder, json_safe
 from dno.training import NonFiniteLoss, train
 
-__all__ = [
-    "BOOTSTRAP_SEED",
-    "ComparisonResult",
-    "RunRecord",
-    "check_dataset",
-    "run_comparison",
-    "run_one",
-]
+__all__ = ["BOOTSTRAP_SEED", "check_dataset", "run_comparison", "run_one"]
 
 #: Seed of every bootstrap interval of a comparison.
 BOOTSTRAP_SEED = 0
 _DONE = ("completed", "stopped_early")
 #: Config keys that may differ between a saved run and the plan (where it runs, not what).
 _FREE_KEYS = ("device", "amp", "dno_version", "data")
-_SCORE_FILE = "comparison_score.json"
 
 Log = Callable[[str], None]
-
-
-@dataclass
-class RunRecord:
-    """One approach on one seed: how it ended and its score (None if it failed)."""
-
-    approach: str
-    seed: int
-    path: Path
-    status: str
-    value: float | None
-    reason: str = ""
-    trained: bool = False
-    epochs_run: int | None = None
-    seconds: float | None = None
-
-
-@dataclass
-class ComparisonResult:
-    """A finished comparison: the plan, every run, the ranked table and the files written."""
-
-    plan: ComparisonPlan
-    folder: Path
-    dataset: str
-    runs: list[RunRecord]
-    rows: list[ApproachStats]
-    files: dict[str, Path] = field(default_factory=dict)
 
 
 def run_comparison(
@@ -85,9 +49,9 @@ def run_comparison(
     *,
     progress: bool = False,
     log: Log | None = None,
-    write: bool = True,
 ) -> ComparisonResult:
-    """Train (or read back) every approach x seed, score, compare and write the files.
+    """Train (or read back) every approach x seed, score and compare; nothing is written but
+    the runs (:func:`dno.compare.write_comparison` writes the tables).
 
     Args:
         plan: a validated plan (:func:`dno.compare.load_plan`).
@@ -95,7 +59,6 @@ def run_comparison(
         out: the folder of comparisons; this one goes to ``out/plan.name``.
         progress: show each training's progress bar.
         log: called with one line per run (e.g. ``print``).
-        write: write ``comparison.{csv,md,json}`` (see :func:`dno.compare.write_comparison`).
 
     Raises:
         UsageError: the dataset does not fit the plan, or a run folder holds another config.
@@ -119,12 +82,7 @@ def run_comparison(
         values, plan.baseline, lower_is_better=plan.metric.lower_is_better, alpha=plan.alpha,
         resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED,
     )  # fmt: skip
-    result = ComparisonResult(plan, folder, dataset.path, runs, rows)
-    if write:
-        from dno.compare._table import write_comparison
-
-        result.files = write_comparison(result)
-    return result
+    return ComparisonResult(plan, folder, dataset.path, runs, rows)
 
 
 def check_dataset(plan: ComparisonPlan, dataset: Dataset) -> None:
@@ -161,7 +119,7 @@ def run_one(
     if status in (*_DONE, "failed"):
         _read_back(record)
     else:
-        resume = status == "running" and (path / "artifacts" / "last.pt").exists()
+        resume = status == "running" and RunFolder(path).last_checkpoint.exists()
         _train(record, config, dataset, resume, progress)
     if record.status in _DONE:
         _score(record, plan, dataset)
@@ -170,11 +128,11 @@ def run_one(
 
 def _saved_status(path: Path, config: dict[str, Any], approach: str, seed: int) -> str | None:
     """The status of a run folder already there (None if there is none); its config must match."""
-    if not (path / "config.json").exists():
-        return None
     run = RunFolder(path)
-    saved = _flat(run.read_json("config.json"))
-    plain = _flat(json.loads(json.dumps(json_safe(config))))
+    if not run.config_path.exists():
+        return None
+    saved = _flat(run.read_json(RUN_CONFIG))
+    plain = _flat(json_safe(config))
     differing = sorted(
         k for k in set(saved) | set(plain) if k not in _FREE_KEYS and saved.get(k) != plain.get(k)
     )
@@ -184,9 +142,7 @@ def _saved_status(path: Path, config: dict[str, Any], approach: str, seed: int) 
             f"approach {approach!r}, seed {seed}: {path} holds a run of another config "
             f"({changes}); delete that folder or use another --out"
         )
-    if not run.results_path.exists():
-        return "running"
-    return str(run.read_json("final_results.json").get("status", "running"))
+    return run.status() or "running"
 
 
 def _flat(config: dict[str, Any]) -> dict[str, Any]:
@@ -198,7 +154,7 @@ def _flat(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _read_back(record: RunRecord) -> None:
-    results = RunFolder(record.path).read_json("final_results.json")
+    results = RunFolder(record.path).read_json(FINAL_RESULTS)
     record.status = str(results["status"])
     record.reason = str(results.get("reason") or "")
     record.epochs_run = results.get("epochs_run")
@@ -227,19 +183,19 @@ def _train(
 def _score(record: RunRecord, plan: ComparisonPlan, dataset: Dataset) -> None:
     """Score a finished run with the plan's metric (cached beside the run)."""
     metric = plan.metric
-    best = record.path / "artifacts" / "best.pt"
+    best = RunFolder(record.path).best_checkpoint
     if not best.exists():
         record.status, record.reason = "failed", "no best checkpoint (no finite validation score)"
         return
     key = {"metric": metric.name, "split": metric.split, "best_mtime_ns": best.stat().st_mtime_ns}
-    cache = record.path / _SCORE_FILE
+    cache = record.path / COMPARISON_SCORE
     if cache.exists() and not record.trained:
-        saved = RunFolder(record.path).read_json(_SCORE_FILE)
+        saved = RunFolder(record.path).read_json(COMPARISON_SCORE)
         if all(saved.get(k) == v for k, v in key.items()):
             record.value = saved.get("value")
     if record.value is None:
         record.value = _compute(metric.name, metric.split, record, dataset)
-        RunFolder(record.path).write_json(_SCORE_FILE, {**key, "value": record.value})
+        RunFolder(record.path).write_json(COMPARISON_SCORE, {**key, "value": record.value})
     if record.value is None or not math.isfinite(record.value):
         record.status, record.value = "failed", None
         record.reason = f"non-finite {metric.label}"
@@ -247,20 +203,16 @@ def _score(record: RunRecord, plan: ComparisonPlan, dataset: Dataset) -> None:
 
 def _compute(name: str, split: str, record: RunRecord, dataset: Dataset) -> float | None:
     if name == "val_rel_l2":
-        value = RunFolder(record.path).read_json("final_results.json").get("best_val_rel_l2")
+        value = RunFolder(record.path).read_json(FINAL_RESULTS).get("best_val_rel_l2")
         return None if value is None else float(value)
     if name == "rel_l2":
-        from dno.search import score_split
-
-        return score_split(record.path, dataset, split)
-    from dno.evaluation import evaluate_run
-
+        best = RunFolder(record.path).best_checkpoint
+        return score_checkpoint(best, dataset.splits[split]).relative_l2
     try:
         result = evaluate_run(record.path, split, data=dataset.path or None, figures=False)
     except DnoError as error:
         raise DnoError(f"cannot score {record.path} with {name}: {error}") from None
-    key = "rollout_relative_l2" if name == "rollout_rel_l2" else name
-    value = result["summary"][key]
+    value = result["summary"]["rollout_relative_l2" if name == "rollout_rel_l2" else name]
     return None if value is None else float(value)
 
 

@@ -11,9 +11,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from dno._io import atomic_path
 from dno.compare._stats import ApproachStats, compare_approaches
-from dno.compare._table import format_table
+from dno.compare._table import csv_rows, format_table, write_tables
 from dno.errors import UsageError
 
 __all__ = ["compare_study"]
@@ -48,14 +47,9 @@ def compare_study(
     Raises:
         UsageError: fewer than two seeds per configuration, or an unknown baseline trial.
     """
-    from dno.search._inspect import locate_study
-    from dno.search._summary import write_csv
+    from dno.search import locate_study
 
-    loaded, spec, folder = locate_study(study, results, storage)
-    if not spec.objectives:
-        raise UsageError(
-            f"study {spec.name!r} has no objective (its sweep has no metric): nothing to compare"
-        )
+    loaded, spec, folder = locate_study(study, results, storage, scoring="compare")
     if spec.seeds < 2:
         raise UsageError(
             f"study {spec.name!r} ran one seed per configuration; paired statistics need "
@@ -86,29 +80,6 @@ def compare_study(
         + format_table(rows)
         + "\n"
     )
-    with atomic_path(folder / "comparison.md") as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    write_csv(folder / "comparison.csv", [_flat(r) for r in rows])
+    models = dict.fromkeys(values, spec.model)
+    write_tables(folder, text, csv_rows(rows, range(spec.seeds), models))
     return rows, folder
-
-
-def _flat(row: ApproachStats) -> dict[str, Any]:
-    return {
-        "rank": row.rank,
-        "approach": row.approach,
-        "baseline": row.is_baseline,
-        "n_seeds": row.n_seeds,
-        "mean": row.summary.mean,
-        "sd": row.summary.sd,
-        "ci_low": row.summary.ci_low,
-        "ci_high": row.summary.ci_high,
-        "relative_change": row.relative_change,
-        "wilcoxon_p": row.wilcoxon.p if row.wilcoxon else None,
-        "wilcoxon_p_holm": row.wilcoxon_p_holm,
-        "welch_p": row.welch.p if row.welch else None,
-        "welch_p_holm": row.welch_p_holm,
-        "hedges_g": row.hedges_g,
-        "verdict": row.verdict,
-        "verdict_reason": row.verdict_reason,
-        "values": " ".join("" if v is None else f"{v:.6g}" for v in row.values),
-    }

@@ -6,20 +6,22 @@ means, the methods), so the HTML report can render it without dno's live objects
 
 from __future__ import annotations
 
-import csv
-import io
-import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dno import __version__
 from dno._io import atomic_path
+from dno.compare._records import Approach, ComparisonResult, RunRecord
 from dno.compare._stats import BOOTSTRAP_RESAMPLES, ApproachStats, min_wilcoxon_pairs
-from dno.tracking import json_safe
-
-if TYPE_CHECKING:
-    from dno.compare._plan import Approach
-    from dno.compare._run import ComparisonResult, RunRecord
+from dno.tracking import (
+    COMPARISON_CSV,
+    COMPARISON_JSON,
+    COMPARISON_MD,
+    json_safe,
+    write_csv,
+    write_json,
+)
 
 __all__ = [
     "COLUMNS",
@@ -29,6 +31,7 @@ __all__ = [
     "format_table",
     "notes",
     "write_comparison",
+    "write_tables",
 ]
 
 #: The table's columns and what they mean (also in comparison.json and comparison.md).
@@ -162,15 +165,18 @@ def format_markdown(result: ComparisonResult) -> str:
     return "\n".join(parts)
 
 
-def csv_rows(result: ComparisonResult) -> list[dict[str, Any]]:
-    """One flat row per approach (rank order) with every statistic and every seed's value."""
-    rows = []
-    for r in result.rows:
+def csv_rows(
+    rows: list[ApproachStats], seeds: Sequence[int], models: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """``comparison.csv``: one flat row per approach (rank order), every statistic and every
+    seed's value; ``models`` maps each approach to its model."""
+    flat = []
+    for r in rows:
         s, w, t = r.summary, r.wilcoxon, r.welch
         diff = r.difference_ci or (None, None)
         row: dict[str, Any] = {
             "rank": r.rank, "approach": r.approach, "baseline": r.is_baseline,
-            "model": result.plan.approach(r.approach).model, "seeds": r.n_seeds,
+            "model": models[r.approach], "seeds": r.n_seeds,
             "failed": r.n_failed, "mean": s.mean, "sd": s.sd, "ci_low": s.ci_low,
             "ci_high": s.ci_high, "relative_change": r.relative_change,
             "mean_difference": r.mean_difference, "difference_ci_low": diff[0],
@@ -183,10 +189,14 @@ def csv_rows(result: ComparisonResult) -> list[dict[str, Any]]:
             "hedges_g": r.hedges_g, "d_z": r.d_z, "verdict": r.verdict,
             "verdict_reason": r.verdict_reason,
         }  # fmt: skip
-        for seed, value in zip(result.plan.seeds, r.values, strict=True):
-            row[f"seed_{seed}"] = value
-        rows.append(row)
-    return rows
+        row.update({f"seed_{seed}": v for seed, v in zip(seeds, r.values, strict=True)})
+        flat.append(row)
+    return flat
+
+
+def _rows(result: ComparisonResult) -> list[dict[str, Any]]:
+    models = {a.name: a.model for a in result.plan.approaches}
+    return csv_rows(result.rows, result.plan.seeds, models)
 
 
 def comparison_document(result: ComparisonResult) -> dict[str, Any]:
@@ -217,7 +227,7 @@ def comparison_document(result: ComparisonResult) -> dict[str, Any]:
             "methods": _methods(),
             "columns": COLUMNS,
             "table": [r.to_dict() for r in result.rows],
-            "rows": csv_rows(result),
+            "rows": _rows(result),
             "runs": [_run_record(run, result.folder) for run in result.runs],
             "notes": notes(result),
         }
@@ -265,24 +275,21 @@ def _methods() -> dict[str, str]:
     }
 
 
-def _write_text(path: Path, text: str) -> Path:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return path
+def write_tables(
+    folder: Path, markdown: str, rows: list[dict[str, Any]], document: Any = None
+) -> dict[str, Path]:
+    """Write ``comparison.csv`` (``rows``), ``comparison.md`` and, if given,
+    ``comparison.json`` into ``folder``: the one writer of ``dno compare`` and ``--study``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_path(folder / COMPARISON_MD) as tmp:
+        tmp.write_text(markdown, encoding="utf-8")
+    files = {"csv": write_csv(folder / COMPARISON_CSV, rows), "md": folder / COMPARISON_MD}
+    if document is not None:
+        files["json"] = write_json(folder / COMPARISON_JSON, document)
+    return files
 
 
 def write_comparison(result: ComparisonResult) -> dict[str, Path]:
     """Write ``comparison.csv``, ``comparison.md`` and ``comparison.json`` into the folder."""
-    folder = result.folder
-    folder.mkdir(parents=True, exist_ok=True)
-    rows = csv_rows(result)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(json_safe(rows))
-    document = json.dumps(comparison_document(result), indent=2, allow_nan=False) + "\n"
-    return {
-        "csv": _write_text(folder / "comparison.csv", buffer.getvalue()),
-        "md": _write_text(folder / "comparison.md", format_markdown(result)),
-        "json": _write_text(folder / "comparison.json", document),
-    }
+    markdown, document = format_markdown(result), comparison_document(result)
+    return write_tables(result.folder, markdown, _rows(result), document)

@@ -11,11 +11,14 @@ from dno.data._legacy import RestrictedUnpickler, import_legacy, load_legacy_pic
 from dno.data._schema import (
     FORMAT,
     FORMAT_VERSION,
+    MIN_OBSERVATIONS_PER_DELAY,
     SPLITS,
     Dataset,
     Split,
+    observations_per_delay,
     read_dataset,
     split_indices,
+    undersampling,
     value_problems,
     write_dataset,
 )
@@ -24,6 +27,7 @@ from dno.data._windows import Normalizer, WindowSet, make_windows
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
+    "MIN_OBSERVATIONS_PER_DELAY",
     "SPLITS",
     "Dataset",
     "Normalizer",
@@ -35,8 +39,10 @@ __all__ = [
     "import_legacy",
     "load_legacy_pickle",
     "make_windows",
+    "observations_per_delay",
     "read_dataset",
     "split_indices",
+    "undersampling",
     "value_problems",
     "write_dataset",
 ]

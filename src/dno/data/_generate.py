@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,13 @@ import numpy as np
 
 from dno import __version__
 from dno._io import check_writable, temporary_path
-from dno.data._schema import DEFAULT_FRACTIONS, split_indices, write_dataset
+from dno.data._schema import (
+    DEFAULT_FRACTIONS,
+    MIN_OBSERVATIONS_PER_DELAY,
+    split_indices,
+    undersampling_message,
+    write_dataset,
+)
 from dno.dde import (
     SamplingSettings,
     TrajectorySet,
@@ -22,7 +29,7 @@ from dno.dde import (
     resolve_priors,
     sample_batches,
 )
-from dno.errors import UsageError
+from dno.errors import DnoWarning, UsageError
 
 __all__ = ["generate_dataset"]
 
@@ -75,6 +82,11 @@ def generate_dataset(
     resolved = resolve_priors(fam, priors)
     settings = SamplingSettings.for_family(fam, t_end, dt, dt_obs, grid_points)
     settings.check_steps(resolved)
+    tau_lo = float(resolved["tau"][0])
+    if tau_lo / settings.dt_obs < MIN_OBSERVATIONS_PER_DELAY:
+        where = f"the smallest tau of the prior, {tau_lo:g}, over dt_obs {settings.dt_obs:g}"
+        message = undersampling_message(tau_lo / settings.dt_obs, where)
+        warnings.warn(message, DnoWarning, stacklevel=2)
     if n <= 0:
         raise UsageError(f"the number of trajectories must be positive, got {n}")
     target = check_writable(out, overwrite=overwrite)

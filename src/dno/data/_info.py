@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 
-from dno.data._schema import SPLITS, Dataset, value_problems
+from dno.data._schema import (
+    MIN_OBSERVATIONS_PER_DELAY,
+    SPLITS,
+    Dataset,
+    observations_per_delay,
+    value_problems,
+)
 
 __all__ = ["describe_dataset"]
 
@@ -42,6 +49,16 @@ def describe_dataset(dataset: Dataset, name: str = "") -> str:
         lines.append(
             f"lengths    min {lengths.min()}, median {int(np.median(lengths))}, "
             f"max {lengths.max()} observations; last time {_range(t_last)}"
+        )
+    fewest, where = observations_per_delay(dataset)
+    if math.isfinite(fewest):
+        lines.append(
+            f"sampling   fewest observations per delay window {fewest:.3g} ({where})"
+            + (
+                f": undersampled, below {MIN_OBSERVATIONS_PER_DELAY}"
+                if fewest < MIN_OBSERVATIONS_PER_DELAY
+                else ""
+            )
         )
     problems = value_problems(dataset)
     lines.append(f"values     {len(problems)} problem{'s' * (len(problems) != 1)}" + (

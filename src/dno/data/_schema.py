@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,17 +31,21 @@ import numpy as np
 from dno import __version__
 from dno._io import atomic_path
 from dno.dde import TrajectorySet
-from dno.errors import DnoError
+from dno.errors import DnoError, DnoWarning
 
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
+    "MIN_OBSERVATIONS_PER_DELAY",
     "SPLITS",
     "Dataset",
     "Split",
     "TrajectoryRows",
+    "observations_per_delay",
     "read_dataset",
     "split_indices",
+    "undersampling",
+    "undersampling_message",
     "value_problems",
     "write_dataset",
 ]
@@ -256,7 +261,64 @@ def read_dataset(path: str | os.PathLike[str], check_values: bool = True) -> Dat
             f"{str(target)!r}: {problems[0]}"
             + (f" (and {len(problems) - 1} more: see dno data info)" if len(problems) > 1 else "")
         )
+    if check_values and (note := undersampling(dataset)):
+        warnings.warn(f"{str(target)!r}: {note}", DnoWarning, stacklevel=2)
     return dataset
+
+
+#: Fewer observations than this in one delay window make the history on the theta-grid mostly
+#: interpolation (the window holds S points however few were observed).
+MIN_OBSERVATIONS_PER_DELAY = 6
+
+
+def observations_per_delay(dataset: Dataset) -> tuple[float, str]:
+    """The fewest observations in one delay window, over every trajectory of every split.
+
+    A trajectory's count is ``tau / spacing``, its delay over its mean observation spacing on
+    t > 0.
+
+    Returns:
+        ``(count, where)``: the count (``inf`` when no trajectory has two observations) and which
+        trajectory has it (split, position, id, tau and spacing).
+    """
+    fewest, where = float("inf"), ""
+    for name in SPLITS:
+        part = dataset.splits[name]
+        tau = part.params.get("tau")
+        if tau is None or not len(part):
+            continue
+        rows = np.arange(len(part))
+        n = part.lengths.astype(np.int64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            spacing = (part.t[rows, np.maximum(n - 1, 0)] - part.t[:, 0]) / (n - 1)
+            count = np.where((n > 1) & (spacing > 0), tau / spacing, np.inf)
+        b = int(np.argmin(count))
+        if count[b] < fewest:
+            fewest = float(count[b])
+            where = (
+                f"split {name!r} trajectory {b} (id {int(part.trajectory_id[b])}): "
+                f"tau={float(tau[b]):.4g}, observation spacing {float(spacing[b]):.4g}"
+            )
+    return fewest, where
+
+
+def undersampling(dataset: Dataset) -> str | None:
+    """Why the delay windows of ``dataset`` are undersampled, or None when they are not."""
+    fewest, where = observations_per_delay(dataset)
+    if fewest >= MIN_OBSERVATIONS_PER_DELAY:
+        return None
+    return undersampling_message(fewest, where)
+
+
+def undersampling_message(fewest: float, where: str) -> str:
+    """The warning for windows holding ``fewest`` observations (see :func:`undersampling`)."""
+    return (
+        f"a delay window holds as few as {fewest:.3g} observations ({where}); with fewer than "
+        f"{MIN_OBSERVATIONS_PER_DELAY} the history on the theta-grid is mostly interpolation: "
+        f"observe at least {MIN_OBSERVATIONS_PER_DELAY} times per delay "
+        "(dno generate --dt-obs at most the smallest tau / "
+        f"{MIN_OBSERVATIONS_PER_DELAY})"
+    )
 
 
 def value_problems(dataset: Dataset) -> list[str]:

@@ -1,9 +1,13 @@
-"""Evaluation metrics, defined once and the same for every model.
+"""Evaluation: pure metrics, defined once and the same for every model, and the protocol that
+scores a model with them.
 
-- Accuracy: :func:`relative_l2` (one global norm ratio), :func:`relative_l2_per_step` (mean of
-  per-step ratios, PDEBench's nRMSE), :func:`one_step_error`, :func:`rollout_error` (a curve over
-  K steps, K from the evaluation config), :func:`valid_prediction_time` and
-  :func:`correlation_time` (in units of tau). ``mask`` / ``lengths`` keep padding out.
+Metrics (plain numpy arrays; ``_accuracy``, ``_stability``, ``_spectral``, ``_diagnosis``,
+``_cost``, inputs checked by ``_checks``):
+
+- Accuracy: :func:`relative_l2` (one global norm ratio, or per step: PDEBench's nRMSE),
+  :func:`one_step_error`, :func:`rollout_error` (a curve over K steps, K from the evaluation
+  config), :func:`valid_prediction_time` and :func:`correlation_time` (in units of tau).
+  ``mask`` / ``lengths`` keep padding out.
 - Stability: :func:`noise_sensitivity` and :func:`rollout_noise_sensitivity`, with noise
   relative to each history's own standard deviation (scale-free), seeded.
 - Spectral diagnostics of 1-D, 2-D and 3-D fields: :func:`power_spectrum`,
@@ -12,102 +16,53 @@
   :func:`spectral_diagnostics`, or with findings and figures via :func:`diagnose`,
   :func:`plot_diagnostics` and :func:`format_table` (what ``dno diagnose`` runs).
 - Cost: :func:`parameter_count`, :func:`measure_cost` (throughput, peak memory).
-- A trained run, all of the above on one split: :func:`evaluate_run` (what ``dno evaluate``
-  runs) with an :class:`EvaluationConfig` (the horizon in delays, the same for every model;
-  :func:`load_evaluation_config` reads one from YAML) and :func:`format_evaluation` (the table).
 
-Metric functions take plain numpy arrays (torch is imported only inside :func:`measure_cost`);
-:func:`to_jsonable` turns any result into standard JSON (no NaN or Infinity).
+Protocol (``_config``, ``_scoring``, ``_run``, ``_summary``):
+
+- :func:`score_checkpoint`: a model (in memory or a checkpoint) on the windows of a split, one
+  step or a rollout of K delays; the one scoring path of training's validation, the search's
+  confirmation, ``dno compare`` and ``dno evaluate``.
+- :func:`evaluate_run`: all of the above for a run folder on one split (what ``dno evaluate``
+  runs), with an :class:`EvaluationConfig` (the horizon in delays, the same for every model;
+  :func:`load_evaluation_config` reads one from YAML); :func:`format_evaluation` is its table.
+
+Metric functions import no torch (only :func:`measure_cost` and the scoring do, when called);
+:func:`dno.tracking.json_safe` turns any result into standard JSON (no NaN or Infinity).
 """
 
 from __future__ import annotations
 
-from dno.evaluation._accuracy import (
-    CorrelationTime,
-    RolloutError,
-    ValidTime,
-    correlation_time,
-    one_step_error,
-    relative_l2,
-    relative_l2_per_step,
-    rollout_error,
-    rollout_error_curve,
-    valid_prediction_time,
+from dno.evaluation import (
+    _accuracy,
+    _config,
+    _cost,
+    _diagnosis,
+    _run,
+    _scoring,
+    _spectral,
+    _stability,
+    _summary,
 )
-from dno.evaluation._cost import Cost, measure_cost, parameter_count
-from dno.evaluation._diagnosis import (
-    THRESHOLDS,
-    AmplitudeRatio,
-    Diagnosis,
-    amplitude_ratio,
-    diagnose,
-)
+from dno.evaluation._accuracy import *  # noqa: F403
+from dno.evaluation._config import *  # noqa: F403
+from dno.evaluation._cost import *  # noqa: F403
+from dno.evaluation._diagnosis import *  # noqa: F403
 from dno.evaluation._figures import plot_diagnostics
-from dno.evaluation._report import format_table, to_jsonable, write_json
-from dno.evaluation._run import EVALUATION_SPLITS, evaluate_run
-from dno.evaluation._run_config import EvaluationConfig, load_evaluation_config
-from dno.evaluation._run_summary import format_evaluation
-from dno.evaluation._spectral import (
-    BandErrors,
-    CorrelationFunction,
-    PowerSpectrum,
-    SpectralDiagnostics,
-    band_errors,
-    correlation_function,
-    cross_spectrum,
-    power_spectrum,
-    spatial_layout,
-    spectral_diagnostics,
-    spectral_zigzag,
-)
-from dno.evaluation._stability import (
-    NoiseSensitivity,
-    RolloutNoiseSensitivity,
-    noise_sensitivity,
-    rollout_noise_sensitivity,
-)
+from dno.evaluation._run import *  # noqa: F403
+from dno.evaluation._scoring import *  # noqa: F403
+from dno.evaluation._spectral import *  # noqa: F403
+from dno.evaluation._stability import *  # noqa: F403
+from dno.evaluation._summary import *  # noqa: F403
 
 __all__ = [
-    "EVALUATION_SPLITS",
-    "THRESHOLDS",
-    "AmplitudeRatio",
-    "BandErrors",
-    "CorrelationFunction",
-    "CorrelationTime",
-    "Cost",
-    "Diagnosis",
-    "EvaluationConfig",
-    "NoiseSensitivity",
-    "PowerSpectrum",
-    "RolloutError",
-    "RolloutNoiseSensitivity",
-    "SpectralDiagnostics",
-    "ValidTime",
-    "amplitude_ratio",
-    "band_errors",
-    "correlation_function",
-    "correlation_time",
-    "cross_spectrum",
-    "diagnose",
-    "evaluate_run",
-    "format_evaluation",
-    "format_table",
-    "load_evaluation_config",
-    "measure_cost",
-    "noise_sensitivity",
-    "one_step_error",
-    "parameter_count",
+    *_accuracy.__all__,
+    *_config.__all__,
+    *_cost.__all__,
+    *_diagnosis.__all__,
+    *_run.__all__,
+    *_scoring.__all__,
+    *_spectral.__all__,
+    *_stability.__all__,
+    *_summary.__all__,
     "plot_diagnostics",
-    "power_spectrum",
-    "relative_l2",
-    "relative_l2_per_step",
-    "rollout_error",
-    "rollout_error_curve",
-    "rollout_noise_sensitivity",
-    "spatial_layout",
-    "spectral_diagnostics",
-    "spectral_zigzag",
-    "to_jsonable",
-    "valid_prediction_time",
-    "write_json",
 ]

@@ -8,11 +8,12 @@ Conventions shared by every function here:
 - ``mask`` (bool, shape (B, T)) or ``lengths`` (int, shape (B,)) mark the real time steps;
   padding never enters a sum, a mean or a norm.
 - Errors that are undefined (0/0 with a nonzero error, no valid step) come out as ``inf`` or
-  ``NaN``; :func:`dno.evaluation.to_jsonable` writes them as ``null``.
+  ``NaN``; :func:`dno.tracking.json_safe` writes them as ``null``.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +23,6 @@ from dno.evaluation._checks import (
     ShiftAppend,
     Step,
     check_pair,
-    default_shift_append,
     rollout,
     time_mask,
 )
@@ -59,59 +59,44 @@ def relative_l2(
     prediction: np.ndarray,
     truth: np.ndarray,
     *,
+    per_step: bool = False,
     mask: np.ndarray | None = None,
     lengths: np.ndarray | None = None,
 ) -> float:
-    """Global relative L2 error, one norm ratio over all valid entries.
+    """Relative L2 error: global, one norm ratio over all valid entries, or per step.
 
-    ``e = ||p - t|| / ||t||`` where both norms run over every valid (b, t, ...) entry.
+    Global: ``e = ||p - t|| / ||t||`` where both norms run over every valid (b, t, ...) entry.
+    Per step (PDEBench's nRMSE convention): ``e = mean_{valid b,t} ||p_bt - t_bt|| / ||t_bt||``,
+    norms over the trailing axes (X, C) together; a step with a zero truth counts 0 if its
+    error is zero too, else ``inf``.
 
     Args:
-        prediction: shape (B, T, ...); any rank >= 1 without a mask.
+        prediction: shape (B, T, ...); any rank >= 1 for the global error without a mask.
         truth: same shape.
+        per_step: the mean of the per-step ratios (rank >= 2) instead of one global ratio.
         mask: bool (B, T), True on real steps. lengths: int (B,). At most one of them.
 
     Returns:
-        The ratio (``inf`` if the truth is zero and the error is not).
+        The ratio (``inf`` if the truth is zero and the error is not; NaN per step if no step
+        is valid).
 
     Example:
         >>> relative_l2(np.array([[0.0, 3.0]]), np.array([[0.0, 2.0]]))
         0.5
     """
-    pred, true = check_pair(prediction, truth)
+    pred, true = check_pair(prediction, truth, min_rank=2 if per_step else 1)
     valid = time_mask(pred.shape, mask, lengths)
     err, ref = _step_sq(pred - true), _step_sq(true)
     if valid is not None:
         err, ref = err[valid], ref[valid]
-    return float(_ratio(np.sqrt(err.sum()), np.sqrt(ref.sum())))
-
-
-def relative_l2_per_step(
-    prediction: np.ndarray,
-    truth: np.ndarray,
-    *,
-    mask: np.ndarray | None = None,
-    lengths: np.ndarray | None = None,
-) -> float:
-    """Mean over valid (b, t) of the per-step relative L2 error (PDEBench's nRMSE convention).
-
-    ``e = mean_{valid b,t} ||p_bt - t_bt|| / ||t_bt||``, norms over the trailing axes (X, C)
-    together. A step with a zero truth counts 0 if its error is zero too, else ``inf``.
-
-    Args:
-        prediction: shape (B, T, ...), rank >= 2.
-        truth: same shape.
-        mask: bool (B, T), True on real steps. lengths: int (B,). At most one of them.
-
-    Returns:
-        The mean ratio (NaN if no step is valid).
-    """
-    pred, true = check_pair(prediction, truth, min_rank=2)
-    valid = time_mask(pred.shape, mask, lengths)
-    ratios = _ratio(np.sqrt(_step_sq(pred - true)), np.sqrt(_step_sq(true)))
-    if valid is not None:
-        ratios = ratios[valid]
+    if not per_step:
+        return float(_ratio(np.sqrt(err.sum()), np.sqrt(ref.sum())))
+    ratios = _ratio(np.sqrt(err), np.sqrt(ref))
     return float(ratios.mean()) if ratios.size else float("nan")
+
+
+#: :func:`relative_l2` with ``per_step=True``: the mean of the per-step ratios.
+relative_l2_per_step = functools.partial(relative_l2, per_step=True)
 
 
 def one_step_error(
@@ -132,13 +117,7 @@ def one_step_error(
     Returns:
         The relative L2 error of the first step.
     """
-    pred = rollout(step, history, 1, default_shift_append)
-    m = pred.shape[1]
-    true = np.asarray(target, dtype=np.float64)
-    if true.ndim != 4 or true.shape[1] < m:
-        raise UsageError(f"target has shape {true.shape}; expected (batch, T >= {m}, X, C)")
-    valid = time_mask(true.shape, mask, None)
-    return relative_l2(pred, true[:, :m], mask=None if valid is None else valid[:, :m])
+    return rollout_error(step, history, target, steps=1, mask=mask).one_step
 
 
 @dataclass(frozen=True)
@@ -217,7 +196,7 @@ def rollout_error(
     steps: int,
     mask: np.ndarray | None = None,
     lengths: np.ndarray | None = None,
-    shift_append: ShiftAppend = default_shift_append,
+    shift_append: ShiftAppend | None = None,
 ) -> RolloutError:
     """Roll ``step`` out for K steps from ``history`` and score it against ``future``.
 

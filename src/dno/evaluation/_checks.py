@@ -17,7 +17,6 @@ __all__ = [
     "Step",
     "as_field",
     "check_pair",
-    "default_shift_append",
     "rollout",
     "time_mask",
 ]
@@ -99,56 +98,42 @@ def time_mask(
     return np.arange(steps)[None, :] < counts[:, None]
 
 
-def default_shift_append(history: np.ndarray, new: np.ndarray, m: int) -> np.ndarray:
-    """Drop the ``m`` oldest slices of ``history`` (axis 1) and append the ``m`` new ones.
-
-    Args:
-        history: shape (B, S, X, C).
-        new: shape (B, m, X, C).
-        m: number of new slices.
-
-    Returns:
-        Array of shape (B, S, X, C).
-
-    This is :func:`dno.models.shift_append`, the one rollout primitive (imported on first use,
-    so that the metrics do not import torch).
-    """
-    from dno.models import shift_append
-
-    result: np.ndarray = shift_append(history, new, m)
-    return result
-
-
 ShiftAppend = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 Step = Callable[[np.ndarray], np.ndarray]
 
 
-def rollout(step: Step, history: np.ndarray, steps: int, shift_append: ShiftAppend) -> np.ndarray:
-    """Apply ``step`` ``steps`` times, ``shift_append``-ing each output onto the history.
+def rollout(
+    step: Step, history: np.ndarray, steps: int, shift_append: ShiftAppend | None = None
+) -> np.ndarray:
+    """:func:`dno.models.roll_out` of ``step`` on float64 arrays, every step's output checked.
 
     Args:
         step: history (B, S, X, C) -> next slices (B, m, X, C).
         history: initial history, shape (B, S, X, C).
         steps: number of steps K >= 1.
-        shift_append: ``(history, new, m) -> history``.
+        shift_append: ``(history, new, m) -> history``; None: :func:`dno.models.shift_append`
+            (imported on first use, so that the metrics do not import torch).
 
     Returns:
         The predicted future, shape (B, K*m, X, C).
     """
+    from dno.models import roll_out
+    from dno.models import shift_append as default
+
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
         raise UsageError(f"steps is {steps!r}; expected an integer >= 1")
     current = np.asarray(history, dtype=np.float64)
     if current.ndim != 4:
         raise UsageError(f"history has shape {current.shape}; expected (batch, S, X, C), rank 4")
-    outputs = []
-    for _ in range(int(steps)):
-        new = np.asarray(step(current), dtype=np.float64)
-        expected = (current.shape[0], current.shape[2], current.shape[3])
+    expected = (current.shape[0], current.shape[2], current.shape[3])
+
+    def checked(window: np.ndarray) -> np.ndarray:
+        new = np.asarray(step(window), dtype=np.float64)
         if new.ndim != 4 or (new.shape[0], new.shape[2], new.shape[3]) != expected:
             raise UsageError(
                 f"step returned shape {new.shape}; expected (batch, m, X, C) with "
                 f"batch, X, C = {expected}"
             )
-        outputs.append(new)
-        current = shift_append(current, new, new.shape[1])
-    return np.concatenate(outputs, axis=1)
+        return new
+
+    return roll_out(checked, current, int(steps), shift_append or default)

@@ -9,6 +9,7 @@ finite, and are skipped if none is).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,7 +24,15 @@ from dno.evaluation._spectral import (
     spectral_diagnostics,
 )
 
-__all__ = ["THRESHOLDS", "AmplitudeRatio", "Diagnosis", "amplitude_ratio", "diagnose"]
+__all__ = [
+    "THRESHOLDS",
+    "AmplitudeRatio",
+    "Diagnosis",
+    "amplitude_ratio",
+    "diagnose",
+    "format_table",
+    "power_ratios",
+]
 
 THRESHOLDS: dict[str, float] = {
     "amplitude_low": 0.8,
@@ -179,6 +188,16 @@ def _geometric_mean(values: np.ndarray) -> float:
     return float(np.exp(np.log(ok).mean())) if ok.size else float("nan")
 
 
+def power_ratios(spectral: SpectralDiagnostics) -> tuple[float, float, float | None]:
+    """Geometric means of ``P_pred / P_true`` up to the Nyquist shell (the few-mode corner
+    shells are noise): over all k, over the top third of k, and where that third starts."""
+    complete = spectral.shells <= spectral.nyquist_shell
+    ratio, k = spectral.power_ratio[complete], spectral.k[complete]
+    start = ratio.size - -(-ratio.size // 3)
+    top = float(k[start]) if start < ratio.size else None
+    return _geometric_mean(ratio), _geometric_mean(ratio[start:]), top
+
+
 def _findings(amplitude: AmplitudeRatio, spectral: SpectralDiagnostics) -> list[str]:
     t = THRESHOLDS
     out: list[str] = []
@@ -187,18 +206,14 @@ def _findings(amplitude: AmplitudeRatio, spectral: SpectralDiagnostics) -> list[
             f"amplitude: prediction std is {amplitude.std_ratio:.3g} x the truth's "
             f"(range {amplitude.range_ratio:.3g} x)"
         )
-    # Up to the Nyquist shell: the few-mode corner shells are noise.
-    complete = spectral.shells <= spectral.nyquist_shell
-    ratio, k = spectral.power_ratio[complete], spectral.k[complete]
-    top = ratio[ratio.size - -(-ratio.size // 3) :]
-    overall, high = _geometric_mean(ratio), _geometric_mean(top)
+    overall, high, k_top = power_ratios(spectral)
     low_r, high_r = t["power_ratio_low"], t["power_ratio_high"]
     if not low_r <= overall <= high_r:
         out.append(f"P(k): prediction power is {overall:.3g} x the truth's (geometric mean over k)")
-    elif top.size and not low_r <= high <= high_r:
+    elif k_top is not None and not low_r <= high <= high_r:
         out.append(
             f"P(k): prediction power is {high:.3g} x the truth's over the top third of k "
-            f"(k >= {k[ratio.size - top.size]:.3g})"
+            f"(k >= {k_top:.3g})"
         )
     below = np.flatnonzero(~(spectral.cross_correlation >= t["cross_correlation_low"]))
     if below.size:
@@ -225,3 +240,54 @@ def _length_finding(spectral: SpectralDiagnostics) -> list[str]:
     if not 1 / factor <= pred / true <= factor:
         return [f"xi(r): correlation length {pred:.3g} vs {true:.3g} in the truth"]
     return []
+
+
+def _number(value: float) -> str:
+    return "n/a" if not math.isfinite(value) else f"{value:.4g}"
+
+
+def _band_rows(spectral: SpectralDiagnostics) -> list[str]:
+    low, mid = spectral.band_errors.edges
+    last = int(spectral.shells.max()) if spectral.shells.size else 0
+    ranges = ((0, low), (low + 1, mid), (mid + 1, max(last, mid + 1)))
+    rows = [f"  {'band':<6}{'shells':>10}{'P_pred/P_true':>15}{'r(k)':>9}{'fRMSE':>12}{'rel.':>9}"]
+    for name, (start, stop), absolute, relative in zip(
+        ("low", "mid", "high"),
+        ranges,
+        spectral.band_errors.absolute,
+        spectral.band_errors.relative,
+        strict=True,
+    ):
+        inside = (spectral.shells >= start) & (spectral.shells <= stop)
+        ratio = float(np.mean(spectral.power_ratio[inside])) if inside.any() else math.nan
+        cross = float(np.mean(spectral.cross_correlation[inside])) if inside.any() else math.nan
+        rows.append(
+            f"  {name:<6}{f'{start}-{stop}':>10}{_number(ratio):>15}{_number(cross):>9}"
+            f"{_number(float(absolute)):>12}{_number(float(relative)):>9}"
+        )
+    return rows
+
+
+def format_table(diagnosis: Diagnosis) -> str:
+    """A readable multi-line summary of a :class:`Diagnosis` (what ``dno diagnose`` prints)."""
+    lines = [
+        f"shape {diagnosis.shape}: {diagnosis.batch_size} field(s) of spatial shape "
+        f"{diagnosis.spatial_shape}; {diagnosis.samples_used} used",
+        f"non-finite values in prediction: {100 * diagnosis.nonfinite_fraction:.3g}%",
+    ]
+    if diagnosis.amplitude is not None and diagnosis.spectral is not None:
+        spectral = diagnosis.spectral
+        lines += [
+            f"box size {spectral.box_size}",
+            f"amplitude ratio (pred/true): std {_number(diagnosis.amplitude.std_ratio)}, "
+            f"range {_number(diagnosis.amplitude.range_ratio)}",
+            *_band_rows(spectral),
+            f"spectral zig-zag (high-k roughness): pred {_number(spectral.zigzag_prediction)}, "
+            f"true {_number(spectral.zigzag_truth)}, ratio {_number(spectral.zigzag_ratio)}",
+            f"correlation length (xi = xi(0)/2): pred "
+            f"{_number(spectral.correlation_length_prediction)}, "
+            f"true {_number(spectral.correlation_length_truth)}",
+        ]
+    lines.append("findings:" if diagnosis.findings else "findings: none")
+    lines += [f"  - {finding}" for finding in diagnosis.findings]
+    return "\n".join(lines)

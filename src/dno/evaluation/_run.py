@@ -18,7 +18,6 @@ The protocol is the same for every model, so runs compare fairly:
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,22 +26,32 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dno._cores import select_device
 from dno._io import check_folder_writable
 from dno.errors import DnoError, UsageError
+from dno.evaluation._config import EvaluationConfig
 from dno.evaluation._cost import measure_cost
-from dno.evaluation._figures import plot_diagnostics
-from dno.evaluation._report import to_jsonable, write_json
-from dno.evaluation._run_config import EvaluationConfig
-from dno.evaluation._run_figures import plot_rollout_error, plot_rollouts
-from dno.evaluation._run_scores import (
+from dno.evaluation._figures import plot_diagnostics, plot_rollout_error, plot_rollouts
+from dno.evaluation._scoring import (
     RolloutScores,
+    predict,
     rollout_record,
-    score_one_step,
-    score_rollout,
+    score_checkpoint,
     spectral_record,
 )
-from dno.evaluation._run_summary import summarize
 from dno.evaluation._stability import noise_sensitivity, rollout_noise_sensitivity
+from dno.evaluation._summary import summarize
+from dno.tracking import (
+    EVALUATION_FIGURES,
+    EVALUATION_JSON,
+    FINAL_RESULTS,
+    ROLLOUTS_NPZ,
+    RUN_CONFIG,
+    RunFolder,
+    json_safe,
+    read_json,
+    write_json,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -71,16 +80,6 @@ class _Run:
     status: str | None
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise DnoError(f"cannot read {path}: {error}") from None
-    if not isinstance(data, dict):
-        raise DnoError(f"{path} does not hold a JSON object")
-    return data
-
-
 def _dataset_path(
     folder: Path, config: dict[str, Any], data: str | os.PathLike[str] | None
 ) -> Path:
@@ -92,7 +91,7 @@ def _dataset_path(
     recorded = (config.get("data") or {}).get("path")
     if not recorded:
         raise DnoError(
-            f"{folder / 'config.json'} records no dataset; pass the dataset it was trained on "
+            f"{folder / RUN_CONFIG} records no dataset; pass the dataset it was trained on "
             "with --data PATH"
         )
     path = Path(recorded)
@@ -109,21 +108,21 @@ def _load_run(run_dir: str | os.PathLike[str], data: str | os.PathLike[str] | No
     from dno.data import Normalizer, read_dataset
     from dno.models import load_checkpoint
 
-    folder = Path(run_dir)
+    folder, run = Path(run_dir), RunFolder(run_dir)
     if not folder.is_dir():
         raise UsageError(f"run folder {str(folder)!r} does not exist")
-    if not (folder / "config.json").is_file():
+    if not run.config_path.is_file():
         raise UsageError(
             f"{str(folder)!r} is not a run folder (no config.json); expected a folder written "
             "by dno train"
         )
-    best = folder / "artifacts" / "best.pt"
+    best = run.best_checkpoint
     if not best.is_file():
         raise DnoError(
             f"run folder {str(folder)!r} has no checkpoint artifacts/best.pt (no epoch finished?); "
             f"train it first: dno train ... --out {folder}"
         )
-    config = _read_json(folder / "config.json")
+    config = read_json(run.config_path)
     model, extra = load_checkpoint(best)
     if not extra or "normalizer" not in extra:
         raise DnoError(f"{best} holds no normalization; it was not written by dno train")
@@ -134,10 +133,14 @@ def _load_run(run_dir: str | os.PathLike[str], data: str | os.PathLike[str] | No
             f"dataset {dataset.path!r} holds {dataset.family!r} data; run {str(folder)!r} was "
             f"trained on {family!r}"
         )
-    results_path = folder / "final_results.json"
-    status = _read_json(results_path).get("status") if results_path.is_file() else None
     return _Run(
-        folder, config, model, extra, Normalizer.from_dict(extra["normalizer"]), dataset, status
+        folder,
+        config,
+        model,
+        extra,
+        Normalizer.from_dict(extra["normalizer"]),
+        dataset,
+        run.status(),
     )
 
 
@@ -175,21 +178,13 @@ def _predictor(
     import torch
 
     cond_tensor = torch.from_numpy(cond).to(device)
-    model, normalizer = run.model, run.normalizer
 
-    def predict(history: np.ndarray) -> np.ndarray:
-        if history.shape[0] != cond_tensor.shape[0]:
-            raise UsageError(f"history has {history.shape[0]} windows, cond {cond.shape[0]}")
-        state = torch.from_numpy(normalizer.state(history)).to(device)
-        outputs = []
-        with torch.inference_mode():
-            for i in range(0, state.shape[0], batch_size):
-                h, c = state[i : i + batch_size], cond_tensor[i : i + batch_size]
-                out = model(h, c) if horizon is None else model.rollout(h, c, horizon=horizon)
-                outputs.append(out.float().cpu().numpy())
-        return np.asarray(normalizer.unstate(np.concatenate(outputs).astype(np.float64)))
+    def predict_physical(history: np.ndarray) -> np.ndarray:
+        state = torch.from_numpy(run.normalizer.state(history)).to(device)
+        out = predict(run.model, state, cond_tensor, horizon, batch_size)
+        return np.asarray(run.normalizer.unstate(out.cpu().numpy().astype(np.float64)))
 
-    return predict
+    return predict_physical
 
 
 def _spread(n: int, k: int) -> np.ndarray:
@@ -220,19 +215,8 @@ def _stability(
     return {
         "windows": int(pick.size),
         "one_step": one,
-        "rollout": {"delay": np.arange(1, config.horizon_delays + 1), **to_jsonable(rollout)},
+        "rollout": {"delay": np.arange(1, config.horizon_delays + 1), **json_safe(rollout)},
     }
-
-
-def _cost(run: _Run, history: np.ndarray, cond: np.ndarray, batch: int) -> Any:
-    """Parameters, throughput (one model step) and peak memory on ``batch`` windows."""
-    import torch
-
-    inputs = [
-        torch.from_numpy(run.normalizer.state(history[:batch])),
-        torch.from_numpy(cond[:batch]),
-    ]
-    return measure_cost(run.model, inputs, repeats=5, warmup=1)
 
 
 def _figures(
@@ -246,7 +230,7 @@ def _figures(
     pick: np.ndarray,
 ) -> list[Path]:
     """PNG files in ``artifacts/evaluation_<split>/``; rollouts drawn for the windows ``pick``."""
-    folder = run.path / "artifacts" / f"evaluation_{split}"
+    folder = RunFolder(run.path).artifacts / EVALUATION_FIGURES.format(split=split)
     folder.mkdir(parents=True, exist_ok=True)
     title = f"{run.model.name} on {run.dataset.family} ({split}, {config.horizon_delays} delays)"
     paths = [
@@ -321,15 +305,13 @@ def evaluate_run(
         >>> result = evaluate_run("runs/fno-mackey-s0")  # doctest: +SKIP
         >>> result["summary"]["rollout_relative_l2"]  # doctest: +SKIP
     """
-    from dno.training import select_device
-
     if split not in EVALUATION_SPLITS:
         raise UsageError(f"split {split!r}; expected one of: {', '.join(EVALUATION_SPLITS)}")
     config = config or EvaluationConfig()
     run = _load_run(run_dir, data)
     check_folder_writable(run.path)  # before the work, not after it
     if figures:
-        artifacts = run.path / "artifacts"
+        artifacts = RunFolder(run.path).artifacts
         check_folder_writable(artifacts if artifacts.is_dir() else run.path)
     torch_device = select_device(device)
     run.model.to(torch_device).eval()
@@ -337,11 +319,18 @@ def evaluate_run(
     horizon = config.horizon_delays * (S - 1)
     windows = _windows(run, split, max(horizon, S), config)
     history = windows.history.astype(np.float64)
-    truth = windows.target.astype(np.float64)
-    cond = run.normalizer.cond(windows.params)
-    one_step = _predictor(run, cond, torch_device, config.batch_size, None)(history)
-    prediction = _predictor(run, cond, torch_device, config.batch_size, horizon)(history)
-    scores = score_rollout(prediction, truth[:, :horizon], slices_per_delay=S - 1, config=config)
+    cond, batch = run.normalizer.cond(windows.params), config.cost_batch
+    one_step = score_checkpoint(run.model, windows, run.normalizer, batch_size=config.batch_size)
+    rollout = score_checkpoint(
+        run.model,
+        windows,
+        run.normalizer,
+        horizon_delays=config.horizon_delays,
+        config=config,
+        batch_size=config.batch_size,
+    )
+    truth, prediction, scores = rollout.truth, rollout.prediction, rollout.rollout
+    assert scores is not None
     result: dict[str, Any] = {
         "run": str(run.path),
         "split": split,
@@ -358,25 +347,29 @@ def evaluate_run(
             "model_m": m,
             "model_steps": -(-horizon // m),
         },
-        "one_step": {"m": m, **score_one_step(one_step, truth[:, :m])},
+        "one_step": {
+            "m": m,
+            "relative_l2": one_step.relative_l2,
+            "relative_l2_per_step": one_step.relative_l2_per_step,
+        },
         "rollout": rollout_record(scores),
         "stability": _stability(run, history, cond, torch_device, config),
         "spectral": spectral_record(scores),
-        "cost": _cost(run, history, cond, config.cost_batch),
+        "cost": measure_cost(  # parameters, throughput (one model step), peak memory
+            run.model, [run.normalizer.state(history[:batch]), cond[:batch]], repeats=5, warmup=1
+        ),
     }
     pick = _spread(history.shape[0], config.figure_windows)  # the windows shown and kept
     paths = (
-        _figures(run, split, history, truth[:, :horizon], prediction, scores, config, pick)
-        if figures
-        else []
+        _figures(run, split, history, truth, prediction, scores, config, pick) if figures else []
     )
     result["figures"] = [str(path.relative_to(run.path)) for path in paths]
     result["examples"] = _write_examples(
-        run.path / f"rollouts_{split}.npz", history, truth[:, :horizon], prediction, pick
+        run.path / ROLLOUTS_NPZ.format(split=split), history, truth, prediction, pick
     )
-    result = to_jsonable(result)
+    result = json_safe(result)
     result["summary"] = summarize(result)
-    write_json(run.path / f"evaluation_{split}.json", result)
+    write_json(run.path / EVALUATION_JSON.format(split=split), result)
     _merge_summary(run.path, split, result["summary"])
     return dict(result)
 
@@ -396,11 +389,9 @@ def _data_record(run: _Run, split: str, windows: WindowSet) -> dict[str, Any]:
 
 def _merge_summary(folder: Path, split: str, summary: dict[str, Any]) -> None:
     """Put ``summary`` under ``"evaluation": {split: ...}`` of ``final_results.json`` (atomic)."""
-    from dno.tracking import RunFolder
-
     run = RunFolder(folder)
-    results = _read_json(run.results_path) if run.results_path.is_file() else {}
+    results = run.results()
     evaluation = results.get("evaluation")
     evaluation = dict(evaluation) if isinstance(evaluation, dict) else {}
     evaluation[split] = summary
-    run.write_json(run.results_path.name, {**results, "evaluation": evaluation})
+    run.write_json(FINAL_RESULTS, {**results, "evaluation": evaluation})

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dno.errors import UsageError
-from dno.evaluation._checks import ShiftAppend, Step, default_shift_append, rollout
+from dno.evaluation._checks import ShiftAppend, Step, rollout
 
 __all__ = [
     "NoiseSensitivity",
@@ -37,12 +37,13 @@ Predict = Callable[[np.ndarray], np.ndarray]
 
 @dataclass(frozen=True)
 class NoiseSensitivity:
-    """One-step sensitivity to input noise.
+    """Sensitivity to input noise, of one step or along a rollout of K steps.
 
     Attributes:
         levels: shape (L,), noise levels relative to each history's std.
-        relative_change: shape (L,), mean over the batch of ``RMS(d_b) / sigma_b``.
-        gain: shape (L,), mean over the batch of ``RMS(d_b) / RMS(eps_b)``.
+        relative_change: mean over the batch of ``RMS(d_b) / sigma_b``: shape (L,) for one
+            step; (L, K) for a rollout, entry (l, k) over step k's m slices.
+        gain: ``relative_change`` divided by the relative input noise, same shape.
         seed: the noise seed.
         repeats: number of noise draws averaged.
     """
@@ -54,24 +55,8 @@ class NoiseSensitivity:
     repeats: int
 
 
-@dataclass(frozen=True)
-class RolloutNoiseSensitivity:
-    """Sensitivity to noise in the initial history, along a rollout of K steps.
-
-    Attributes:
-        levels: shape (L,).
-        relative_change: shape (L, K); entry (l, k) is the batch mean of
-            ``RMS(d_b over step k's m slices) / sigma_b``.
-        gain: shape (L, K), ``relative_change`` divided by the relative input noise.
-        seed: the noise seed.
-        repeats: number of noise draws averaged.
-    """
-
-    levels: np.ndarray
-    relative_change: np.ndarray
-    gain: np.ndarray
-    seed: int
-    repeats: int
+#: A rollout's sensitivity: the same record with (L, K) arrays.
+RolloutNoiseSensitivity = NoiseSensitivity
 
 
 def _history_scale(history: np.ndarray) -> np.ndarray:
@@ -130,20 +115,36 @@ def noise_sensitivity(
         True
     """
     values, level_array = _check_inputs(history, levels, repeats)
+    return _sensitivity(
+        lambda x: np.asarray(predict(x), dtype=np.float64), _rms, values, level_array, seed, repeats
+    )
+
+
+def _sensitivity(
+    predict: Predict,
+    rms: Callable[[np.ndarray], np.ndarray],
+    values: np.ndarray,
+    levels: np.ndarray,
+    seed: int,
+    repeats: int,
+) -> NoiseSensitivity:
+    """The noise loop of both sensitivities; ``rms`` maps output changes to (B,) or (B, K)."""
     sigma = _history_scale(values)
-    base = np.asarray(predict(values), dtype=np.float64)
+    base = predict(values)
     rng = np.random.default_rng(seed)
-    change = np.zeros((level_array.size, values.shape[0]))
-    gain = np.zeros_like(change)
+    change = gain = np.zeros(())
     for _ in range(repeats):
         z = rng.standard_normal(values.shape)
-        for i, level in enumerate(level_array):
+        rows, gains = [], []
+        for level in levels:
             noise = level * sigma.reshape(-1, *[1] * (values.ndim - 1)) * z
-            delta = _rms(np.asarray(predict(values + noise), dtype=np.float64) - base)
-            change[i] += delta / sigma
-            gain[i] += delta / _rms(noise)
+            delta = rms(predict(values + noise) - base)
+            axes = (slice(None),) + (None,) * (delta.ndim - 1)
+            rows.append(delta / sigma[axes])
+            gains.append(delta / _rms(noise)[axes])
+        change, gain = change + np.stack(rows), gain + np.stack(gains)
     return NoiseSensitivity(
-        levels=level_array,
+        levels=levels,
         relative_change=change.mean(axis=1) / repeats,
         gain=gain.mean(axis=1) / repeats,
         seed=seed,
@@ -165,7 +166,7 @@ def rollout_noise_sensitivity(
     levels: Sequence[float] = (0.01, 0.05, 0.1),
     seed: int = 0,
     repeats: int = 1,
-    shift_append: ShiftAppend = default_shift_append,
+    shift_append: ShiftAppend | None = None,
 ) -> RolloutNoiseSensitivity:
     """Sensitivity of a K-step rollout to noise on the initial history.
 
@@ -184,23 +185,11 @@ def rollout_noise_sensitivity(
         A :class:`RolloutNoiseSensitivity` with arrays of shape (L, K).
     """
     values, level_array = _check_inputs(history, levels, repeats)
-    sigma = _history_scale(values)
-    base = rollout(step, values, steps, shift_append)
-    rng = np.random.default_rng(seed)
-    change = np.zeros((level_array.size, values.shape[0], steps))
-    gain = np.zeros_like(change)
-    for _ in range(repeats):
-        z = rng.standard_normal(values.shape)
-        for i, level in enumerate(level_array):
-            noise = level * sigma.reshape(-1, *[1] * (values.ndim - 1)) * z
-            noisy = rollout(step, values + noise, steps, shift_append)
-            delta = _block_rms(noisy - base, steps)
-            change[i] += delta / sigma[:, None]
-            gain[i] += delta / _rms(noise)[:, None]
-    return RolloutNoiseSensitivity(
-        levels=level_array,
-        relative_change=change.mean(axis=1) / repeats,
-        gain=gain.mean(axis=1) / repeats,
-        seed=seed,
-        repeats=repeats,
+    return _sensitivity(
+        lambda x: rollout(step, x, steps, shift_append),
+        lambda delta: _block_rms(delta, steps),
+        values,
+        level_array,
+        seed,
+        repeats,
     )

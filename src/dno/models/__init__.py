@@ -28,7 +28,7 @@ Example:
 
 from __future__ import annotations
 
-from dno.models._base import DelayOperator
+from dno.models._base import DelayOperator, roll_out
 from dno.models._checkpoint import load, load_checkpoint, save
 from dno.models._compile import CompiledModel
 from dno.models._deeponet import DeepONet
@@ -69,6 +69,7 @@ __all__ = [
     "load",
     "load_checkpoint",
     "model_class",
+    "roll_out",
     "save",
     "shift_append",
 ]

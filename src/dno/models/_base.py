@@ -17,20 +17,50 @@ import inspect
 import math
 import numbers
 import operator
+from collections.abc import Callable
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
 from dno.errors import UsageError
-from dno.models._shift import shift_append
+from dno.models._shift import ArrayT, shift_append
 from dno.models._spectral import OutputScale
 
-__all__ = ["DelayOperator"]
+__all__ = ["DelayOperator", "roll_out"]
 
 # Initial scale of every model's output layer: small, so that ``next = u(t) + delta`` starts near
 # persistence (and still depends on the history and the conditioning).
 OUT_GAIN = 0.1
+
+
+def roll_out(
+    step: Callable[[ArrayT], ArrayT],
+    history: ArrayT,
+    steps: int,
+    shift: Callable[[ArrayT, ArrayT, int], ArrayT] = shift_append,
+) -> ArrayT:
+    """The one rollout loop: ``steps`` times ``new = step(history)``, then
+    ``history = shift(history, new, m)``; torch tensors or numpy arrays.
+
+    Args:
+        step: windows (batch, S, X, C) -> the next m slices (batch, m, X, C).
+        history: the starting windows, shape (batch, S, X, C).
+        steps: the number of steps.
+        shift: the shift (default :func:`~dno.models.shift_append`).
+
+    Returns:
+        The predicted slices, shape (batch, steps * m, X, C).
+    """
+    predicted = []
+    for _ in range(steps):
+        new = step(history)
+        predicted.append(new)
+        history = shift(history, new, new.shape[1])
+    if isinstance(predicted[0], torch.Tensor):
+        return torch.cat(predicted, dim=1)
+    return np.concatenate(predicted, axis=1)
 
 
 def check_int(name: str, value: object, minimum: int = 1) -> int:
@@ -136,41 +166,25 @@ class DelayOperator(nn.Module):
     """
 
     name: ClassVar[str] = ""
+    #: Points on the history window's θ-grid.
+    S: int
+    #: Spatial points.
+    X: int
+    #: Channels C of the state.
+    channels: int
+    #: Length P of the conditioning vector (τ first).
+    cond_dim: int
+    #: New slices predicted per step.
+    m: int
 
     def _setup(self, *, m: int, config: dict[str, Any]) -> None:
         """Record the validated configuration (see :func:`common_config`) and ``m``."""
-        self._S, self._X = config["S"], config["X"]
-        self._channels, self._cond_dim = config["channels"], config["cond_dim"]
-        self._m = m
+        self.S, self.X, self.m = config["S"], config["X"], m
+        self.channels, self.cond_dim = config["channels"], config["cond_dim"]
         # Record in constructor order, so the config reads like the signature.
         keys = inspect.signature(type(self).__init__).parameters
         self._config: dict[str, Any] = {k: config[k] for k in keys if k in config}
-        self.out_scale = OutputScale(self._channels, config["output_scale"])
-
-    @property
-    def S(self) -> int:
-        """Points on the history window's θ-grid."""
-        return self._S
-
-    @property
-    def X(self) -> int:
-        """Spatial points."""
-        return self._X
-
-    @property
-    def channels(self) -> int:
-        """Channels C of the state."""
-        return self._channels
-
-    @property
-    def cond_dim(self) -> int:
-        """Length P of the conditioning vector (τ first)."""
-        return self._cond_dim
-
-    @property
-    def m(self) -> int:
-        """New slices predicted per step."""
-        return self._m
+        self.out_scale = OutputScale(self.channels, config["output_scale"])
 
     @property
     def config(self) -> dict[str, Any]:
@@ -254,10 +268,5 @@ class DelayOperator(nn.Module):
             n_steps = check_int("steps", steps)
         else:
             n_steps = math.ceil(check_int("horizon", horizon) / self.m)
-        predicted = []
-        for _ in range(n_steps):
-            new = self(history, cond)
-            predicted.append(new)
-            history = shift_append(history, new, self.m)
-        out = torch.cat(predicted, dim=1)
+        out = roll_out(lambda window: self(window, cond), history, n_steps)
         return out if horizon is None else out[:, :horizon]

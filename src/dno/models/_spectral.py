@@ -104,14 +104,19 @@ class _Bounded(nn.Module):
         """Per-matrix scale, shape (batch,), or None without a bound."""
         if self.bound is None:
             return None
+        # Cached in eval mode only: a fused optimizer steps in place without bumping _version.
         key = (weight._version, weight.data_ptr(), str(weight.device))
-        if key != self._cache_key or self._cache_scale is None:
+        if self.training or key != self._cache_key or self._cache_scale is None:
             with torch.no_grad():
                 self._cache_scale = 1.0 / torch.clamp(
                     self._weight_bound(weight) / self.bound, min=1.0
                 )
             self._cache_key = key
         return self._cache_scale
+
+    def train(self, mode: bool = True) -> _Bounded:
+        self._cache_key = None  # the weights may have changed since the last eval
+        return super().train(mode)
 
     def _weight_bound(self, weight: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dno.errors import UsageError
 from dno.report._analysis import compute_importance
 from dno.report._records import ParamInfo, StudyData, TrialRecord
+from dno.tracking import CONFIRMATION, json_safe, read_csv, trial_folder, trial_reason, trial_state
 
 if TYPE_CHECKING:
     import optuna
@@ -32,14 +30,9 @@ def load_study_data(
         UsageError: no such study (the message says where it looked).
         DnoError: the storage cannot be read, or the study was not made by ``dno search``.
     """
-    from dno.search._inspect import locate_study
+    from dno.search import locate_study
 
-    loaded, spec, folder = locate_study(study, results, storage)
-    if not spec.objectives:
-        raise UsageError(
-            f"study {spec.name!r} has no objective (its sweep has no metric): nothing to report "
-            "on; its trials are in summary.csv"
-        )
+    loaded, spec, folder = locate_study(study, results, storage, scoring="report on")
     return study_data(loaded, spec, folder, importance)
 
 
@@ -58,7 +51,7 @@ def study_data(
         directions=list(spec.directions),
         params=searched_params(spec.space, frozen),
         trials=[_record(t, folder) for t in frozen],
-        confirmation=read_csv(folder / "confirmation.csv"),
+        confirmation=read_csv(folder / CONFIRMATION),
         n_trials=spec.n_trials,
         max_epochs=spec.max_epochs,
         seeds=spec.seeds,
@@ -67,38 +60,20 @@ def study_data(
     return data
 
 
-def _state(trial: FrozenTrial) -> str:
-    from dno.search._study import INTERRUPTED_ATTR
-
-    name = trial.state.name.lower()
-    if name == "fail":
-        return "interrupted" if INTERRUPTED_ATTR in trial.user_attrs else "failed"
-    return name
-
-
 def _record(trial: FrozenTrial, folder: Path) -> TrialRecord:
-    from dno.search._study import FAIL_ATTR, INTERRUPTED_ATTR
-
-    state = _state(trial)
+    state = trial_state(trial.state.name, trial.user_attrs)
     values = [float(v) for v in trial.values] if state == "complete" and trial.values else None
-    reason = trial.user_attrs.get(FAIL_ATTR) or trial.user_attrs.get(INTERRUPTED_ATTR) or ""
     return TrialRecord(
         number=trial.number,
         state=state,
         values=values,
         params=dict(trial.params),
-        epochs=_number(trial.user_attrs.get("epochs_run")),
-        seconds=_number(trial.user_attrs.get("seconds")),
-        reason=str(reason),
-        folder=folder / "trials" / str(trial.number),
+        epochs=json_safe(trial.user_attrs.get("epochs_run")),  # a float, None if not finite
+        seconds=json_safe(trial.user_attrs.get("seconds")),
+        reason=trial_reason(trial.user_attrs),
+        folder=trial_folder(folder, trial.number),
         intermediate={int(k): float(v) for k, v in trial.intermediate_values.items()},
     )
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, int | float) and math.isfinite(value):
-        return float(value)
-    return None
 
 
 def searched_params(space: dict[str, Any], trials: list[FrozenTrial]) -> list[ParamInfo]:
@@ -132,26 +107,3 @@ def param_info(name: str, dist: BaseDistribution) -> ParamInfo:
         step = float(dist.step) if dist.step is not None else None
         return ParamInfo(name, kind, float(dist.low), float(dist.high), bool(dist.log), step)
     raise TypeError(f"parameter {name!r} has an unknown distribution {type(dist).__name__}")
-
-
-def read_csv(path: Path) -> list[dict[str, Any]]:
-    """Rows of a CSV file with numbers parsed; [] if the file does not exist."""
-    if not path.is_file():
-        return []
-    with path.open(encoding="utf-8", newline="") as handle:
-        return [{k: _cell(v) for k, v in row.items()} for row in csv.DictReader(handle)]
-
-
-def _cell(text: str | None) -> Any:
-    if text is None or text == "":
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        return text
-    return int(value) if value.is_integer() and text.lstrip("-").isdigit() else value
-
-
-def read_metrics(run: Path) -> list[dict[str, Any]]:
-    """The rows of a run's ``metrics.csv`` (one per epoch); [] if there is none."""
-    return read_csv(run / "metrics.csv")

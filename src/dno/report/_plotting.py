@@ -1,9 +1,9 @@
 """One figure, two renderings: a static PNG (matplotlib) and an interactive HTML (plotly).
 
 A :class:`Plot` holds two drawing functions over the same plain data. :func:`render` writes
-``figures/GROUP/KEY.png`` (matplotlib's Agg canvas on a ``Figure`` object, never pyplot's global
-state) and ``figures/GROUP/KEY.html`` (a page that loads ``figures/plotly.min.js``, the copy of
-plotly.js shipped with the plotly package: no CDN), and keeps the HTML fragment for
+``figures/GROUP/KEY.png`` (drawn by :mod:`dno.plotting`) and ``figures/GROUP/KEY.html`` (a
+page that loads ``figures/plotly.min.js``, the copy of plotly.js shipped with the plotly
+package: no CDN), and keeps the HTML fragment for
 ``index.html``, which embeds plotly.js once. matplotlib and plotly are imported when first used.
 """
 
@@ -11,32 +11,20 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dno._io import atomic_path
 from dno._names import slug
 from dno.errors import DnoError
+from dno.plotting import Panel, save_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["COLORS", "Plot", "Rendered", "plotly_js", "render", "require_plotly"]
+__all__ = ["Plot", "Rendered", "plotly_js", "render", "require_plotly"]
 
-#: One palette for both renderings (matplotlib's tab10), so a trial has the same colour in both.
-COLORS = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-)
 PLOTLY_JS = "plotly.min.js"
 MISSING_PLOTLY = (
     "interactive figures need plotly, which is not installed: pip install 'dno[plot]' "
@@ -69,7 +57,6 @@ class Plot:
         caption: what the figure shows, in a sentence or two.
         static: draws the figure on an empty matplotlib ``Figure``.
         interactive: returns the plotly figure.
-        size: the PNG's size in inches (at 110 dpi).
     """
 
     key: str
@@ -77,7 +64,6 @@ class Plot:
     caption: str
     static: Callable[[Figure], None]
     interactive: Callable[[], Any]
-    size: tuple[float, float] = (9.0, 4.8)
 
 
 @dataclass
@@ -103,15 +89,7 @@ class Rendered:
     fragment: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "group": self.group,
-            "title": self.title,
-            "caption": self.caption,
-            "png": self.png,
-            "html": self.html,
-            "div_id": self.div_id,
-        }
+        return {k: v for k, v in asdict(self).items() if k != "fragment"}
 
 
 def render(plot: Plot, group: str, out: Path, interactive: bool) -> Rendered:
@@ -119,7 +97,7 @@ def render(plot: Plot, group: str, out: Path, interactive: bool) -> Rendered:
     folder = out / "figures" / slug(group)  # keys and groups may hold sweep parameter names
     folder.mkdir(parents=True, exist_ok=True)
     png = folder / f"{slug(plot.key)}.png"
-    save_png(plot, png)
+    save_figure(png, plot.static, title=plot.title)
     done = Rendered(plot.key, group, plot.title, plot.caption, png.relative_to(out).as_posix())
     if interactive:
         import plotly.io as pio
@@ -138,20 +116,6 @@ def render(plot: Plot, group: str, out: Path, interactive: bool) -> Rendered:
             )
         done.html = page.relative_to(out).as_posix()
     return done
-
-
-def save_png(plot: Plot, path: Path) -> None:
-    """Draw ``plot.static`` on a new Agg-backed figure and save it atomically."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=plot.size, layout="constrained")
-    FigureCanvasAgg(figure)
-    plot.static(figure)
-    if plot.title and not figure.get_suptitle():
-        figure.suptitle(plot.title, fontsize=12)
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=110)
 
 
 def standalone_page(title: str, caption: str, fragment: str, to_figures: str) -> str:
@@ -187,6 +151,23 @@ def spans_decades(values: list[float]) -> bool:
     return bool(values) and min(values) > 0 and max(values) / min(values) > 20
 
 
-def color(i: int) -> str:
-    """The i-th colour of :data:`COLORS` (cycling)."""
-    return COLORS[i % len(COLORS)]
+def plotly_panels(panels: list[Panel], hover: list[list[str]] | None = None) -> Any:
+    """The interactive twin of :func:`dno.plotting.draw_panels` (hover: per line, per point)."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p.title for p in panels])
+    dash = {"-": "solid", "--": "dash", ":": "dot"}
+    for i, panel in enumerate(panels):
+        for j, line in enumerate(panel.lines):
+            text = hover[j] if hover and j < len(hover) and hover[j] else None
+            info = "text" if text else None
+            style = {"color": line.color, "dash": dash.get(line.style, "solid")}
+            style |= {"shape": "hv"} if line.kind == "step" else {}
+            mode = "markers" if line.kind == "points" else "lines"
+            fig.add_scatter(x=list(line.x), y=list(line.y), mode=mode, name=line.label, line=style,
+                            marker={"color": line.color}, showlegend=i == 0 and bool(line.label),
+                            text=text, hoverinfo=info, row=1, col=i + 1)  # fmt: skip
+        log = {"type": "log"}
+        fig.update_xaxes(title_text=panel.xlabel, row=1, col=i + 1, **(log if panel.logx else {}))
+        fig.update_yaxes(title_text=panel.ylabel, row=1, col=i + 1, **(log if panel.logy else {}))
+    return fig.update_layout(height=420)

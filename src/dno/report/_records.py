@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Importance", "ParamInfo", "StudyData", "TrialRecord"]
+from dno.tracking import TRIAL_STATES, trial_runs
 
-#: Trial states as the report names them (``interrupted`` is a failed trial that was re-run).
-STATES = ("complete", "pruned", "failed", "interrupted", "running", "waiting")
+__all__ = ["Importance", "ParamInfo", "StudyData", "TrialRecord"]
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,7 @@ class TrialRecord:
 
     Attributes:
         number: the trial number.
-        state: one of :data:`STATES`.
+        state: one of :data:`dno.tracking.TRIAL_STATES`.
         values: the objective values (complete trials only; None otherwise).
         params: the searched parameters (Optuna's values).
         epochs: epochs run (summed over seeds), if recorded.
@@ -82,11 +81,7 @@ class TrialRecord:
 
     def run_dirs(self) -> list[Path]:
         """The run folders of this trial: the trial folder, or one per seed (``seeds/S``)."""
-        seeds = self.folder / "seeds"
-        if seeds.is_dir():
-            found = [p for p in seeds.iterdir() if p.is_dir()]
-            return sorted(found, key=lambda p: (len(p.name), p.name))  # seed 2 before seed 10
-        return [self.folder]
+        return trial_runs(self.folder)
 
 
 @dataclass(frozen=True)
@@ -170,7 +165,7 @@ class StudyData:
 
     def counts(self) -> dict[str, int]:
         """Trials per state (every state listed, zeros included) and the total."""
-        counts = {state: 0 for state in STATES}
+        counts = {state: 0 for state in TRIAL_STATES}
         for t in self.trials:
             counts[t.state] = counts.get(t.state, 0) + 1
         return {"trials": len(self.trials), **counts}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -36,7 +35,7 @@ from dno.report._study_figures import (
     slice_plot,
 )
 from dno.report._tables import Table, comparison_tables, has_comparison, trial_rows, write_table
-from dno.tracking import json_safe
+from dno.tracking import write_json
 
 __all__ = ["REPORT_JSON", "ReportResult", "write_report"]
 
@@ -311,6 +310,4 @@ def _write_json(
         ],
         "across_studies": [f.to_json() for f in across],
     }
-    text = json.dumps(json_safe(document), indent=2, allow_nan=False) + "\n"
-    with atomic_path(result.json) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+    write_json(result.json, document)

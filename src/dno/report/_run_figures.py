@@ -12,22 +12,31 @@
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from dno._names import slug
-from dno.report._collect import read_metrics
-from dno.report._plotting import Plot, color, spans_decades
+from dno.errors import DnoError
+from dno.plotting import (
+    HISTORY,
+    PREDICTION,
+    TRUTH,
+    Line,
+    Panel,
+    color,
+    draw_boxes,
+    draw_panels,
+    draw_rollouts,
+)
+from dno.report._plotting import Plot, plotly_panels, spans_decades
 from dno.report._records import StudyData, TrialRecord
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+from dno.tracking import EVALUATION_JSON, METRICS, PREDICTION_FIGURE, RunFolder, read_json
 
 __all__ = [
     "Artifact",
@@ -53,14 +62,14 @@ MAX_OWN_PANELS = 4
 def _curves(t: TrialRecord) -> tuple[str, dict[str, list[tuple[float, float]]]]:
     """Per-epoch curves of a trial: ``(source, column -> [(epoch, value)])``."""
     runs = t.run_dirs()
-    rows = read_metrics(runs[0]) if runs else []
+    rows = RunFolder(runs[0]).read_metrics() if runs else []
     if rows:
         curves: dict[str, list[tuple[float, float]]] = {}
         for row in rows:
             for name, value in row.items():
                 if name != "epoch" and isinstance(value, int | float) and math.isfinite(value):
                     curves.setdefault(name, []).append((float(row["epoch"]), float(value)))
-        where = f"seed {runs[0].name}" if runs[0] != t.folder else "metrics.csv"
+        where = f"seed {runs[0].name}" if runs[0] != t.folder else METRICS
         return where, curves
     steps = sorted(t.intermediate.items())
     return "reported objective", {"objective": [(float(s), v) for s, v in steps]}
@@ -78,66 +87,40 @@ def convergence_plot(data: StudyData, best: list[TrialRecord]) -> Plot | None:
     own = sorted({name for c in curves for name in c[2]} - known)[:MAX_OWN_PANELS]
     panels += [(name, (name,), True) for name in own]
 
-    def lines(columns: tuple[str, ...]) -> list[tuple[str, str, bool, list[float], list[float]]]:
-        """A panel's lines: (label, colour, dotted, epochs, values); a colour per trial."""
+    def lines(columns: tuple[str, ...]) -> list[Line]:
+        """A panel's lines, a colour per trial (a second column dotted)."""
         found = []
         for k, (t, _, series) in enumerate(curves):
             for c, column in enumerate(columns):
-                points = series.get(column, [])
-                if points:
+                if points := series.get(column, []):
                     xs, ys = (list(v) for v in zip(*points, strict=True))
-                    found.append((f"trial {t.number} {column}", color(k), c > 0, xs, ys))
+                    found.append(Line(xs, ys, f"trial {t.number} {column}", color(k), "-:"[c > 0]))
         return found
 
-    def log_y(columns: tuple[str, ...], log: bool) -> bool:
-        return log and spans_decades([v for *_, ys in lines(columns) for v in ys])
-
-    def static(fig: Figure) -> None:
-        axes = fig.subplots(1, len(panels), squeeze=False)[0]
-        for ax, (title, columns, log) in zip(axes, panels, strict=True):
-            for label, hue, dotted, xs, ys in lines(columns):
-                ax.plot(xs, ys, color=hue, ls=":" if dotted else "-", label=label)
-            ax.set(title=title, xlabel="epoch", yscale="log" if log_y(columns, log) else "linear")
-        axes[0].legend(fontsize=7)
-
-    def interactive() -> Any:
-        from plotly.subplots import make_subplots
-
-        fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p[0] for p in panels])
-        for i, (_, columns, log) in enumerate(panels):
-            for label, hue, dotted, xs, ys in lines(columns):
-                line = {"color": hue, "dash": "dot" if dotted else "solid"}
-                fig.add_scatter(x=xs, y=ys, mode="lines", row=1, col=i + 1, name=label, line=line)
-            fig.update_xaxes(title_text="epoch", row=1, col=i + 1)
-            fig.update_yaxes(type="log" if log_y(columns, log) else "linear", row=1, col=i + 1)
-        return fig.update_layout(height=400)
-
+    drawn = []
+    for title, columns, log in panels:
+        found = lines(columns)
+        logy = log and spans_decades([v for f in found for v in f.y])
+        drawn.append(Panel(found, title, "epoch", logy=logy))
     sources = ", ".join(f"trial {t.number} ({where})" for t, where, _ in curves)
     caption = (
         f"Per-epoch training curves of the best trials: {sources}. Loss panel: train solid, "
         "validation dotted."
     )
-    return Plot(
-        "convergence",
-        "Convergence of the best trials",
-        caption,
-        static,
-        interactive,
-        size=(4.3 * len(panels) + 1, 4.0),
-    )
+    return Plot("convergence", "Convergence of the best trials", caption,
+                partial(draw_panels, panels=drawn), partial(plotly_panels, drawn))  # fmt: skip
 
 
 def read_evaluation(t: TrialRecord) -> dict[str, Any] | None:
     """A trial's ``evaluation_val.json`` (else ``evaluation_test.json``), or None."""
     runs = t.run_dirs()
     for split in ("val", "test"):
-        path = runs[0] / f"evaluation_{split}.json" if runs else None
+        path = runs[0] / EVALUATION_JSON.format(split=split) if runs else None
         if path is not None and path.is_file():
             try:
-                loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
+                return read_json(path)
+            except DnoError:
                 continue
-            return loaded
     return None
 
 
@@ -210,49 +193,27 @@ def _prediction_plot(found: list[tuple[TrialRecord, dict[str, Any]]]) -> Plot | 
         s, n = ex["history"].shape[1], ex["truth"].shape[1]
         return np.arange(-(s - 1), 1) / (s - 1), np.arange(1, n + 1) / (s - 1)
 
-    def static(fig: Figure) -> None:
-        if not spatial:
-            row = fig.subplots(1, len(shown), squeeze=False)[0]
-            for ax, (t, _, ex) in zip(row, shown, strict=True):
-                before, after = axes(ex)
-                ax.plot(before, ex["history"][0, :, 0, 0], color="#555", lw=1, label="history")
-                ax.plot(after, ex["truth"][0, :, 0, 0], "k--", lw=1.5, label="truth")
-                ax.plot(after, ex["prediction"][0, :, 0, 0], color=color(0), label="prediction")
-                ax.set(title=f"trial {t.number}", xlabel="time / τ")
-            row[0].legend(fontsize=7)
-            return
-        grid = fig.subplots(len(shown), 3, squeeze=False)
-        for (left, middle, right), (t, _, ex) in zip(grid, shown, strict=True):
-            _, after = axes(ex)
-            true, pred = ex["truth"][0, :, :, 0], ex["prediction"][0, :, :, 0]
-            extent = (0.0, float(after[-1]), 0.0, float(true.shape[1] - 1))
-            low, high = float(np.nanmin(true)), float(np.nanmax(true))
-            for ax, field, name in ((left, true, "truth"), (middle, pred, "prediction")):
-                ax.imshow(field.T, aspect="auto", origin="lower", extent=extent,
-                          vmin=low, vmax=high)  # fmt: skip
-                ax.set(title=f"trial {t.number}: {name}", xlabel="time / τ", ylabel="x index")
-            spread = float(np.nanmax(np.abs(pred - true))) or 1.0  # centred on zero
-            right.imshow((pred - true).T, aspect="auto", origin="lower", extent=extent,
-                         cmap="RdBu_r", vmin=-spread, vmax=spread)  # fmt: skip
-            right.set(title="prediction - truth", xlabel="time / τ")
+    static = partial(
+        draw_rollouts,
+        history=[ex["history"][0] for _, _, ex in shown],
+        truth=[ex["truth"][0] for _, _, ex in shown],
+        prediction=[ex["prediction"][0] for _, _, ex in shown],
+        titles=[f"trial {t.number}" for t, _, _ in shown],
+    )
 
     def interactive() -> Any:
         from plotly.subplots import make_subplots
 
         if not spatial:
-            titles = [f"trial {t.number}" for t, _, _ in shown]
-            fig = make_subplots(rows=1, cols=len(shown), subplot_titles=titles)
-            for i, (_, _, ex) in enumerate(shown):
+            panels = []
+            for t, _, ex in shown:
                 before, after = axes(ex)
-                for x, y, name, line in (
-                    (before, ex["history"][0, :, 0, 0], "history", {"color": "#555"}),
-                    (after, ex["truth"][0, :, 0, 0], "truth", {"color": "#222", "dash": "dash"}),
-                    (after, ex["prediction"][0, :, 0, 0], "prediction", {"color": color(0)}),
-                ):
-                    fig.add_scatter(x=x.tolist(), y=y.tolist(), mode="lines", name=name,
-                                    line=line, showlegend=i == 0, row=1, col=i + 1)  # fmt: skip
-                fig.update_xaxes(title_text="time / τ", row=1, col=i + 1)
-            return fig.update_layout(height=380)
+                h, true, pred = (ex[key][0, :, 0, 0] for key in ("history", "truth", "prediction"))
+                lines = [Line(before, h, "history", HISTORY),
+                         Line(after, true, "truth", TRUTH),
+                         Line(after, pred, "prediction", PREDICTION, "--")]  # fmt: skip
+                panels.append(Panel(lines, f"trial {t.number}", "time / τ"))
+            return plotly_panels(panels).update_layout(height=380)
         titles = [f"trial {t.number}: {w}" for t, _, _ in shown
                   for w in ("truth", "prediction", "prediction - truth")]  # fmt: skip
         fig = make_subplots(rows=len(shown), cols=3, subplot_titles=titles)
@@ -271,75 +232,29 @@ def _prediction_plot(found: list[tuple[TrialRecord, dict[str, Any]]]) -> Plot | 
     what = (
         "truth, prediction and their difference over (time, x)"
         if spatial
-        else "history (grey), truth (dashed) and prediction"
+        else "history (grey), truth (dark) and prediction (dashed)"
     )
     caption = (
         f"The first of the rollouts dno evaluate kept for each evaluated best trial "
         f"({split} split, channel 0): {what}; time in delays τ after the window's end."
     )
-    size = (12.0, 3.0 * len(shown)) if spatial else (4.0 * len(shown) + 0.5, 3.4)
     return Plot("prediction", "Prediction vs truth of the best trials", caption, static,
-                interactive, size=size)  # fmt: skip
+                interactive)  # fmt: skip
 
 
-def _overlay(
-    key: str,
-    title: str,
-    caption: str,
-    lines: list[dict[str, Any]],
-    xlabel: str,
-    ylabel: str,
-    logx: bool,
-    logy: bool,
-) -> Plot:
-    """A line plot of several labelled series (``x``, ``y``, ``label``, ``color``, ``dash``)."""
-
-    def static(fig: Figure) -> None:
-        ax = fig.subplots()
-        for line in lines:
-            ax.plot(
-                line["x"],
-                line["y"],
-                color=line["color"],
-                label=line["label"],
-                ls="--" if line.get("dash") else "-",
-            )
-        ax.set(
-            xlabel=xlabel,
-            ylabel=ylabel,
-            xscale="log" if logx else "linear",
-            yscale="log" if logy else "linear",
-        )
-        ax.legend(fontsize=7)
-
-    def interactive() -> Any:
-        import plotly.graph_objects as go
-
-        fig = go.Figure()
-        for line in lines:
-            fig.add_scatter(
-                x=line["x"],
-                y=line["y"],
-                mode="lines",
-                name=line["label"],
-                line={"color": line["color"], "dash": "dash" if line.get("dash") else "solid"},
-            )
-        fig.update_xaxes(title_text=xlabel, type="log" if logx else "linear")
-        fig.update_yaxes(title_text=ylabel, type="log" if logy else "linear")
-        return fig.update_layout(height=420)
-
-    return Plot(key, title, caption, static, interactive, size=(7.5, 4.5))
+def _overlay(key: str, title: str, caption: str, panel: Panel) -> Plot:
+    """A figure of one panel of several labelled lines, both ways."""
+    return Plot(key, title, caption, partial(draw_panels, panels=[panel]),
+                partial(plotly_panels, [panel]))  # fmt: skip
 
 
 def _rollout_plot(found: list[tuple[TrialRecord, dict[str, Any]]]) -> Plot | None:
     lines = []
     for k, (t, doc) in enumerate(found):
-        xs, ys = _pairs(
-            _get(doc, "rollout", "error_curve", "time"),
-            _get(doc, "rollout", "error_curve", "relative_l2"),
-        )
+        curve = _get(doc, "rollout", "error_curve") or {}
+        xs, ys = _pairs(curve.get("time"), curve.get("relative_l2"))
         if xs:
-            lines.append({"x": xs, "y": ys, "label": f"trial {t.number}", "color": color(k)})
+            lines.append(Line(xs, ys, f"trial {t.number}", color(k)))
     if not lines:
         return None
     split = _get(found[0][1], "split") or "val"
@@ -347,39 +262,25 @@ def _rollout_plot(found: list[tuple[TrialRecord, dict[str, Any]]]) -> Plot | Non
         f"Relative L2 error of the rollout against time (in delays τ) on the {split} "
         "split, from each trial's evaluation file (dno evaluate)."
     )
-    return _overlay(
-        "rollout_error",
-        "Rollout error of the best trials",
-        caption,
-        lines,
-        "time (τ)",
-        "relative L2",
-        False,
-        False,
-    )
+    panel = Panel(lines, xlabel="time (τ)", ylabel="relative L2")
+    return _overlay("rollout_error", "Rollout error of the best trials", caption, panel)
 
 
 def _spectrum_plot(found: list[tuple[TrialRecord, dict[str, Any]]]) -> Plot | None:
-    lines: list[dict[str, Any]] = []
-    truths: list[dict[str, Any]] = []
+    lines: list[Line] = []
+    truths: list[Line] = []
     for k, (t, doc) in enumerate(found):
         spectral = _get(doc, "spectral", "diagnosis", "spectral") or {}
-        for key, target in (("power_prediction", lines), ("power_truth", truths)):
+        for key, target, which in (("power_prediction", lines, "prediction"),
+                                   ("power_truth", truths, "truth")):  # fmt: skip
             xs, ys = _pairs(spectral.get("k"), spectral.get(key))
             keep = [(x, y) for x, y in zip(xs, ys, strict=True) if x > 0 and y > 0]
             if keep:
-                which = "truth" if target is truths else "prediction"
-                target.append(
-                    {
-                        "x": [x for x, _ in keep],
-                        "y": [y for _, y in keep],
-                        "label": f"trial {t.number} {which}",
-                        "color": color(k),
-                        "dash": target is truths,
-                    }
-                )
-    if truths and all(t["x"] == truths[0]["x"] and t["y"] == truths[0]["y"] for t in truths):
-        truths = [{**truths[0], "label": "truth (the same windows)", "color": "#222"}]
+                x, y = ([p[i] for p in keep] for i in (0, 1))
+                style = "--" if which == "truth" else "-"
+                target.append(Line(x, y, f"trial {t.number} {which}", color(k), style))
+    if truths and all(t.x == truths[0].x and t.y == truths[0].y for t in truths):
+        truths = [replace(truths[0], label="truth (the same windows)", color="#222222")]
     lines += truths
     if not lines:
         return None
@@ -388,16 +289,8 @@ def _spectrum_plot(found: list[tuple[TrialRecord, dict[str, Any]]]) -> Plot | No
         "a prediction with too little power, or power at the wrong scales, shows here "
         "whatever its relative L2."
     )
-    return _overlay(
-        "spectra",
-        "Spectral diagnostics of the best trials",
-        caption,
-        lines,
-        "k",
-        "P(k)",
-        True,
-        True,
-    )
+    panel = Panel(lines, xlabel="k", ylabel="P(k)", logx=True, logy=True)
+    return _overlay("spectra", "Spectral diagnostics of the best trials", caption, panel)
 
 
 @dataclass(frozen=True)
@@ -420,8 +313,8 @@ def copy_artifacts(best: list[TrialRecord], group: str, out: Path) -> list[Artif
         runs = t.run_dirs()
         if not runs:
             continue
-        artifacts = runs[0] / "artifacts"
-        sources = [artifacts / "prediction_vs_truth.png"]
+        artifacts = RunFolder(runs[0]).artifacts
+        sources = [artifacts / PREDICTION_FIGURE]
         sources += sorted(artifacts.glob("evaluation_*/*.png"))
         target = out / "figures" / group / f"trial-{t.number}"
         for source in sources:
@@ -458,21 +351,14 @@ def _box(objective: str, studies: list[StudyData]) -> Plot:
     families = list(dict.fromkeys(s.family for s in studies))
     values = [[(t.values or [math.nan])[0] for t in s.complete()] for s in studies]
 
-    def static(fig: Figure) -> None:
-        ax = fig.subplots()
-        parts = ax.boxplot(values, patch_artist=True, showfliers=True)
-        ticks = [f"{label}\n{s.family}" for label, s in zip(labels, studies, strict=True)]
-        ax.set_xticks(range(1, len(studies) + 1), ticks, rotation=20, ha="right")
-        for patch, s in zip(parts["boxes"], studies, strict=True):
-            patch.set_facecolor(color(families.index(s.family)))
-            patch.set_alpha(0.6)
-        for i, ys in enumerate(values):
-            ax.scatter([i + 1] * len(ys), ys, s=8, color="#333", zorder=3)
-        from matplotlib.patches import Patch
-
-        handles = [Patch(color=color(k), alpha=0.6, label=f) for k, f in enumerate(families)]
-        ax.legend(handles=handles, title="family", fontsize=8)
-        ax.set(ylabel=objective)
+    static = partial(
+        draw_boxes,
+        values=values,
+        labels=[f"{label}\n{s.family}" for label, s in zip(labels, studies, strict=True)],
+        colors=[color(families.index(s.family)) for s in studies],
+        legend={f: color(k) for k, f in enumerate(families)},
+        ylabel=objective,
+    )
 
     def interactive() -> Any:
         import plotly.graph_objects as go
@@ -484,15 +370,8 @@ def _box(objective: str, studies: list[StudyData]) -> Plot:
                 if s.family == family:
                     xs += [label] * len(vs)
                     ys += vs
-            fig.add_box(
-                x=xs,
-                y=ys,
-                name=family,
-                boxpoints="all",
-                jitter=0.3,
-                pointpos=0,
-                marker_color=color(k),
-            )
+            fig.add_box(x=xs, y=ys, name=family, boxpoints="all", jitter=0.3, pointpos=0,
+                        marker_color=color(k))  # fmt: skip
         fig.update_yaxes(title_text=objective)
         return fig.update_layout(boxmode="group", height=440, legend_title_text="family")
 
@@ -502,11 +381,5 @@ def _box(objective: str, studies: list[StudyData]) -> Plot:
         " trials); colour: family. A search's trials are not independent samples of a "
         "model's quality; compare confirmed scores for that."
     )
-    return Plot(
-        f"box_{slug(objective)}",
-        f"Models across families: {objective}",
-        caption,
-        static,
-        interactive,
-        size=(max(6.0, 1.2 * len(studies) + 2), 4.8),
-    )
+    title = f"Models across families: {objective}"
+    return Plot(f"box_{slug(objective)}", title, caption, static, interactive)

@@ -6,9 +6,7 @@ the smaller ones are shown in ``index.html`` too.
 
 from __future__ import annotations
 
-import csv
 import html
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,9 +14,9 @@ from typing import Any
 from dno._io import atomic_path
 from dno._names import slug
 from dno.errors import UsageError
-from dno.report._collect import read_csv
 from dno.report._plotting import fmt
 from dno.report._records import StudyData
+from dno.tracking import COMPARISON_CSV, COMPARISON_MD, read_csv, write_csv
 
 __all__ = [
     "Table",
@@ -125,12 +123,7 @@ def write_table(table: Table, out: Path, back: str = "../index.html") -> Table:
     )
     with atomic_path(folder / f"{table.key}.html") as tmp:
         tmp.write_text(page, encoding="utf-8")
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=table.columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows({c: row.get(c) for c in table.columns} for row in table.rows)
-    with atomic_path(folder / f"{table.key}.csv") as tmp:
-        tmp.write_text(buffer.getvalue(), encoding="utf-8")
+    write_csv(folder / f"{table.key}.csv", table.rows, table.columns)
     table.html = f"tables/{table.key}.html"
     table.csv = f"tables/{table.key}.csv"
     return table
@@ -138,7 +131,7 @@ def write_table(table: Table, out: Path, back: str = "../index.html") -> Table:
 
 def has_comparison(folder: Path) -> bool:
     """Whether ``folder`` holds a comparison table (``comparison.csv`` or ``comparison.md``)."""
-    return (folder / "comparison.csv").is_file() or (folder / "comparison.md").is_file()
+    return (folder / COMPARISON_CSV).is_file() or (folder / COMPARISON_MD).is_file()
 
 
 def comparison_files(folder: Path) -> list[Path]:
@@ -170,11 +163,10 @@ def comparison_tables(folders: list[Path]) -> tuple[list[Table], dict[str, str]]
             )
         for path in found:
             key = f"compare-{slug(path.name)}"
-            if (path / "comparison.csv").is_file():
-                rows = read_csv(path / "comparison.csv")
-                columns = list(rows[0]) if rows else []
-                source = str(path / "comparison.csv")
-                tables.append(Table(key, f"Comparison: {path.name}", columns, rows, source=source))
+            if (source := path / COMPARISON_CSV).is_file():
+                rows = read_csv(source)
+                title, columns = f"Comparison: {path.name}", list(rows[0]) if rows else []
+                tables.append(Table(key, title, columns, rows, source=str(source)))
             else:
-                markdown[path.name] = (path / "comparison.md").read_text(encoding="utf-8")
+                markdown[path.name] = (path / COMPARISON_MD).read_text(encoding="utf-8")
     return tables, markdown

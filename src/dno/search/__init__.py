@@ -7,12 +7,13 @@ read once, for the top configurations re-run on fresh seeds after the search.
 
 from __future__ import annotations
 
+from dno.search._inspect import locate_study, replay_trial, trial_table
 from dno.search._runner import OBJECTIVES, DnoModelRunner, TrialRunner
 from dno.search._search import SearchOptions, build_spec, run_search, run_worker
 from dno.search._space import SearchSpace, default_space, load_space, parse_space
 from dno.search._storage import open_storage
 from dno.search._study import SEARCHES, StudySpec, count_finished, load_spec
-from dno.search._summary import CONFIRM_SEED_BASE, best_run, score_split
+from dno.search._summary import CONFIRM_SEED_BASE, best_run
 
 __all__ = [
     "CONFIRM_SEED_BASE",
@@ -29,9 +30,11 @@ __all__ = [
     "default_space",
     "load_space",
     "load_spec",
+    "locate_study",
     "open_storage",
     "parse_space",
+    "replay_trial",
     "run_search",
     "run_worker",
-    "score_split",
+    "trial_table",
 ]

@@ -9,26 +9,31 @@ import optuna
 
 from dno.errors import DnoError, UsageError
 from dno.search._storage import open_storage
-from dno.search._study import FAIL_ATTR, INTERRUPTED_ATTR, StudySpec, load_spec
-from dno.tracking import RunFolder
+from dno.search._study import StudySpec, load_spec
+from dno.tracking import (
+    STUDY_JOURNAL,
+    SUMMARY,
+    replay_folder,
+    trial_params,
+    trial_reason,
+    trial_state,
+)
 
 __all__ = ["locate_study", "replay_trial", "trial_table"]
 
 
 def locate_study(
-    study: str, results: Path, storage: str | None = None
+    study: str, results: Path, storage: str | None = None, scoring: str | None = None
 ) -> tuple[optuna.Study, StudySpec, Path]:
-    """A study from its folder (``RESULTS/NAME``, holding ``study.journal``) or its name.
-
-    Returns:
-        ``(study, spec, folder)``.
-    """
+    """``(study, spec, folder)`` of a study, from its folder (``RESULTS/NAME``, holding
+    ``study.journal``) or its name; with ``scoring`` (what the caller does with the objective,
+    e.g. ``"compare"``) a study without an objective (a sweep without a metric) is an error."""
     path = Path(study)
-    if storage is None and (path / "study.journal").is_file():
+    if storage is None and (path / STUDY_JOURNAL).is_file():
         name, results = path.name, path.parent
-    elif storage is None and not (results / study / "study.journal").is_file():
+    elif storage is None and not (results / study / STUDY_JOURNAL).is_file():
         raise UsageError(
-            f"no study {study!r}: not a study folder and no {results / study / 'study.journal'}; "
+            f"no study {study!r}: not a study folder and no {results / study / STUDY_JOURNAL}; "
             "pass the folder (RESULTS/NAME), or --results / --storage"
         )
     else:
@@ -39,7 +44,13 @@ def locate_study(
     except KeyError:
         raise UsageError(f"no study {name!r} in that storage") from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return loaded, load_spec(loaded), results / name
+    spec = load_spec(loaded)
+    if scoring and not spec.objectives:
+        raise UsageError(
+            f"study {name!r} has no objective (its sweep has no metric): nothing to {scoring}; "
+            f"its trials are in {results / name / SUMMARY}"
+        )
+    return loaded, spec, results / name
 
 
 def trial_table(study: optuna.Study, spec: StudySpec) -> str:
@@ -47,18 +58,12 @@ def trial_table(study: optuna.Study, spec: StudySpec) -> str:
     lines = [f"{'trial':>5}  {'state':<11} {' '.join(f'{o:>14}' for o in spec.objectives)}"
              f"  {'epochs':>6}  {'seconds':>7}  parameters / reason"]  # fmt: skip
     for t in study.get_trials(deepcopy=False):
-        state = "interrupted" if INTERRUPTED_ATTR in t.user_attrs else t.state.name.lower()
-        values = (
-            t.values if t.values and t.state.name == "COMPLETE" else [None] * len(spec.objectives)
-        )
+        state = trial_state(t.state.name, t.user_attrs)
+        values = t.values if t.values and state == "complete" else [None] * len(spec.objectives)
         shown = " ".join(f"{v:>14.5g}" if v is not None else f"{'-':>14}" for v in values)
-        detail = (
-            t.user_attrs.get(FAIL_ATTR)
-            or t.user_attrs.get(INTERRUPTED_ATTR)
-            or ", ".join(
-                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                for k, v in sorted(t.params.items())
-            )
+        detail = trial_reason(t.user_attrs) or ", ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in sorted(t.params.items())
         )
         epochs = t.user_attrs.get("epochs_run")
         seconds = t.user_attrs.get("seconds")
@@ -77,16 +82,15 @@ def replay_trial(
     if number not in trials:
         raise UsageError(f"study {spec.name!r} has no trial {number} (trials 0-{len(trials) - 1})")
     trial = trials[number]
-    record = folder / "trials" / str(number) / "trial.json"
-    if not record.is_file():
-        raise DnoError(f"trial {number} has no recorded configuration ({record})")
-    params = RunFolder(record.parent).read_json("trial.json")["params"]
+    params = trial_params(folder, number)
+    if params is None:
+        raise DnoError(f"trial {number} of {str(folder)!r} has no recorded configuration")
     seeds = spec.seed_list()
     seed = seeds[0] if seed is None else seed
     from dno.search._search import make_runner
 
     runner = make_runner(spec)
-    out = folder / "replays" / f"trial-{number}-seed-{seed}"
+    out = replay_folder(folder, number, seed)
     metrics = runner.run(out, params, seed, lambda step, value: None)
     recorded_values = trial.user_attrs.get("seed_values", [])
     recorded = recorded_values[seeds.index(seed)] if seed in seeds and recorded_values else None
@@ -94,7 +98,7 @@ def replay_trial(
     return {
         "trial": number,
         "seed": seed,
-        "state": trial.state.name.lower(),
+        "state": trial_state(trial.state.name, trial.user_attrs),
         "objective": objective,
         "recorded": recorded,
         "replayed": metrics[objective] if objective else None,

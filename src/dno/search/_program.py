@@ -17,7 +17,6 @@ outlives the search. Every numeric value the program reported is kept in the tri
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -38,6 +37,7 @@ import yaml
 from dno._cores import thread_environment
 from dno._io import atomic_path
 from dno.errors import DnoError, UsageError
+from dno.tracking import METRICS, write_csv
 
 __all__ = [
     "CONFIG_FILE",
@@ -302,7 +302,7 @@ class ProgramRunner:
                 watchdog.wait()
                 if process.stdout is not None:
                     process.stdout.close()
-                _write_metrics(folder / "metrics.csv", seen)
+                _write_metrics(folder / METRICS, seen)
         if getattr(timer, "fired", False):
             raise ProgramFailed(f"the program exceeded the time limit of {self.timeout:g} s")
         if code != 0:
@@ -359,16 +359,11 @@ def _write_metrics(path: Path, seen: dict[str, list[tuple[int, float]]]) -> None
     """Write what the program reported as ``metrics.csv``: ``epoch`` (the step), one column each."""
     if not seen:
         return
-    columns = sorted(seen)
     rows: dict[int, dict[str, float]] = {}
     for name, points in seen.items():
         for step, value in points:
-            rows.setdefault(step, {})[name] = value
-    with atomic_path(path) as tmp, tmp.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["epoch", *columns])
-        for step in sorted(rows):
-            writer.writerow([step, *(rows[step].get(c, "") for c in columns)])
+            rows.setdefault(step, {"epoch": step})[name] = value
+    write_csv(path, [rows[step] for step in sorted(rows)], ["epoch", *sorted(seen)])
 
 
 def _parse(line: str) -> dict[str, Any] | None:

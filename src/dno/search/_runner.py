@@ -8,7 +8,6 @@ implementation of the same protocol.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any, Protocol
 
 from dno.data import Dataset
 from dno.errors import UsageError
+from dno.tracking import RunFolder
 from dno.training import check_keys, resolve_config, train
 
 __all__ = ["OBJECTIVES", "DnoModelRunner", "Report", "TrialRunner"]
@@ -121,29 +121,20 @@ class WandbRun:
         self.run.log({k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"]))
 
     def finish(self, folder: Path) -> None:
-        results = folder / "final_results.json"
-        if results.exists():
-            summary = json.loads(results.read_text())
-            self.run.summary.update(
-                {k: v for k, v in summary.items() if isinstance(v, int | float | str)}
-            )
+        summary = RunFolder(folder).results()
+        self.run.summary.update(
+            {k: v for k, v in summary.items() if isinstance(v, int | float | str)}
+        )
         self.run.finish()
 
 
 def _latency_ms(folder: Path, config: dict[str, Any]) -> float:
     """Milliseconds per sample of a forward pass of the best model (batch of 32, CPU)."""
-    import time
-
     import torch
 
+    from dno.evaluation import measure_cost
     from dno.models import load
 
-    model = load(folder / "artifacts" / "best.pt")
-    history = torch.zeros(32, model.S, model.X, model.channels)
-    cond = torch.zeros(32, model.cond_dim)
-    with torch.no_grad():
-        model(history, cond)
-        start = time.perf_counter()
-        for _ in range(3):
-            model(history, cond)
-    return (time.perf_counter() - start) / 3 / 32 * 1e3
+    model = load(RunFolder(folder).best_checkpoint)
+    inputs = [torch.zeros(32, model.S, model.X, model.channels), torch.zeros(32, model.cond_dim)]
+    return 1e3 / measure_cost(model, inputs, repeats=3, warmup=1).samples_per_second

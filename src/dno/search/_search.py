@@ -359,16 +359,15 @@ def _quiet_optuna(quiet: bool) -> None:
 
 def _fail_if_all_failed(study: optuna.Study, folder: Path) -> None:
     """A study whose every finished trial failed is an error (exit status non-zero)."""
-    from dno.search._study import FAIL_ATTR, INTERRUPTED_ATTR
+    from dno.tracking import SUMMARY, trial_reason, trial_state
 
     trials = study.get_trials(deepcopy=False)
-    failed = [t for t in trials
-              if t.state.name == "FAIL" and INTERRUPTED_ATTR not in t.user_attrs]  # fmt: skip
+    failed = [t for t in trials if trial_state(t.state.name, t.user_attrs) == "failed"]
     if failed and not any(t.state.name in ("COMPLETE", "PRUNED") for t in trials):
-        reason = failed[0].user_attrs.get(FAIL_ATTR, "no reason recorded")
+        reason = trial_reason(failed[0].user_attrs) or "no reason recorded"
         raise DnoError(
             f"all {len(failed)} trials failed; trial {failed[0].number}: {reason} (every reason "
-            f"is in {folder / 'summary.csv'}, each program's standard error in its trial folder)"
+            f"is in {folder / SUMMARY}, each program's standard error in its trial folder)"
         )
 
 

@@ -29,7 +29,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
 from optuna.distributions import (
     BaseDistribution,
     CategoricalDistribution,
@@ -39,7 +38,7 @@ from optuna.distributions import (
     json_to_distribution,
 )
 
-from dno._io import read_user_text
+from dno._io import read_yaml_mapping
 from dno._limits import MAX_GRID_SIZE, check_count
 from dno.errors import DnoError, UsageError
 
@@ -198,13 +197,7 @@ def default_space(model: str) -> SearchSpace:
 def load_space(path: str | os.PathLike[str]) -> SearchSpace:
     """Read a search-space file (dno format or W&B sweep format)."""
     target = Path(path)
-    if not target.is_file():
-        raise UsageError(f"search space file {str(target)!r} does not exist")
-    try:
-        data = yaml.safe_load(read_user_text(target, "search space file"))
-    except yaml.YAMLError as error:
-        raise UsageError(f"search space file {str(target)!r} is not valid YAML: {error}") from None
-    space = parse_space(data, str(target))
+    space = parse_space(read_yaml_mapping(target, "search space file"), str(target))
     space.source = str(target)
     return space
 

@@ -27,8 +27,10 @@ import optuna
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
+from dno._io import process_alive
 from dno._names import check_name
 from dno.errors import DnoError, UsageError
+from dno.tracking import STUDY_JOURNAL
 
 __all__ = [
     "HEARTBEAT_GRACE",
@@ -56,7 +58,7 @@ def describe_url(url: str) -> str:
 
 def journal_path(results: Path, study: str) -> Path:
     """``RESULTS/STUDY/study.journal``; ``study`` must be a plain folder name."""
-    return results / check_name(study, "study name") / "study.journal"
+    return results / check_name(study, "study name") / STUDY_JOURNAL
 
 
 def open_storage(url: str | None, results: Path, study: str) -> tuple[BaseStorage, str]:
@@ -120,26 +122,22 @@ def worker_identity() -> dict[str, Any]:
     return {"host": socket.gethostname(), "pid": os.getpid(), "start": _start_time(os.getpid())}
 
 
-def _start_time(pid: int) -> str | None:
+def _stat(pid: int) -> list[str]:
+    """The fields of ``/proc/PID/stat`` after the command name ([] where there is none)."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return fields[19]  # field 22 of /proc/PID/stat: start time in clock ticks since boot
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
+def _start_time(pid: int) -> str | None:
+    fields = _stat(pid)
+    return fields[19] if fields else None  # field 22: start time in clock ticks since boot
 
 
 def _process_alive(pid: int, start: str | None) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
-            return False  # killed, not yet reaped by its parent
-    except (OSError, IndexError):
-        pass
+    if not process_alive(pid) or _stat(pid)[:1] == ["Z"]:
+        return False  # gone, or killed and not yet reaped by its parent
     return start is None or _start_time(pid) == start
 
 

@@ -34,7 +34,17 @@ from dno.errors import DnoError, UsageError
 from dno.search._runner import TrialRunner
 from dno.search._space import SearchSpace
 from dno.search._storage import WORKER_ATTR, heartbeats, stale_trials, worker_identity
-from dno.tracking import RunFolder
+from dno.tracking import (
+    FAIL_ATTR,
+    FINAL_RESULTS,
+    INTERRUPTED_ATTR,
+    RETRY_ATTR,
+    TRIAL_RECORD,
+    RunFolder,
+    seed_folder,
+    trial_folder,
+    trial_state,
+)
 
 __all__ = [
     "SEARCHES",
@@ -48,9 +58,6 @@ SEARCHES = ("grid", "random", "bayesian", "multi")
 SPEC_ATTR = "dno:spec"
 #: set on a study whose trials were queued when it was created
 QUEUED_ATTR = "dno:queued"
-INTERRUPTED_ATTR = "dno:interrupted"
-RETRY_ATTR = "dno:retry_of"
-FAIL_ATTR = "fail_reason"
 #: Seconds a process waits for a study that another process is creating at the same moment.
 CREATION_WAIT = 60.0
 #: Seconds between looks at a study whose last trials run in other processes.
@@ -270,12 +277,8 @@ def _to_internal(params: dict[str, Any], space: SearchSpace) -> dict[str, Any]:
 
 def count_finished(study: optuna.Study) -> int:
     """Trials that count towards ``n_trials``: complete, pruned, or failed for a real reason."""
-    return sum(
-        1
-        for t in study.get_trials(deepcopy=False)
-        if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
-        or (t.state == TrialState.FAIL and INTERRUPTED_ATTR not in t.user_attrs)
-    )
+    states = [trial_state(t.state.name, t.user_attrs) for t in study.get_trials(deepcopy=False)]
+    return sum(state in ("complete", "pruned", "failed") for state in states)
 
 
 def recover_stale(study: optuna.Study, log: Callable[[str], None] | None = None) -> int:
@@ -371,54 +374,45 @@ def run_one(
     """Run one asked trial over all its seeds and tell the study; never raises for a failure."""
     storage, trial_id = study._storage, trial._trial_id
     storage.set_trial_user_attr(trial_id, WORKER_ATTR, worker_identity())
-    with heartbeats(study, trial_id):
-        return _run_seeds(study, trial, spec, space, runner, results)
-
-
-def _run_seeds(
-    study: optuna.Study,
-    trial: Trial,
-    spec: StudySpec,
-    space: SearchSpace,
-    runner: TrialRunner,
-    results: Path,
-) -> optuna.trial.FrozenTrial:
-    storage, trial_id = study._storage, trial._trial_id
-    folder = results / spec.name / "trials" / str(trial.number)
+    folder = trial_folder(results / spec.name, trial.number)
     record = RunFolder(folder).create()
     started = time.time()
     values: list[dict[str, float]] = []
-    try:
-        params = suggest(trial, space)
-        record.write_json(
-            "trial.json", {"number": trial.number, "params": params, "seeds": spec.seed_list()}
-        )
-        for k, seed in enumerate(spec.seed_list()):
+    with heartbeats(study, trial_id):
+        try:
+            params = suggest(trial, space)
+            seeds = spec.seed_list()
+            record.write_json(
+                TRIAL_RECORD, {"number": trial.number, "params": params, "seeds": seeds}
+            )
+            for k, seed in enumerate(seeds):
 
-            def report(step: int, value: float, first: bool = k == 0) -> None:
-                if first and len(spec.objectives) == 1 and math.isfinite(value):
-                    trial.report(value, step)
-                    if trial.should_prune():
-                        raise optuna.TrialPruned(f"pruned at epoch {step} ({value:.4g})")
+                def report(step: int, value: float, first: bool = k == 0) -> None:
+                    if first and len(spec.objectives) == 1 and math.isfinite(value):
+                        trial.report(value, step)
+                        if trial.should_prune():
+                            raise optuna.TrialPruned(f"pruned at epoch {step} ({value:.4g})")
 
-            seed_folder = folder if spec.seeds == 1 else folder / "seeds" / str(seed)
-            values.append(runner.run(seed_folder, params, seed, report))
-            if spec.objectives:
-                storage.set_trial_user_attr(
-                    trial_id, "seed_values", [v[spec.objectives[0]] for v in values]
+                values.append(
+                    runner.run(seed_folder(folder, seed, spec.seeds), params, seed, report)
                 )
-    except optuna.TrialPruned as pruned:
-        return _finish(study, trial, spec, folder, TrialState.PRUNED, values, started, str(pruned))
-    except KeyboardInterrupt:
-        storage.set_trial_user_attr(trial_id, INTERRUPTED_ATTR, "interrupted by the user")
-        study.tell(trial, state=TrialState.FAIL)
-        study.enqueue_trial(trial.params, user_attrs={RETRY_ATTR: trial.number})
-        raise
-    except Exception as error:  # a failed trial is recorded with its reason; the study goes on
-        reason = _reason(error)
-        storage.set_trial_user_attr(trial_id, FAIL_ATTR, reason)
-        return _finish(study, trial, spec, folder, TrialState.FAIL, values, started, reason)
-    return _finish(study, trial, spec, folder, TrialState.COMPLETE, values, started, "")
+                if spec.objectives:
+                    storage.set_trial_user_attr(
+                        trial_id, "seed_values", [v[spec.objectives[0]] for v in values]
+                    )
+        except optuna.TrialPruned as pruned:
+            state, reason = TrialState.PRUNED, str(pruned)
+        except KeyboardInterrupt:
+            storage.set_trial_user_attr(trial_id, INTERRUPTED_ATTR, "interrupted by the user")
+            study.tell(trial, state=TrialState.FAIL)
+            study.enqueue_trial(trial.params, user_attrs={RETRY_ATTR: trial.number})
+            raise
+        except Exception as error:  # a failed trial is recorded with its reason; the study goes on
+            state, reason = TrialState.FAIL, _reason(error)
+            storage.set_trial_user_attr(trial_id, FAIL_ATTR, reason)
+        else:
+            state, reason = TrialState.COMPLETE, ""
+        return _finish(study, trial, spec, folder, state, values, started, reason)
 
 
 def _reason(error: BaseException) -> str:
@@ -463,9 +457,9 @@ def _finish(
         "seconds": seconds,
         "threads": applied_threads(),
     }
-    if spec.seeds == 1 and (folder / "final_results.json").exists():
-        summary = {**RunFolder(folder).read_json("final_results.json"), **summary}
-    RunFolder(folder).write_json("final_results.json", summary)
+    if spec.seeds == 1:  # the trial's own run folder: keep what training wrote
+        summary = {**RunFolder(folder).results(), **summary}
+    RunFolder(folder).write_json(FINAL_RESULTS, summary)
     if state == TrialState.COMPLETE and not spec.objectives:  # a sweep without a metric
         study._storage.set_trial_state_values(trial._trial_id, TrialState.COMPLETE)
     elif state == TrialState.COMPLETE:

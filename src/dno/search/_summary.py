@@ -4,34 +4,49 @@ top configurations on fresh seeds, scored once on the test split.
 
 from __future__ import annotations
 
-import csv
-import io
 import statistics
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import optuna
-import torch
 import yaml
 from optuna.trial import FrozenTrial, TrialState
 
 from dno._io import atomic_path
-from dno.data import Dataset, Normalizer, make_windows
+from dno.data import Dataset
 from dno.errors import UsageError
+from dno.evaluation import score_checkpoint
 from dno.search._runner import TrialRunner
-from dno.search._study import FAIL_ATTR, INTERRUPTED_ATTR, RETRY_ATTR, StudySpec
-from dno.tracking import RunFolder, json_safe
+from dno.search._study import StudySpec
+from dno.tracking import (
+    BEST_CONFIG,
+    CONFIRMATION,
+    FINAL_RESULTS,
+    RETRY_ATTR,
+    RUN_CONFIG,
+    SUMMARY,
+    RunFolder,
+    confirm_folder,
+    json_safe,
+    trial_folder,
+    trial_params,
+    trial_reason,
+    trial_runs,
+    trial_state,
+    write_csv,
+)
 
-__all__ = ["CONFIRM_SEED_BASE", "best_run", "confirm_top", "score_split", "write_summary"]
+__all__ = ["CONFIRM_SEED_BASE", "best_run", "confirm_top", "write_summary"]
 
 #: Confirmation runs use seeds from here on: never seen during the search.
 CONFIRM_SEED_BASE = 10_000
 
 
 def _state_name(trial: FrozenTrial) -> str:
-    if trial.state == TrialState.FAIL and INTERRUPTED_ATTR in trial.user_attrs:
-        return "interrupted"
-    return trial.state.name.lower()
+    """The trial's state as ``summary.csv`` spells it (a failed trial is Optuna's ``fail``)."""
+    state = trial_state(trial.state.name, trial.user_attrs)
+    return "fail" if state == "failed" else state
 
 
 def summary_rows(study: optuna.Study, spec: StudySpec) -> list[dict[str, Any]]:
@@ -46,24 +61,10 @@ def summary_rows(study: optuna.Study, spec: StudySpec) -> list[dict[str, Any]]:
         row["seed_values"] = " ".join(f"{v:.6g}" for v in t.user_attrs.get("seed_values", []))
         row["epochs_run"] = t.user_attrs.get("epochs_run")
         row["seconds"] = t.user_attrs.get("seconds")
-        row["fail_reason"] = t.user_attrs.get(FAIL_ATTR) or t.user_attrs.get(INTERRUPTED_ATTR, "")
+        row["fail_reason"] = trial_reason(t.user_attrs)
         row["retry_of"] = t.user_attrs.get(RETRY_ATTR, "")
         rows.append(row)
     return rows
-
-
-def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
-    """Write ``rows`` as CSV atomically (the union of their keys as columns)."""
-    fields: list[str] = []
-    for row in rows:
-        fields += [k for k in row if k not in fields]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(json_safe(row) for row in rows)
-    with atomic_path(path) as tmp:
-        tmp.write_text(buffer.getvalue(), encoding="utf-8")
-    return path
 
 
 def best_trials(study: optuna.Study, spec: StudySpec, k: int) -> list[FrozenTrial]:
@@ -83,18 +84,14 @@ def write_summary(
     study: optuna.Study, spec: StudySpec, folder: Path, runner: TrialRunner | None = None
 ) -> dict[str, Any]:
     """Write ``summary.csv`` and ``best_config.yaml``; return a short description."""
-    write_csv(folder / "summary.csv", summary_rows(study, spec))
+    write_csv(folder / SUMMARY, summary_rows(study, spec))
     best = best_trials(study, spec, 1) if spec.objectives else []
-    info: dict[str, Any] = {
-        "trials": len(study.get_trials(deepcopy=False)),
-        "states": {},
-        "best": None,
-    }
-    for t in study.get_trials(deepcopy=False):
-        info["states"][_state_name(t)] = info["states"].get(_state_name(t), 0) + 1
+    states = [_state_name(t) for t in study.get_trials(deepcopy=False)]
+    info: dict[str, Any] = {"trials": len(states), "states": dict(Counter(states)), "best": None}
     if best:
         trial = best[0]
-        config = _trial_config(folder, trial)
+        run = _first_run(folder, trial.number)
+        config = RunFolder(run).read_json(RUN_CONFIG) if run else {"params": trial.params}
         document = {
             "study": spec.name,
             "trial": trial.number,
@@ -103,7 +100,7 @@ def write_summary(
             "family": spec.family,
             "config": json_safe(config),
         }
-        with atomic_path(folder / "best_config.yaml") as tmp:
+        with atomic_path(folder / BEST_CONFIG) as tmp:
             tmp.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
         info["best"] = document
     return info
@@ -118,7 +115,7 @@ def best_run(folder: Path) -> tuple[int, Path]:
         UsageError: no ``best_config.yaml`` (no completed trial yet), or the best trial ran a
             user's program (not a dno model), or its run folder is missing.
     """
-    path = folder / "best_config.yaml"
+    path = folder / BEST_CONFIG
     if not path.is_file():
         raise UsageError(
             f"{str(folder)!r} has no best_config.yaml: the study has no completed trial yet, or "
@@ -131,43 +128,18 @@ def best_run(folder: Path) -> tuple[int, Path]:
             f"the best trial ({number}) of {document.get('study')!r} ran a program, not a dno "
             "model: evaluate its outputs with the program itself"
         )
-    trial_dir = folder / "trials" / str(number)
-    run = _first_run(trial_dir)
+    run = _first_run(folder, number)
     if run is None:
-        raise UsageError(f"the best trial's run folder {str(trial_dir)!r} is missing")
+        raise UsageError(
+            f"the best trial's run folder {str(trial_folder(folder, number))!r} is missing"
+        )
     return number, run
 
 
-def _first_run(trial_dir: Path) -> Path | None:
-    """A trial's run folder holding ``config.json``: the trial's own, or its lowest seed's."""
-    if (trial_dir / "config.json").is_file():
-        return trial_dir
-    seeds = sorted((trial_dir / "seeds").glob("*/config.json"), key=lambda p: int(p.parent.name))
-    return seeds[0].parent if seeds else None
-
-
-def _trial_config(folder: Path, trial: FrozenTrial) -> dict[str, Any]:
-    """The config a trial ran with (its first seed's ``config.json``)."""
-    run = _first_run(folder / "trials" / str(trial.number))
-    return RunFolder(run).read_json("config.json") if run else {"params": trial.params}
-
-
-@torch.no_grad()
-def score_split(run: Path, dataset: Dataset, split: str) -> float:
-    """One-step relative L2 of a run's best model on ``split`` (in the data's units)."""
-    from dno.models import load_checkpoint
-    from dno.training import predict_windows, relative_l2_physical
-
-    model, extra = load_checkpoint(run / "artifacts" / "best.pt")
-    assert extra is not None
-    normalizer = Normalizer.from_dict(extra["normalizer"])
-    windows = make_windows(dataset.splits[split], model.S, model.m)
-    history = torch.from_numpy(normalizer.state(windows.history))
-    cond = torch.from_numpy(normalizer.cond(windows.params))
-    prediction = predict_windows(model, history, cond)
-    return relative_l2_physical(
-        prediction, torch.from_numpy(normalizer.state(windows.target)), normalizer
-    )
+def _first_run(folder: Path, number: int) -> Path | None:
+    """The run folder of a trial's first seed, if it holds a ``config.json``."""
+    run = trial_runs(trial_folder(folder, number))[0]
+    return run if (run / RUN_CONFIG).is_file() else None
 
 
 def confirm_top(
@@ -186,22 +158,16 @@ def confirm_top(
     """
     rows = []
     for trial in best_trials(study, spec, top):
-        params = _params_of(folder, trial)
+        params = trial_params(folder, trial.number) or dict(trial.params)
         val, test = [], []
         for k in range(seeds):
             seed = CONFIRM_SEED_BASE + k
-            run = folder / "confirm" / f"trial-{trial.number}" / f"seed-{seed}"
-            done = run / "final_results.json"
-            status = (
-                RunFolder(run).read_json("final_results.json").get("status")
-                if done.exists()
-                else None
-            )
-            if status not in ("completed", "stopped_early"):
-                runner.run(run, params, seed, lambda step, value: None)
-            result = RunFolder(run).read_json("final_results.json")
+            run = RunFolder(confirm_folder(folder, trial.number, seed))
+            if run.status() not in ("completed", "stopped_early"):
+                runner.run(run.path, params, seed, lambda step, value: None)
+            result = run.read_json(FINAL_RESULTS)
             val.append(float(result["best_val_rel_l2"]))
-            test.append(score_split(run, dataset, "test"))
+            test.append(score_checkpoint(run.best_checkpoint, dataset.splits["test"]).relative_l2)
         rows.append(
             {
                 "trial": trial.number,
@@ -214,15 +180,8 @@ def confirm_top(
             }
         )
     if rows:
-        write_csv(folder / "confirmation.csv", rows)
+        write_csv(folder / CONFIRMATION, rows)
     return rows
-
-
-def _params_of(folder: Path, trial: FrozenTrial) -> dict[str, Any]:
-    record = folder / "trials" / str(trial.number) / "trial.json"
-    if record.exists():
-        return dict(RunFolder(record.parent).read_json("trial.json")["params"])
-    return dict(trial.params)
 
 
 def format_table(rows: list[dict[str, Any]], objective: str) -> str:

@@ -1,15 +1,10 @@
-"""Run folders on disk: the exact config, one metrics row per epoch, final results, artifacts.
-
-A run folder is readable without dno::
-
-    <run>/config.json          the configuration as it ran (after defaulting)
-    <run>/metrics.csv          one row per epoch
-    <run>/final_results.json   the final metrics, standard JSON (no NaN or Infinity)
-    <run>/artifacts/           checkpoints (best.pt, last.pt) and figures
-"""
+"""Folders and files: run, study and trial folders, the names of dno's files (each readable
+without dno), one JSON and one CSV reader/writer, and a trial's state."""
 
 from __future__ import annotations
 
-from dno.tracking._run import RunFolder, json_safe
+from dno.tracking import _files, _study
+from dno.tracking._files import *  # noqa: F403  (file names, JSON, CSV, a run folder)
+from dno.tracking._study import *  # noqa: F403  (a study folder, a trial's state)
 
-__all__ = ["RunFolder", "json_safe"]
+__all__ = [*_files.__all__, *_study.__all__]

@@ -20,10 +20,7 @@ from dno.training._trainer import (
     NonFiniteLoss,
     TrainData,
     build_model,
-    predict_windows,
     prepare_data,
-    relative_l2_physical,
-    select_device,
     train,
 )
 
@@ -37,11 +34,8 @@ __all__ = [
     "check_keys",
     "load_config_file",
     "parse_set",
-    "predict_windows",
     "prepare_data",
-    "relative_l2_physical",
     "resolve_config",
-    "select_device",
     "train",
     "training_loss",
 ]

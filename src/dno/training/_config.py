@@ -11,12 +11,11 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-from dno._io import read_user_text
+from dno._io import read_yaml_mapping
 from dno.errors import UsageError
 from dno.models import accepted_keys, model_class
 
@@ -83,15 +82,7 @@ def parse_set(items: Iterable[str]) -> dict[str, Any]:
 
 def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a YAML config: a mapping of keys (a nested ``model:`` mapping is flattened)."""
-    target = Path(path)
-    if not target.is_file():
-        raise UsageError(f"config file {str(target)!r} does not exist")
-    try:
-        data = yaml.safe_load(read_user_text(target, "config file")) or {}
-    except yaml.YAMLError as error:
-        raise UsageError(f"config file {str(target)!r} is not valid YAML: {error}") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"config file {str(target)!r} must hold a mapping of keys")
+    data = read_yaml_mapping(path, "config file")
     nested = data.pop("model", None)
     if isinstance(nested, dict):
         data.update(nested)

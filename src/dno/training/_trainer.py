@@ -21,14 +21,16 @@ import numpy as np
 import torch
 
 from dno import __version__
+from dno._cores import select_device
 from dno.data import Dataset, Normalizer, WindowSet, make_windows
 from dno.errors import DnoError, UsageError
+from dno.evaluation import score_checkpoint
 from dno.models import CompiledModel, DelayOperator, build, load_checkpoint, save
-from dno.tracking import RunFolder
+from dno.tracking import FINAL_RESULTS, PREDICTION_FIGURE, RUN_CONFIG, RunFolder
 from dno.training._config import TrainConfig
 from dno.training._losses import training_loss
 
-__all__ = ["NonFiniteLoss", "TrainData", "prepare_data", "select_device", "train"]
+__all__ = ["NonFiniteLoss", "TrainData", "prepare_data", "train"]
 
 #: Called after every epoch with (epoch, metrics row); may raise to stop the run (pruning).
 EpochCallback = Callable[[int, dict[str, Any]], None]
@@ -48,22 +50,6 @@ class TrainData:
     family: str
     X: int
     channels: int
-
-
-def select_device(name: str) -> torch.device:
-    """``auto`` picks CUDA, then MPS, then the CPU; an unavailable explicit device is an error."""
-    cuda = torch.cuda.is_available()
-    mps = bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
-    if name == "auto":
-        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
-    kind, _, index = name.partition(":")
-    if (kind == "cuda" and not cuda) or (kind == "mps" and not mps):
-        raise UsageError(f"--device {name}: no {kind.upper()} device is available here")
-    if kind == "cuda" and index and int(index) >= torch.cuda.device_count():
-        raise UsageError(
-            f"--device {name}: this machine has {torch.cuda.device_count()} CUDA devices"
-        )
-    return torch.device(name)
 
 
 def seed_everything(seed: int) -> None:
@@ -154,32 +140,6 @@ def _scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_
     return None
 
 
-@torch.no_grad()
-def predict_windows(
-    model: DelayOperator, history: torch.Tensor, cond: torch.Tensor, batch_size: int = 256
-) -> torch.Tensor:
-    """Model predictions for all windows, in batches, in eval mode: (N, m, X, C)."""
-    was_training = model.training
-    model.eval()
-    out = torch.cat(
-        [
-            model(history[i : i + batch_size], cond[i : i + batch_size]).float()
-            for i in range(0, history.shape[0], batch_size)
-        ]
-    )
-    model.train(was_training)
-    return out
-
-
-def relative_l2_physical(
-    prediction: torch.Tensor, target: torch.Tensor, normalizer: Normalizer
-) -> float:
-    """Global relative L2 ``||p - t|| / ||t||`` in the data's own units."""
-    p = normalizer.unstate(prediction.detach().cpu().double().numpy())
-    t = normalizer.unstate(target.detach().cpu().double().numpy())
-    return float(np.linalg.norm(p - t) / max(float(np.linalg.norm(t)), 1e-300))
-
-
 def _plain_optimizer_state(state: dict[str, Any]) -> dict[str, Any]:
     return {**state, "state": {str(k): v for k, v in state["state"].items()}}
 
@@ -249,9 +209,9 @@ def train(
     if resume:
         state = _resume(run, model, optimizer, scheduler, config, device)
     else:
-        run.write_json("config.json", _config_record(config, dataset))
+        run.write_json(RUN_CONFIG, _config_record(config, dataset))
     run.write_json(
-        "final_results.json",
+        FINAL_RESULTS,
         {"status": "running", "model": config["model"], "family": dataset.family},
     )
     started = time.perf_counter()
@@ -286,9 +246,9 @@ def train(
                     scheduler.step()
                 total += value * index.numel()
                 count += index.numel()
-            val_prediction = predict_windows(model, val_history, val_cond)
-            val_loss = training_loss(val_prediction, val_target, config).item()
-            val_rel = relative_l2_physical(val_prediction, val_target, data.normalizer)
+            val = score_checkpoint(model, data.val, data.normalizer)
+            val_loss = training_loss(val.output, val_target, config).item()
+            val_rel = val.relative_l2
             lr = optimizer.param_groups[0]["lr"]
             if config["schedule"] == "plateau":
                 scheduler.step(val_rel if math.isfinite(val_rel) else math.inf)
@@ -303,7 +263,7 @@ def train(
             improved = math.isfinite(val_rel) and val_rel < state["best"]
             if improved:
                 state.update(best=val_rel, best_epoch=epoch, since_best=0)
-                save(model, run.artifacts / "best.pt", {**common_extra, "epoch": epoch})
+                save(model, run.best_checkpoint, {**common_extra, "epoch": epoch})
             else:
                 state["since_best"] += 1
             _save_last(run, model, optimizer, scheduler, state, common_extra)
@@ -345,14 +305,12 @@ def _finish(
     val: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
 ) -> dict[str, Any]:
     """Restore the best weights, check them, write the figure and ``final_results.json``."""
-    best_path = run.artifacts / "best.pt"
+    best_path = run.best_checkpoint
     restored = None
     if best_path.exists():
         best_model, _ = load_checkpoint(best_path, config["model"])
         model.load_state_dict(best_model.state_dict())
-        restored = relative_l2_physical(
-            predict_windows(model, val[0], val[2]), val[1], data.normalizer
-        )
+        restored = score_checkpoint(model, data.val, data.normalizer).relative_l2
         _plot_prediction(run, model, data, val, device)
     results = {
         "status": status,
@@ -374,7 +332,7 @@ def _finish(
         "seconds": seconds,
         "dno_version": __version__,
     }
-    run.write_json("final_results.json", results)
+    run.write_json(FINAL_RESULTS, results)
     return results
 
 
@@ -386,17 +344,18 @@ def _plot_prediction(
     device: torch.device,
 ) -> None:
     """A prediction-vs-truth figure of a few validation windows (best weights)."""
-    from dno.training._figures import plot_windows
+    from dno.plotting import draw_rollouts, save_figure
 
     pick = np.linspace(0, val[0].shape[0] - 1, min(3, val[0].shape[0])).astype(int)
     index = torch.from_numpy(pick).to(device)
-    prediction = predict_windows(model, val[0][index], val[2][index]).cpu().numpy()
+    scores = score_checkpoint(model, data.val.select(pick), data.normalizer)
     nz = data.normalizer
-    plot_windows(
-        run.artifacts / "prediction_vs_truth.png",
+    save_figure(
+        run.artifacts / PREDICTION_FIGURE,
+        draw_rollouts,
         nz.unstate(val[0][index].cpu().numpy()),
         nz.unstate(val[1][index].cpu().numpy()),
-        nz.unstate(prediction),
+        scores.prediction,
         data.val.step[pick],
         title=f"{model.name} on {data.family} (validation windows)",
     )
@@ -420,7 +379,7 @@ def _save_last(
         "scheduler": _plain(scheduler.state_dict()) if scheduler is not None else None,
         "torch_rng": torch.get_rng_state(),
     }
-    save(model, run.artifacts / "last.pt", extra)
+    save(model, run.last_checkpoint, extra)
 
 
 def _resume(
@@ -431,10 +390,10 @@ def _resume(
     config: TrainConfig,
     device: torch.device,
 ) -> dict[str, Any]:
-    last = run.artifacts / "last.pt"
+    last = run.last_checkpoint
     if not last.exists():
         raise DnoError(f"cannot resume: {last} does not exist")
-    saved = run.read_json("config.json")
+    saved = run.read_json(RUN_CONFIG)
     free = ("max_epochs", "dno_version", "data", "compile")  # may change on resume
     differing = sorted(
         k for k in set(saved) | set(config)
@@ -443,7 +402,7 @@ def _resume(
     if differing:
         raise UsageError(f"cannot resume {run.path}: the config differs in {', '.join(differing)}")
     if saved.get("max_epochs") != config["max_epochs"]:
-        run.write_json("config.json", {**saved, "max_epochs": config["max_epochs"]})
+        run.write_json(RUN_CONFIG, {**saved, "max_epochs": config["max_epochs"]})
     loaded, extra = load_checkpoint(last, config["model"])
     if extra is None or "optimizer" not in extra:
         raise DnoError(f"cannot resume: {last} holds no training state")

@@ -15,10 +15,9 @@ import dataclasses
 import math
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from dno._io import read_user_text
+from dno._io import read_yaml_mapping
 from dno.errors import UsageError
 
 __all__ = ["EvaluationConfig", "load_evaluation_config"]
@@ -121,7 +120,7 @@ def load_evaluation_config(
     """
     fields: dict[str, Any] = {}
     if path is not None:
-        fields.update(_read_yaml(Path(path)))
+        fields.update(read_yaml_mapping(path, "evaluation config file"))
     fields.update({key: value for key, value in overrides.items() if value is not None})
     known = [field.name for field in dataclasses.fields(EvaluationConfig)]
     unknown = sorted(set(fields) - set(known))
@@ -130,20 +129,3 @@ def load_evaluation_config(
             f"unknown evaluation config key {unknown[0]!r}; expected some of: {', '.join(known)}"
         )
     return EvaluationConfig(**fields)
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    import yaml
-
-    if not path.is_file():
-        raise UsageError(f"evaluation config file {str(path)!r} does not exist")
-    try:
-        data = yaml.safe_load(read_user_text(path, "evaluation config file")) or {}
-    except yaml.YAMLError as error:
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise UsageError(
-            f"evaluation config file {str(path)!r} is not valid YAML: {first}"
-        ) from None
-    if not isinstance(data, dict):
-        raise UsageError(f"evaluation config file {str(path)!r} must hold a mapping of keys")
-    return {str(key): value for key, value in data.items()}

@@ -1,15 +1,18 @@
-"""Scores of a rollout against the truth, on the model-independent grid of the evaluation.
+"""Scoring a model: the one :func:`score_checkpoint` of training's validation, the search's
+confirmation, ``dno compare`` and ``dno evaluate``, and the scores of a rollout on the
+model-independent grid of the evaluation.
 
-Everything here takes physical-unit numpy arrays of shape (N, n, X, C): N windows, n slices
-after each window's end on the theta-grid (slice i is at time ``(i + 1) / (S - 1)`` delays),
-X points, C channels. The metrics are the package's own (:mod:`dno.evaluation`); this module only
-chooses their arguments so that every model is scored on the same slices and times.
+Scores are in physical units (normalization undone) against the data's own truth. Arrays are
+(N, n, X, C): N windows, n slices after each window's end on the theta-grid (slice i is at time
+``(i + 1) / (S - 1)`` delays), X points, C channels.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,15 +23,138 @@ from dno.evaluation._accuracy import (
     ValidTime,
     correlation_time,
     relative_l2,
-    relative_l2_per_step,
     rollout_error_curve,
     valid_prediction_time,
 )
-from dno.evaluation._diagnosis import Diagnosis, _geometric_mean, diagnose
-from dno.evaluation._run_config import EvaluationConfig
-from dno.evaluation._spectral import BoxSize, SpectralDiagnostics
+from dno.evaluation._config import EvaluationConfig
+from dno.evaluation._diagnosis import Diagnosis, diagnose, power_ratios
+from dno.evaluation._spectral import BoxSize
 
-__all__ = ["RolloutScores", "score_one_step", "score_rollout", "spectral_fields"]
+if TYPE_CHECKING:
+    import torch
+
+    from dno.data import Normalizer, Split, WindowSet
+    from dno.models import DelayOperator
+
+__all__ = ["RolloutScores", "Scores", "predict", "score_checkpoint", "score_rollout"]
+
+
+def predict(
+    model: DelayOperator,
+    history: torch.Tensor,
+    cond: torch.Tensor,
+    horizon: int | None = None,
+    batch_size: int = 256,
+) -> torch.Tensor:
+    """The model's normalized output for every window, in batches, in eval mode, no gradients.
+
+    Args:
+        model: the model (its training flag is restored afterwards).
+        history: normalized windows (N, S, X, C) on the model's device. cond: (N, P).
+        horizon: None for one model step (m slices), else ``model.rollout(horizon=horizon)``.
+        batch_size: windows per forward call.
+
+    Returns:
+        Float32 tensor (N, m or horizon, X, C) on the model's device.
+    """
+    import torch
+
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        out = torch.cat([
+            (model(h, c) if horizon is None else model.rollout(h, c, horizon=horizon)).float()
+            for h, c in zip(history.split(batch_size), cond.split(batch_size), strict=True)
+        ])  # fmt: skip
+    model.train(was_training)
+    return out
+
+
+@dataclass(frozen=True)
+class Scores:
+    """A model's prediction on the windows of a split, scored (see :func:`score_checkpoint`).
+
+    Attributes:
+        output: the model's normalized output, a float32 tensor (N, n, X, C) on its device.
+        prediction, truth: physical units, float64 (N, n, X, C).
+        relative_l2: ``||p - t|| / ||t||`` over all windows and slices.
+        relative_l2_per_step: mean over (window, slice) of the per-slice ratio.
+        rollout: with ``horizon_delays``, every score of the rollout (:class:`RolloutScores`).
+    """
+
+    output: torch.Tensor
+    prediction: np.ndarray
+    truth: np.ndarray
+    relative_l2: float
+    relative_l2_per_step: float
+    rollout: RolloutScores | None = None
+
+
+def score_checkpoint(
+    model: DelayOperator | str | os.PathLike[str],
+    windows: WindowSet | Split,
+    normalizer: Normalizer | None = None,
+    *,
+    horizon_delays: int | None = None,
+    config: EvaluationConfig | None = None,
+    batch_size: int = 256,
+) -> Scores:
+    """Score a model, in memory or a checkpoint file, on the windows of a split.
+
+    The one scoring path: training's per-epoch validation (the model in memory), the search's
+    confirmation and ``dno compare`` (a run's ``artifacts/best.pt``) and ``dno evaluate``.
+
+    Args:
+        model: a :class:`~dno.models.DelayOperator` (on any device), or the path of a checkpoint
+            written by ``dno train`` (loaded on the CPU, its normalization with it).
+        windows: the windows (their targets hold at least the scored slices), or a split of a
+            dataset, cut into windows of the model's S with targets of the scored length.
+        normalizer: the run's normalization; None takes the checkpoint's.
+        horizon_delays: None scores one model step (m slices); K scores the rollout of K
+            delays, ``model.rollout(horizon=K (S - 1))`` (``ceil(K (S - 1) / m)`` steps cut to
+            the horizon: every model on the same slices), with every rollout score.
+        config: thresholds and bands of the rollout scores (default :class:`EvaluationConfig`).
+        batch_size: windows per forward call.
+
+    Returns:
+        The :class:`Scores`.
+
+    Raises:
+        UsageError: no normalization (neither given nor in the checkpoint).
+    """
+    import torch
+
+    from dno.data import Normalizer, WindowSet, make_windows
+    from dno.models import load_checkpoint
+
+    if isinstance(model, str | os.PathLike):
+        model, extra = load_checkpoint(model)
+        if normalizer is None and extra and "normalizer" in extra:
+            normalizer = Normalizer.from_dict(extra["normalizer"])
+    if normalizer is None:
+        raise UsageError("score_checkpoint needs the normalization (not in the checkpoint)")
+    horizon = None if horizon_delays is None else horizon_delays * (model.S - 1)
+    n = model.m if horizon is None else horizon
+    if not isinstance(windows, WindowSet):
+        windows = make_windows(windows, model.S, n)
+    device = next(model.parameters()).device
+    history = torch.from_numpy(normalizer.state(windows.history)).to(device)
+    cond = torch.from_numpy(normalizer.cond(windows.params)).to(device)
+    output = predict(model, history, cond, horizon, batch_size)
+    prediction = np.asarray(normalizer.unstate(output.cpu().numpy().astype(np.float64)))
+    truth = windows.target[:, :n].astype(np.float64)
+    rollout = None
+    if horizon_delays is not None:
+        config = dataclasses.replace(config or EvaluationConfig(), horizon_delays=horizon_delays)
+        rollout = score_rollout(prediction, truth, slices_per_delay=model.S - 1, config=config)
+    return Scores(
+        output,
+        prediction,
+        truth,
+        relative_l2(prediction, truth),
+        relative_l2(prediction, truth, per_step=True),
+        rollout,
+    )
 
 
 @dataclass(frozen=True)
@@ -96,14 +222,6 @@ class RolloutScores:
     slices_per_delay: int
 
 
-def score_one_step(prediction: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    """Global and per-step relative L2 of one model step; both (N, m, X, C)."""
-    return {
-        "relative_l2": relative_l2(prediction, truth),
-        "relative_l2_per_step": relative_l2_per_step(prediction, truth),
-    }
-
-
 def score_rollout(
     prediction: np.ndarray, truth: np.ndarray, *, slices_per_delay: int, config: EvaluationConfig
 ) -> RolloutScores:
@@ -128,7 +246,7 @@ def score_rollout(
     fields = spectral_fields(prediction, truth, config.horizon_delays)
     return RolloutScores(
         relative_l2=relative_l2(prediction, truth),
-        relative_l2_per_step=relative_l2_per_step(prediction, truth),
+        relative_l2_per_step=relative_l2(prediction, truth, per_step=True),
         curve=rollout_error_curve(prediction, truth, slices_per_step=1),
         per_delay=rollout_error_curve(prediction, truth, slices_per_step=slices_per_delay),
         valid=valid_prediction_time(prediction, truth, dt=dt, threshold=config.valid_threshold),
@@ -145,14 +263,6 @@ def score_rollout(
         fields=fields,
         slices_per_delay=slices_per_delay,
     )
-
-
-def power_ratio_summary(spectral: SpectralDiagnostics) -> dict[str, float]:
-    """Geometric means of ``P_pred / P_true`` up to the Nyquist shell: all k, top third of k."""
-    complete = spectral.shells <= spectral.nyquist_shell
-    ratio = spectral.power_ratio[complete]
-    top = ratio[ratio.size - -(-ratio.size // 3) :]
-    return {"all_k": _geometric_mean(ratio), "high_k": _geometric_mean(top)}
 
 
 def rollout_record(scores: RolloutScores) -> dict[str, Any]:
@@ -191,5 +301,6 @@ def spectral_record(scores: RolloutScores) -> dict[str, Any]:
         "power_ratio": None,
     }
     if diagnosis.spectral is not None:
-        record["power_ratio"] = power_ratio_summary(diagnosis.spectral)
+        overall, high, _ = power_ratios(diagnosis.spectral)
+        record["power_ratio"] = {"all_k": overall, "high_k": high}
     return record

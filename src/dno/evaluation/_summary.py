@@ -10,6 +10,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from dno.tracking import EVALUATION_JSON
+
 __all__ = ["format_evaluation", "summarize"]
 
 
@@ -31,7 +33,7 @@ def summarize(result: dict[str, Any]) -> dict[str, Any]:
     correlation = rollout["correlation_time"]
     levels = [f"{level:g}" for level in stability["one_step"]["levels"]]
     return {
-        "file": f"evaluation_{result['split']}.json",
+        "file": EVALUATION_JSON.format(split=result["split"]),
         "horizon_delays": result["horizon"]["delays"],
         "horizon_slices": result["horizon"]["slices"],
         "windows": result["data"]["windows"],

@@ -1,0 +1,198 @@
+"""The names of dno's files, the one JSON and one CSV reader/writer, and the run folder.
+
+JSON is standard (no NaN or Infinity: a non-finite number is ``null``). CSV has the union of
+its rows' keys as columns, ``\\n`` line ends, and an empty cell for a missing, None or
+non-finite value. Both are written atomically.
+
+The number rule of :func:`read_csv`: an empty cell is None; an integer literal (digits with an
+optional sign) is an int; a decimal or scientific literal is a float; anything else (``nan``
+too, which dno never writes) stays text.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import math
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dno._io import atomic_path
+from dno.errors import DnoError
+
+__all__ = [
+    "ARTIFACTS", "BEST_CHECKPOINT", "BEST_CONFIG", "COMPARISON_CSV", "COMPARISON_JSON",
+    "COMPARISON_MD", "COMPARISON_SCORE", "CONFIRMATION", "EVALUATION_FIGURES",
+    "EVALUATION_JSON", "FINAL_RESULTS", "LAST_CHECKPOINT", "METRICS", "PREDICTION_FIGURE",
+    "ROLLOUTS_NPZ", "RUN_CONFIG", "STUDY_JOURNAL", "SUMMARY", "TRIAL_RECORD", "RunFolder",
+    "json_safe", "parse_cell", "read_csv", "read_json", "write_csv", "write_json",
+]  # fmt: skip
+
+# a run folder (dno train)
+RUN_CONFIG = "config.json"  # the configuration as it ran (after defaulting)
+METRICS = "metrics.csv"  # one row per epoch
+FINAL_RESULTS = "final_results.json"  # the final metrics (and dno evaluate's summary)
+ARTIFACTS = "artifacts"  # checkpoints and figures
+BEST_CHECKPOINT = "best.pt"  # in artifacts/, loads with dno.models.load alone
+LAST_CHECKPOINT = "last.pt"  # in artifacts/, to resume
+PREDICTION_FIGURE = "prediction_vs_truth.png"
+# dno evaluate, in a run folder (``.format(split=...)``)
+EVALUATION_JSON = "evaluation_{split}.json"
+ROLLOUTS_NPZ = "rollouts_{split}.npz"
+EVALUATION_FIGURES = "evaluation_{split}"
+# a study folder (dno search)
+STUDY_JOURNAL = "study.journal"
+TRIAL_RECORD = "trial.json"
+SUMMARY = "summary.csv"
+CONFIRMATION = "confirmation.csv"
+BEST_CONFIG = "best_config.yaml"
+# a comparison folder (dno compare)
+COMPARISON_CSV = "comparison.csv"
+COMPARISON_JSON = "comparison.json"
+COMPARISON_MD = "comparison.md"
+COMPARISON_SCORE = "comparison_score.json"
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` as plain JSON values (dicts, lists, str, int, float, bool, None).
+
+    Dataclasses become dicts, numpy arrays lists, numpy scalars Python numbers, paths strings,
+    and non-finite floats None (standard JSON has no NaN or Infinity).
+
+    Example:
+        >>> json_safe({"x": np.array([1.0, np.nan]), "n": np.int64(3)})
+        {'x': [1.0, None], 'n': 3}
+    """
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: json_safe(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray | np.generic):
+        return json_safe(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def write_json(path: str | os.PathLike[str], data: Any, *, sort_keys: bool = False) -> Path:
+    """Write ``json_safe(data)`` to ``path`` as indented standard JSON, atomically."""
+    target = Path(path)
+    text = json.dumps(json_safe(data), indent=2, sort_keys=sort_keys, allow_nan=False) + "\n"
+    with atomic_path(target) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return target
+
+
+def read_json(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The JSON object in ``path``.
+
+    Raises:
+        DnoError: the file cannot be read, is not JSON, or holds no object (naming it).
+    """
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise DnoError(f"cannot read {path}: {error}") from None
+    if not isinstance(data, dict):
+        raise DnoError(f"{path} does not hold a JSON object")
+    return data
+
+
+def write_csv(
+    path: str | os.PathLike[str],
+    rows: Iterable[Mapping[str, Any]],
+    columns: list[str] | None = None,
+) -> Path:
+    """Write ``rows`` as CSV atomically; ``columns`` default to the union of the rows' keys."""
+    cells = [json_safe(row) for row in rows]
+    if columns is None:
+        columns = list(dict.fromkeys(k for row in cells for k in row))
+    buffer = io.StringIO()
+    if columns:
+        writer = csv.DictWriter(buffer, columns, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(cells)
+    target = Path(path)
+    with atomic_path(target) as tmp:
+        tmp.write_text(buffer.getvalue(), encoding="utf-8")
+    return target
+
+
+def read_csv(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The rows of a CSV file, cells parsed by :func:`parse_cell`; [] if there is no file."""
+    target = Path(path)
+    if not target.is_file():
+        return []
+    with target.open(encoding="utf-8", newline="") as handle:
+        return [{k: parse_cell(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+
+
+_INT = re.compile(r"[+-]?\d+")
+_FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def parse_cell(text: str | None) -> Any:
+    """A CSV cell as a value: None if empty, int, float, or the text itself (see the module).
+
+    Example:
+        >>> [parse_cell(t) for t in ("", "3", "-3.0", "1e-4", "nan", "1_000", "fno")]
+        [None, 3, -3.0, 0.0001, 'nan', '1_000', 'fno']
+    """
+    if text is None or text == "":
+        return None
+    if _INT.fullmatch(text):
+        return int(text)
+    return float(text) if _FLOAT.fullmatch(text) else text
+
+
+class RunFolder:
+    """One run folder: ``config.json``, ``metrics.csv``, ``final_results.json``, ``artifacts/``."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.artifacts = self.path / ARTIFACTS
+        self.config_path = self.path / RUN_CONFIG
+        self.metrics_path = self.path / METRICS
+        self.results_path = self.path / FINAL_RESULTS
+        self.best_checkpoint = self.artifacts / BEST_CHECKPOINT
+        self.last_checkpoint = self.artifacts / LAST_CHECKPOINT
+
+    def create(self) -> RunFolder:
+        """Make the folder and ``artifacts/``."""
+        self.artifacts.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def write_json(self, name: str, data: Mapping[str, Any]) -> Path:
+        """Write ``data`` as standard JSON (keys sorted) to ``<run>/<name>`` atomically."""
+        return write_json(self.path / name, data, sort_keys=True)
+
+    def read_json(self, name: str) -> dict[str, Any]:
+        return read_json(self.path / name)
+
+    def results(self) -> dict[str, Any]:
+        """What ``final_results.json`` holds ({} if there is no such file)."""
+        return read_json(self.results_path) if self.results_path.is_file() else {}
+
+    def status(self) -> str | None:
+        """The ``status`` in ``final_results.json`` (None: no such file, or no status)."""
+        status = self.results().get("status")
+        return None if status is None else str(status)
+
+    def write_metrics(self, rows: list[dict[str, Any]]) -> Path:
+        """Rewrite ``metrics.csv`` with ``rows`` (one per epoch) atomically."""
+        return write_csv(self.metrics_path, rows)
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        """The rows of ``metrics.csv`` with numbers parsed (empty cells become None)."""
+        return read_csv(self.metrics_path)
