@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.dno-installed
 DEMO   := demo_output
 
-.PHONY: demo test lint typecheck pytest bench install clean
+.PHONY: demo test lint imports typecheck pytest bench install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,13 +35,17 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/ruff format --check src tests benchmarks examples
 
+# The layering of ARCHITECTURE.md, as import-linter contracts in pyproject.toml.
+imports: $(STAMP)
+	$(BIN)/lint-imports
+
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
 	$(BIN)/pytest
 
-test: lint typecheck pytest
+test: lint imports typecheck pytest
 
 # Benchmarks need the benchmark-only anchors: jitcdde, and neuraloperator's SpectralConv (its
 # own dependencies minus the tracking stack it would pull in). `make bench` runs them all.
@@ -58,4 +62,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_report.py
 
 clean:
-	rm -rf $(DEMO) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(DEMO) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -302,16 +302,10 @@ def sample_batches(
 
 
 def sample_trajectories(
-    family: Family,
-    n: int,
-    seed: int,
-    priors: Priors,
-    settings: SamplingSettings,
-    chunk_size: int = 256,
-    progress: Callable[[int], None] | None = None,
+    family: Family, n: int, seed: int, priors: Priors, settings: SamplingSettings
 ) -> TrajectorySet:
     """All ``n`` trajectories of :func:`sample_batches` in memory at once (for small ``n``)."""
-    batches = list(sample_batches(family, n, seed, priors, settings, chunk_size, progress))
+    batches = list(sample_batches(family, n, seed, priors, settings))
     return batches[0] if len(batches) == 1 else TrajectorySet.concatenate(batches)
 
 
