@@ -165,8 +165,6 @@ def _validate(
 
 #: Bytes of float64 values an import may plan (the padded arrays of every sample).
 MAX_IMPORT_BYTES = 4 * 2**30
-#: Samples converted to arrays at once while writing.
-_BLOCK_SAMPLES = 256
 
 
 def planned_shape(values: Any, depth: int = 2) -> tuple[int, ...]:

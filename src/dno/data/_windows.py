@@ -16,7 +16,7 @@ interpolate each split once instead of once per trial.
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -53,14 +53,9 @@ class WindowSet:
 
     def select(self, index: np.ndarray) -> WindowSet:
         """The windows at ``index``."""
-        return WindowSet(
-            history=self.history[index],
-            target=self.target[index],
-            params={k: v[index] for k, v in self.params.items()},
-            trajectory=self.trajectory[index],
-            time=self.time[index],
-            step=self.step[index],
-        )
+        arrays = ("history", "target", "trajectory", "time", "step")
+        params = {k: v[index] for k, v in self.params.items()}
+        return replace(self, params=params, **{k: getattr(self, k)[index] for k in arrays})
 
 
 def _series(split: Split, b: int) -> tuple[np.ndarray, np.ndarray]:

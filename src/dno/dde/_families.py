@@ -33,7 +33,6 @@ class Family:
         sampling: ``irregular`` (variable-length random observation times) or ``fixed``.
         t_end: default horizon of a trajectory.
         dt_obs: mean spacing of observations (irregular) or the fixed output step.
-        n_fixed_steps: number of output times for ``fixed`` sampling (``t = 0, dt_obs, ...``).
         dt: default solver step (the actual step divides each trajectory's tau).
         bound: a trajectory with ``|x| > bound`` is treated as blown up.
         grid_points: default number of interior spatial points (1 for scalar families).
@@ -53,7 +52,6 @@ class Family:
     sampling: str
     t_end: float
     dt_obs: float
-    n_fixed_steps: int
     dt: float
     bound: float
     grid_points: int = 1
@@ -102,7 +100,6 @@ FAMILIES: dict[str, Family] = {
         sampling="irregular",
         t_end=500.0,
         dt_obs=1.0,
-        n_fixed_steps=0,
         dt=0.1,
         bound=1e3,
         notes="Observed at irregular times (mean spacing 1.0) on [0, 500].",
@@ -125,7 +122,6 @@ FAMILIES: dict[str, Family] = {
         sampling="irregular",
         t_end=100.0,
         dt_obs=0.2,
-        n_fixed_steps=0,
         dt=0.005,
         bound=1e6,
         notes="Default priors keep r tau in [1.6, 2.5] > pi/2. Irregular times, mean spacing 0.2.",
@@ -154,7 +150,6 @@ FAMILIES: dict[str, Family] = {
         sampling="fixed",
         t_end=25.0,
         dt_obs=0.05,
-        n_fixed_steps=500,
         dt=0.02,
         bound=1e6,
         notes="500 fixed steps of 0.05. Derivative jumps at t = k tau are kept (not smoothed).",
@@ -177,7 +172,6 @@ FAMILIES: dict[str, Family] = {
         sampling="fixed",
         t_end=50.0,
         dt_obs=0.1,
-        n_fixed_steps=500,
         dt=0.01,
         grid_points=20,
         bound=1e6,

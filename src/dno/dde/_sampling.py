@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -193,19 +193,10 @@ class TrajectorySet:
 
     def select(self, index: np.ndarray) -> TrajectorySet:
         """The trajectories at ``index`` (an integer array), keeping the counts."""
-        return TrajectorySet(
-            params={k: v[index] for k, v in self.params.items()},
-            history_t=self.history_t[index],
-            history_y=self.history_y[index],
-            t=self.t[index],
-            y=self.y[index],
-            lengths=self.lengths[index],
-            x=self.x,
-            step=self.step[index],
-            rejected=dict(self.rejected),
-            dropped=self.dropped,
-            error_estimate=self.error_estimate,
-        )
+        arrays = ("history_t", "history_y", "t", "y", "lengths", "step")
+        params = {k: v[index] for k, v in self.params.items()}
+        indexed = {k: getattr(self, k)[index] for k in arrays}
+        return replace(self, params=params, rejected=dict(self.rejected), **indexed)
 
 
 def _observation_times(
@@ -403,11 +394,5 @@ def _history_times(tau: np.ndarray, window: int) -> np.ndarray:
 
 
 def _select_history(history: FourierHistory, index: np.ndarray) -> FourierHistory:
-    return FourierHistory(
-        tau=history.tau[index],
-        level=history.level[index],
-        cos_coef=history.cos_coef[index],
-        sin_coef=history.sin_coef[index],
-        x=history.x,
-        positive=history.positive,
-    )
+    arrays = ("tau", "level", "cos_coef", "sin_coef")
+    return replace(history, **{k: getattr(history, k)[index] for k in arrays})

@@ -12,12 +12,12 @@ the fields::
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from dataclasses import dataclass
 from typing import Any
 
 from dno._io import read_yaml_mapping
+from dno._limits import at_least, is_number
 from dno.errors import UsageError
 
 __all__ = ["EvaluationConfig", "load_evaluation_config"]
@@ -68,7 +68,7 @@ class EvaluationConfig:
         if not _positive(self.valid_threshold):
             raise UsageError(f"valid_threshold={self.valid_threshold!r}; expected a number > 0")
         edges = tuple(self.band_edges) if isinstance(self.band_edges, list | tuple) else ()
-        if len(edges) != 2 or not all(_is_int(e) for e in edges) or not 0 <= edges[0] < edges[1]:
+        if len(edges) != 2 or not all(map(at_least(0), edges)) or not 0 <= edges[0] < edges[1]:
             raise UsageError(f"band_edges={self.band_edges!r}; expected [low, mid], 0 <= low < mid")
         object.__setattr__(self, "band_edges", (int(edges[0]), int(edges[1])))
 
@@ -80,17 +80,12 @@ class EvaluationConfig:
         }
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _positive(value: object) -> bool:
-    number = value if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
-    return math.isfinite(number) and number > 0
+    return is_number(value) and value > 0  # type: ignore[operator]
 
 
 def _check_int(name: str, value: object, minimum: int) -> None:
-    if not _is_int(value) or int(value) < minimum:  # type: ignore[call-overload]
+    if not at_least(minimum)(value):
         raise UsageError(f"{name}={value!r}; expected an integer >= {minimum}")
 
 

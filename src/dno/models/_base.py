@@ -17,7 +17,7 @@ import inspect
 import math
 import numbers
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -116,29 +116,24 @@ def check_bool(name: str, value: object) -> bool:
     return value
 
 
-def common_config(
-    *,
-    S: object,
-    X: object,
-    channels: object,
-    cond_dim: object,
-    width: object,
-    layers: object,
-    dropout: object,
-    spectral_norm: object,
-    output_scale: object,
-) -> dict[str, Any]:
-    """The validated common constructor arguments, as a dict in the recorded order."""
+def common_config(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The validated common constructor arguments, as a dict in the recorded order.
+
+    ``arguments`` holds every model's common arguments (a constructor's ``locals()``): S, X,
+    channels, cond_dim, width, layers, dropout, spectral_norm and output_scale; others are
+    left to the model.
+    """
+    a = arguments
     return {
-        "S": check_int("S", S, minimum=2),
-        "X": check_int("X", X),
-        "channels": check_int("channels", channels),
-        "cond_dim": check_int("cond_dim", cond_dim),
-        "width": check_int("width", width),
-        "layers": check_int("layers", layers),
-        "dropout": check_float("dropout", dropout, 0.0, 1.0),
-        "spectral_norm": check_bound(spectral_norm),
-        "output_scale": check_bool("output_scale", output_scale),
+        "S": check_int("S", a["S"], minimum=2),
+        "X": check_int("X", a["X"]),
+        "channels": check_int("channels", a["channels"]),
+        "cond_dim": check_int("cond_dim", a["cond_dim"]),
+        "width": check_int("width", a["width"]),
+        "layers": check_int("layers", a["layers"]),
+        "dropout": check_float("dropout", a["dropout"], 0.0, 1.0),
+        "spectral_norm": check_bound(a["spectral_norm"]),
+        "output_scale": check_bool("output_scale", a["output_scale"]),
     }
 
 

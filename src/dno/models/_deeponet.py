@@ -50,10 +50,7 @@ class DeepONet(DelayOperator):
         output_scale: bool = False,
     ) -> None:
         super().__init__()
-        c = common_config(
-            S=S, X=X, channels=channels, cond_dim=cond_dim, width=width, layers=layers,
-            dropout=dropout, spectral_norm=spectral_norm, output_scale=output_scale,
-        )  # fmt: skip
+        c = common_config(locals())
         steps = check_m(m, c["S"], default=c["S"])
         n_basis = check_int("basis", basis)
         self._setup(m=steps, config={**c, "m": steps, "basis": n_basis})

@@ -76,10 +76,7 @@ class FNO(LaggedFNO):
         output_scale: bool = False,
     ) -> None:
         super().__init__()
-        c = common_config(
-            S=S, X=X, channels=channels, cond_dim=cond_dim, width=width, layers=layers,
-            dropout=dropout, spectral_norm=spectral_norm, output_scale=output_scale,
-        )  # fmt: skip
+        c = common_config(locals())
         steps = check_m(m, c["S"], default=c["S"])
         mx = check_modes("modes_x", modes_x, c["X"], "X", 8)
         self._setup(m=steps, config={**c, "m": steps, "modes_x": mx})

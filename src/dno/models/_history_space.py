@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import torch
 
-from dno.models._base import OUT_GAIN, DelayOperator, check_m, check_modes, common_config
-from dno.models._layers import FiLM, FourierStack, window_features
-from dno.models._spectral import ChannelMLP, PointwiseLinear
+from dno.models._base import check_m, check_modes, common_config
+from dno.models._layers import window_features
+from dno.models._stacked_history import FieldOperator
 
 __all__ = ["HistorySpace"]
 
 
-class HistorySpace(DelayOperator):
+class HistorySpace(FieldOperator):
     """Fourier layers over (θ, x) predict the shifted window; the last m slices are the output.
 
     ``next = u(t) + scale * Q(F(P(history, θ, x, cond)))[:, S-m:]`` with ``m < S``.
@@ -52,24 +52,14 @@ class HistorySpace(DelayOperator):
         output_scale: bool = False,
     ) -> None:
         super().__init__()
-        c = common_config(
-            S=S, X=X, channels=channels, cond_dim=cond_dim, width=width, layers=layers,
-            dropout=dropout, spectral_norm=spectral_norm, output_scale=output_scale,
-        )  # fmt: skip
+        c = common_config(locals())
         steps = check_m(m, c["S"], default=max(1, c["S"] // 4), below_s=True)
         mt = check_modes("modes_theta", modes_theta, c["S"], "S", 16)
         mx = check_modes("modes_x", modes_x, c["X"], "X", 8)
         self._setup(m=steps, config={**c, "m": steps, "modes_theta": mt, "modes_x": mx})
-        w, bound = c["width"], c["spectral_norm"]
-        self.lift = PointwiseLinear(c["channels"] + 2 + c["cond_dim"], w, bound)
-        self.film = FiLM(c["cond_dim"], w, c["layers"], bound)
-        self.fourier = FourierStack(w, (mx, mt), c["layers"], c["dropout"], bound)
-        self.project = ChannelMLP(
-            w, w, c["channels"], bound, c["dropout"], channels_first=True, out_gain=OUT_GAIN
-        )
+        self._build_field(c, c["channels"] + 2 + c["cond_dim"], (mx, mt))
 
     def _predict(self, history: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        h = self.lift(window_features(history, cond).permute(0, 3, 2, 1))  # (B, W, X, S)
-        field = self.project(self.fourier(h, self.film(cond)))  # (B, C, X, S)
+        field = self._field(window_features(history, cond).permute(0, 3, 2, 1), cond)
         delta = field[..., self.S - self.m :].permute(0, 3, 2, 1)  # (B, m, X, C)
         return self._residual(history, delta)

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import torch
 
-from dno.models._base import OUT_GAIN, DelayOperator, check_modes, common_config
-from dno.models._layers import FiLM, FourierStack, window_features
-from dno.models._spectral import ChannelMLP, PointwiseLinear
+from dno.models._base import check_modes, common_config
+from dno.models._layers import window_features
+from dno.models._stacked_history import FieldOperator
 
 __all__ = ["MethodOfSteps"]
 
 
-class MethodOfSteps(DelayOperator):
+class MethodOfSteps(FieldOperator):
     """Fourier layers over (θ, x) give a rate on the next interval, integrated from ``u(t)``.
 
     ``next_j = u(t) + scale * sum_{i <= j} g_i / (S - 1)``, ``g = Q(F(P(history, u(t), θ, x,
@@ -52,24 +52,14 @@ class MethodOfSteps(DelayOperator):
         output_scale: bool = False,
     ) -> None:
         super().__init__()
-        c = common_config(
-            S=S, X=X, channels=channels, cond_dim=cond_dim, width=width, layers=layers,
-            dropout=dropout, spectral_norm=spectral_norm, output_scale=output_scale,
-        )  # fmt: skip
+        c = common_config(locals())
         mt = check_modes("modes_theta", modes_theta, c["S"], "S", 16)
         mx = check_modes("modes_x", modes_x, c["X"], "X", 8)
         self._setup(m=c["S"], config={**c, "modes_theta": mt, "modes_x": mx})
-        w, bound = c["width"], c["spectral_norm"]
-        self.lift = PointwiseLinear(2 * c["channels"] + 2 + c["cond_dim"], w, bound)
-        self.film = FiLM(c["cond_dim"], w, c["layers"], bound)
-        self.fourier = FourierStack(w, (mx, mt), c["layers"], c["dropout"], bound)
-        self.project = ChannelMLP(
-            w, w, c["channels"], bound, c["dropout"], channels_first=True, out_gain=OUT_GAIN
-        )
+        self._build_field(c, 2 * c["channels"] + 2 + c["cond_dim"], (mx, mt))
 
     def _predict(self, history: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         now = history[:, -1:].expand_as(history)
         features = torch.cat([window_features(history, cond), now], dim=-1)
-        h = self.lift(features.permute(0, 3, 2, 1))  # (B, W, X, S)
-        rate = self.project(self.fourier(h, self.film(cond))).permute(0, 3, 2, 1)  # (B, S, X, C)
+        rate = self._field(features.permute(0, 3, 2, 1), cond).permute(0, 3, 2, 1)  # (B, S, X, C)
         return self._residual(history, torch.cumsum(rate, dim=1) / (self.S - 1))

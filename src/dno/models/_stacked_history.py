@@ -6,16 +6,38 @@ read-out along θ maps the S history points to the m new slices.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from dno.models._base import OUT_GAIN, DelayOperator, check_m, check_modes, common_config
 from dno.models._layers import FiLM, FourierStack, window_features
 from dno.models._spectral import BoundedLinear, ChannelMLP, PointwiseLinear
 
-__all__ = ["StackedHistory"]
+__all__ = ["FieldOperator", "StackedHistory"]
 
 
-class StackedHistory(DelayOperator):
+class FieldOperator(DelayOperator):
+    """A model whose core is a field on (θ, x): a lift P, Fourier layers F over both axes with
+    FiLM conditioning, and a projection Q back to C channels (shared with ``history_space`` and
+    ``method_of_steps``)."""
+
+    def _build_field(self, c: dict[str, Any], n_in: int, modes: tuple[int, int]) -> None:
+        """Create P (``n_in`` input features), the FiLM, F (``modes`` = (x, θ)) and Q."""
+        w, bound = c["width"], c["spectral_norm"]
+        self.lift = PointwiseLinear(n_in, w, bound)
+        self.film = FiLM(c["cond_dim"], w, c["layers"], bound)
+        self.fourier = FourierStack(w, modes, c["layers"], c["dropout"], bound)
+        self.project = ChannelMLP(
+            w, w, c["channels"], bound, c["dropout"], channels_first=True, out_gain=OUT_GAIN
+        )
+
+    def _field(self, features: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """``Q(F(P(features)))``: features (B, n_in, X, S) -> field (B, C, X, S)."""
+        return self.project(self.fourier(self.lift(features), self.film(cond)))
+
+
+class StackedHistory(FieldOperator):
     """Spectral convolution over (θ, x), then a learned θ read-out to the m new slices.
 
     ``next = u(t) + scale * R(Q(F(P(history, θ, x, cond))))``: P lifts each point to ``width``
@@ -53,25 +75,15 @@ class StackedHistory(DelayOperator):
         output_scale: bool = False,
     ) -> None:
         super().__init__()
-        c = common_config(
-            S=S, X=X, channels=channels, cond_dim=cond_dim, width=width, layers=layers,
-            dropout=dropout, spectral_norm=spectral_norm, output_scale=output_scale,
-        )  # fmt: skip
+        c = common_config(locals())
         steps = check_m(m, c["S"], default=c["S"])
         mt = check_modes("modes_theta", modes_theta, c["S"], "S", 16)
         mx = check_modes("modes_x", modes_x, c["X"], "X", 8)
         self._setup(m=steps, config={**c, "m": steps, "modes_theta": mt, "modes_x": mx})
-        w, bound = c["width"], c["spectral_norm"]
-        self.lift = PointwiseLinear(c["channels"] + 2 + c["cond_dim"], w, bound)
-        self.film = FiLM(c["cond_dim"], w, c["layers"], bound)
-        self.fourier = FourierStack(w, (mx, mt), c["layers"], c["dropout"], bound)
-        self.project = ChannelMLP(
-            w, w, c["channels"], bound, c["dropout"], channels_first=True, out_gain=OUT_GAIN
-        )
-        self.readout = BoundedLinear(c["S"], steps, bound)
+        self._build_field(c, c["channels"] + 2 + c["cond_dim"], (mx, mt))
+        self.readout = BoundedLinear(c["S"], steps, c["spectral_norm"])
 
     def _predict(self, history: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        h = self.lift(window_features(history, cond).permute(0, 3, 2, 1))  # (B, W, X, S)
-        field = self.project(self.fourier(h, self.film(cond)))  # (B, C, X, S)
+        field = self._field(window_features(history, cond).permute(0, 3, 2, 1), cond)
         delta = self.readout(field).permute(0, 3, 2, 1)  # (B, m, X, C)
         return self._residual(history, delta)

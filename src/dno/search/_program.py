@@ -248,9 +248,6 @@ class ProgramRunner:
                 "in command:"
             )
 
-    def check_params(self, names: list[str]) -> None:
-        """Any parameter name is passed on; nothing to check."""
-
     def run(self, folder: Path, params: dict[str, Any], seed: int, report: Any) -> dict[str, float]:
         folder.mkdir(parents=True, exist_ok=True)
         values = dict(params)

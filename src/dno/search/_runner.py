@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from dno.data import Dataset
 from dno.errors import UsageError
 from dno.tracking import RunFolder
-from dno.training import TrainConfig, check_keys, resolve_config, train
+from dno.training import TrainConfig, resolve_config, train
 
 __all__ = ["OBJECTIVES", "DnoModelRunner", "Report", "TrialRunner"]
 
@@ -35,9 +35,6 @@ class TrialRunner(Protocol):
 
     #: the metric reported per step to the pruner
     intermediate: str
-
-    def check_params(self, names: list[str]) -> None:
-        """Raise UsageError for a parameter the runner cannot use (before any trial runs)."""
 
     def run(
         self, folder: Path, params: dict[str, Any], seed: int, report: Report
@@ -72,9 +69,6 @@ class DnoModelRunner:
         if self.device is not None:
             fixed["device"] = self.device  # this worker's own device
         return resolve_config(self.model, self.base, params, fixed)
-
-    def check_params(self, names: list[str]) -> None:
-        check_keys(self.model, names)
 
     def run(
         self, folder: Path, params: dict[str, Any], seed: int, report: Report

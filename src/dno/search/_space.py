@@ -39,7 +39,7 @@ from optuna.distributions import (
 )
 
 from dno._io import read_yaml_mapping
-from dno._limits import MAX_GRID_SIZE, check_count
+from dno._limits import MAX_GRID_SIZE, at_least, check_count, is_number
 from dno.errors import DnoError, UsageError
 
 __all__ = [
@@ -245,14 +245,9 @@ def _parse_dno(name: str, spec: Any, where: str) -> Parameter:
     return _numeric(name, kind, low, high, log, step, grid, where)
 
 
-def _number(value: Any) -> bool:
-    """A finite int or float (not a bool)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _bounds(name: str, low: Any, high: Any, where: str) -> tuple[float, float]:
     _check_text(name, {"low": low, "high": high}, where)
-    if not (_number(low) and _number(high)):
+    if not (is_number(low) and is_number(high)):
         raise UsageError(f"{where}: parameter {name!r} needs finite numeric low/min and high/max")
     if not low < high:
         raise UsageError(
@@ -268,11 +263,13 @@ def _numeric(
         raise UsageError(f"{where}: parameter {name!r} is log-scaled but low={low} <= 0")
     if log and step is not None:
         raise UsageError(f"{where}: parameter {name!r}: Optuna cannot combine log and step")
-    if grid is not None and (not isinstance(grid, list) or not grid or not all(map(_number, grid))):
+    if grid is not None and (
+        not isinstance(grid, list) or not grid or not all(map(is_number, grid))
+    ):
         raise UsageError(f"{where}: parameter {name!r}: grid must be a non-empty list of numbers")
     if step is not None:
         whole = kind == "int"
-        if not _number(step) or step <= 0 or (whole and step != int(step)):
+        if not is_number(step) or step <= 0 or (whole and step != int(step)):
             expected = "a positive integer" if whole else "a positive number"
             raise UsageError(f"{where}: parameter {name!r} has step {step!r}; expected {expected}")
         count = (high - low) / step
@@ -323,8 +320,7 @@ def _parse_wandb(data: dict[str, Any], where: str) -> SearchSpace:
             f"{data['command']!r} (W&B refuses a string too)"
         )
     run_cap = data.get("run_cap")
-    if run_cap is not None and (not isinstance(run_cap, int) or isinstance(run_cap, bool)
-                                or run_cap < 1):  # fmt: skip
+    if not at_least(1, optional=True)(run_cap):
         raise UsageError(f"{where}: run_cap {run_cap!r}; expected a positive integer")
     early = data.get("early_terminate")
     if early is not None:
@@ -470,7 +466,7 @@ def _check_numbers(name: str, settings: dict[str, Any], where: str) -> None:
         if value is None:
             raise UsageError(f"{where}: parameter {name!r} needs {key}")
         _check_text(name, {key: value}, where)
-        if not _number(value):
+        if not is_number(value):
             raise UsageError(f"{where}: parameter {name!r}: {key} {value!r}; expected a number")
 
 
@@ -518,7 +514,7 @@ def _categorical(name: str, spec: dict[str, Any], dist: Any, where: str, grid: b
         if (
             not isinstance(probabilities, list)
             or len(probabilities) != len(values)
-            or not all(_number(p) and p >= 0 for p in probabilities)
+            or not all(is_number(p) and p >= 0 for p in probabilities)
             or abs(sum(probabilities) - 1.0) > 1e-6
         ):
             raise UsageError(
@@ -643,12 +639,11 @@ def wandb_hyperband(spec: Any, where: str) -> dict[str, Any]:
     if unknown:
         raise UsageError(f"{where}: early_terminate has unknown key {unknown[0]!r}")
     eta = spec.get("eta", 3)
-    if not _number(eta) or eta <= 1:
+    if not is_number(eta) or eta <= 1:
         raise UsageError(f"{where}: early_terminate eta {eta!r}; expected a number > 1")
     for key in ("min_iter", "max_iter", "s"):
         value = spec.get(key)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
-                                  or value < 1):  # fmt: skip
+        if not at_least(1, optional=True)(value):
             raise UsageError(f"{where}: early_terminate {key} {value!r}; expected an integer >= 1")
     if "strict" in spec and not isinstance(spec["strict"], bool):
         raise UsageError(f"{where}: early_terminate strict must be true or false")

@@ -183,11 +183,3 @@ def heartbeats(study: optuna.Study, trial_id: int) -> Iterator[None]:
         yield
     finally:
         stop.set()
-
-
-def check_reachable(storage: BaseStorage) -> None:
-    """Raise :class:`DnoError` if the storage cannot be read."""
-    try:
-        storage.get_all_studies()
-    except Exception as error:
-        raise DnoError(f"cannot read the study storage: {error}") from None
