@@ -1,7 +1,9 @@
 """dno: learn solution operators of delay differential equations with neural operators.
 
-The package is organised as in ``DESIGN.md``: :mod:`dno.dde` (equations, priors and the batched
-solver), :mod:`dno.data` (datasets on disk and safe import). Importing :mod:`dno` has no side
+The package is organised as in ``ARCHITECTURE.md``: :mod:`dno.dde` (equations, priors and the
+batched solver) at the bottom, then :mod:`dno.data`, :mod:`dno.models`, :mod:`dno.tracking`,
+:mod:`dno.evaluation`, :mod:`dno.training`, :mod:`dno.search`, :mod:`dno.compare`,
+:mod:`dno.report` and the command line. Importing :mod:`dno` has no side
 effects and imports no heavy optional dependency.
 """
 

@@ -44,7 +44,6 @@ __all__ = [
     "observations_per_delay",
     "read_dataset",
     "split_indices",
-    "undersampling",
     "undersampling_message",
     "value_problems",
     "write_dataset",
@@ -261,7 +260,9 @@ def read_dataset(path: str | os.PathLike[str], check_values: bool = True) -> Dat
             f"{str(target)!r}: {problems[0]}"
             + (f" (and {len(problems) - 1} more: see dno data info)" if len(problems) > 1 else "")
         )
-    if check_values and (note := undersampling(dataset)):
+    fewest, where = observations_per_delay(dataset)
+    if check_values and fewest < MIN_OBSERVATIONS_PER_DELAY:
+        note = undersampling_message(fewest, where)
         warnings.warn(f"{str(target)!r}: {note}", DnoWarning, stacklevel=2)
     return dataset
 
@@ -302,16 +303,8 @@ def observations_per_delay(dataset: Dataset) -> tuple[float, str]:
     return fewest, where
 
 
-def undersampling(dataset: Dataset) -> str | None:
-    """Why the delay windows of ``dataset`` are undersampled, or None when they are not."""
-    fewest, where = observations_per_delay(dataset)
-    if fewest >= MIN_OBSERVATIONS_PER_DELAY:
-        return None
-    return undersampling_message(fewest, where)
-
-
 def undersampling_message(fewest: float, where: str) -> str:
-    """The warning for windows holding ``fewest`` observations (see :func:`undersampling`)."""
+    """The warning for delay windows holding as few as ``fewest`` observations (at ``where``)."""
     return (
         f"a delay window holds as few as {fewest:.3g} observations ({where}); with fewer than "
         f"{MIN_OBSERVATIONS_PER_DELAY} the history on the theta-grid is mostly interpolation: "

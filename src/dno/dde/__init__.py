@@ -9,34 +9,17 @@ This package knows nothing of files or models.
 
 from __future__ import annotations
 
-from dno.dde._families import FAMILIES, Family, get_family
-from dno.dde._history import FourierHistory, sample_histories
-from dno.dde._priors import Priors, parse_prior, resolve_priors, sample_parameters
-from dno.dde._sampling import (
-    SamplingSettings,
-    TrajectorySet,
-    sample_batches,
-    sample_trajectories,
-)
-from dno.dde._solver import Solution, delay_steps, neumann_laplacian, solve, spatial_grid
+from dno.dde import _families, _history, _priors, _sampling, _solver
+from dno.dde._families import *  # noqa: F403
+from dno.dde._history import *  # noqa: F403
+from dno.dde._priors import *  # noqa: F403
+from dno.dde._sampling import *  # noqa: F403
+from dno.dde._solver import *  # noqa: F403
 
 __all__ = [
-    "FAMILIES",
-    "Family",
-    "FourierHistory",
-    "Priors",
-    "SamplingSettings",
-    "Solution",
-    "TrajectorySet",
-    "delay_steps",
-    "get_family",
-    "neumann_laplacian",
-    "parse_prior",
-    "resolve_priors",
-    "sample_batches",
-    "sample_histories",
-    "sample_parameters",
-    "sample_trajectories",
-    "solve",
-    "spatial_grid",
+    *_families.__all__,
+    *_history.__all__,
+    *_priors.__all__,
+    *_sampling.__all__,
+    *_solver.__all__,
 ]

@@ -17,7 +17,16 @@ from dno.dde import _kernels
 from dno.dde._families import Family, get_family
 from dno.errors import DnoError, UsageError
 
-__all__ = ["STATUS_REASONS", "HistoryLike", "Solution", "integrate", "solve", "spatial_grid"]
+__all__ = [
+    "STATUS_REASONS",
+    "HistoryLike",
+    "Solution",
+    "delay_steps",
+    "integrate",
+    "neumann_laplacian",
+    "solve",
+    "spatial_grid",
+]
 
 STATUS_REASONS = {
     _kernels.STATUS_NONFINITE: "non-finite value",

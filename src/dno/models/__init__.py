@@ -28,48 +28,47 @@ Example:
 
 from __future__ import annotations
 
-from dno.models._base import DelayOperator, roll_out
-from dno.models._checkpoint import load, load_checkpoint, save
-from dno.models._compile import CompiledModel
-from dno.models._deeponet import DeepONet
-from dno.models._fno import FNO
-from dno.models._history_space import HistorySpace
-from dno.models._lag_stack import LagStack
-from dno.models._memory_kernel import MemoryKernel
-from dno.models._method_of_steps import MethodOfSteps
-from dno.models._registry import accepted_keys, available, build, model_class
-from dno.models._shift import shift_append
-from dno.models._spectral import (
-    ChannelMLP,
-    SpectralConv,
-    SpectralConv1d,
-    SpectralConv2d,
-    gram_spectral_bound,
+from dno.models import (
+    _base,
+    _checkpoint,
+    _compile,
+    _deeponet,
+    _fno,
+    _history_space,
+    _lag_stack,
+    _memory_kernel,
+    _method_of_steps,
+    _registry,
+    _shift,
+    _spectral,
+    _stacked_history,
 )
-from dno.models._stacked_history import StackedHistory
+from dno.models._base import *  # noqa: F403
+from dno.models._checkpoint import *  # noqa: F403
+from dno.models._compile import *  # noqa: F403
+from dno.models._deeponet import *  # noqa: F403
+from dno.models._fno import *  # noqa: F403
+from dno.models._history_space import *  # noqa: F403
+from dno.models._lag_stack import *  # noqa: F403
+from dno.models._memory_kernel import *  # noqa: F403
+from dno.models._method_of_steps import *  # noqa: F403
+from dno.models._registry import *  # noqa: F403
+from dno.models._shift import *  # noqa: F403
+from dno.models._spectral import *  # noqa: F403
+from dno.models._stacked_history import *  # noqa: F403
 
 __all__ = [
-    "FNO",
-    "ChannelMLP",
-    "CompiledModel",
-    "DeepONet",
-    "DelayOperator",
-    "HistorySpace",
-    "LagStack",
-    "MemoryKernel",
-    "MethodOfSteps",
-    "SpectralConv",
-    "SpectralConv1d",
-    "SpectralConv2d",
-    "StackedHistory",
-    "accepted_keys",
-    "available",
-    "build",
-    "gram_spectral_bound",
-    "load",
-    "load_checkpoint",
-    "model_class",
-    "roll_out",
-    "save",
-    "shift_append",
+    *_base.__all__,
+    *_checkpoint.__all__,
+    *_compile.__all__,
+    *_deeponet.__all__,
+    *_fno.__all__,
+    *_history_space.__all__,
+    *_lag_stack.__all__,
+    *_memory_kernel.__all__,
+    *_method_of_steps.__all__,
+    *_registry.__all__,
+    *_shift.__all__,
+    *_spectral.__all__,
+    *_stacked_history.__all__,
 ]

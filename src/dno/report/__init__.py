@@ -24,30 +24,10 @@ Example:
 
 from __future__ import annotations
 
-from dno.report._analysis import (
-    IMPORTANCE_METHODS,
-    MIN_IMPORTANCE_TRIALS,
-    choose_pairs,
-    compute_importance,
-    parse_pairs,
-)
-from dno.report._collect import load_study_data, study_data
-from dno.report._records import Importance, ParamInfo, StudyData, TrialRecord
-from dno.report._report import REPORT_JSON, ReportResult, write_report
+from dno.report import _analysis, _collect, _records, _report
+from dno.report._analysis import *  # noqa: F403
+from dno.report._collect import *  # noqa: F403
+from dno.report._records import *  # noqa: F403
+from dno.report._report import *  # noqa: F403
 
-__all__ = [
-    "IMPORTANCE_METHODS",
-    "MIN_IMPORTANCE_TRIALS",
-    "REPORT_JSON",
-    "Importance",
-    "ParamInfo",
-    "ReportResult",
-    "StudyData",
-    "TrialRecord",
-    "choose_pairs",
-    "compute_importance",
-    "load_study_data",
-    "parse_pairs",
-    "study_data",
-    "write_report",
-]
+__all__ = [*_analysis.__all__, *_collect.__all__, *_records.__all__, *_report.__all__]

@@ -36,7 +36,7 @@ from dno.search._study import (
 from dno.search._summary import confirm_top, format_table, write_summary
 from dno.training import check_keys, progress_bar
 
-__all__ = ["SearchOptions", "run_search", "run_worker"]
+__all__ = ["SearchOptions", "build_spec", "run_search", "run_worker"]
 
 Log = Callable[[str], None]
 

@@ -50,6 +50,7 @@ __all__ = [
     "SEARCHES",
     "StudySpec",
     "count_finished",
+    "load_spec",
     "open_study",
     "run_trials",
 ]

@@ -7,37 +7,9 @@ the test split) and writes the run folder.
 
 from __future__ import annotations
 
-from dno.training._config import (
-    TRAINING_DEFAULTS,
-    TrainConfig,
-    check_keys,
-    load_config_file,
-    parse_set,
-    resolve_config,
-)
-from dno.training._losses import band_masks, training_loss
-from dno.training._trainer import (
-    NonFiniteLoss,
-    TrainData,
-    build_model,
-    prepare_data,
-    progress_bar,
-    train,
-)
+from dno.training import _config, _losses, _trainer
+from dno.training._config import *  # noqa: F403
+from dno.training._losses import *  # noqa: F403
+from dno.training._trainer import *  # noqa: F403
 
-__all__ = [
-    "TRAINING_DEFAULTS",
-    "NonFiniteLoss",
-    "TrainConfig",
-    "TrainData",
-    "band_masks",
-    "build_model",
-    "check_keys",
-    "load_config_file",
-    "parse_set",
-    "prepare_data",
-    "progress_bar",
-    "resolve_config",
-    "train",
-    "training_loss",
-]
+__all__ = [*_config.__all__, *_losses.__all__, *_trainer.__all__]

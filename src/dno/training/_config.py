@@ -27,6 +27,7 @@ __all__ = [
     "TRAINING_DEFAULTS",
     "TrainConfig",
     "check_keys",
+    "load_config_file",
     "parse_set",
     "resolve_config",
 ]

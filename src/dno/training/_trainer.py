@@ -30,7 +30,7 @@ from dno.tracking import FINAL_RESULTS, PREDICTION_FIGURE, RUN_CONFIG, RunFolder
 from dno.training._config import TrainConfig, _plain
 from dno.training._losses import training_loss
 
-__all__ = ["NonFiniteLoss", "TrainData", "prepare_data", "progress_bar", "train"]
+__all__ = ["NonFiniteLoss", "TrainData", "build_model", "prepare_data", "progress_bar", "train"]
 
 #: Called after every epoch with (epoch, metrics row); may raise to stop the run (pruning).
 EpochCallback = Callable[[int, dict[str, Any]], None]
