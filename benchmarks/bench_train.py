@@ -6,6 +6,7 @@ Run from the repository root::
     .venv/bin/python benchmarks/bench_train.py --quick    # a smaller, faster run
     .venv/bin/python benchmarks/bench_train.py --seed-sizes [--seed-src DIR]   # vs the seed
     .venv/bin/python benchmarks/bench_train.py --epoch     # one epoch end to end, real data
+    .venv/bin/python benchmarks/bench_train.py --transforms [--threads N]   # DFT products vs FFT
 
 Reference size: batch B=32, history S=64, spatial X=20, channels C=1, conditioning P=1,
 width 32, every other option at the model's default (modes_theta=16, modes_x=8, layers=3 for the
@@ -83,6 +84,20 @@ torch._dynamo pulled in by the optimizer's constructor and matplotlib for the fi
 about 3.5 s here) and again; and the cost of one more epoch (a two-epoch run minus a one-epoch
 run: windows from the cache, steps, validation). The datasets are generated into ``--data-dir``
 once.
+
+Transforms (``--transforms``): one :class:`~dno.models.SpectralConv`'s forward + backward at the
+sizes dno's models use, its truncated-DFT matrix products against the same function through
+``torch.fft`` (``rfft``/``rfft2``, keep the retained modes, the same channel mixing, zero-filled
+``irfft``/``irfft2``), timed in turn, the median of the rounds' ratios; the largest relative
+difference of the two outputs is printed too (lines take the points-first path and 2-D grids
+fold a FiLM scale and shift in, as in the models). Seen on 2026-12-01 (2 cores, torch 2.13 CPU),
+FFT time / DFT time on 1 and 2 threads: X=1 lines (S=32 or 64, 4 or 16 θ-modes) 1.7-2.1 and
+2.0-2.4; (X, S) = (20, 32), modes 8 x 6: 2.0 and 2.5; (64, 32), modes 8 x 16 (stacked_history's
+default on reaction-diffusion): 1.6 and 2.4; (64, 32), modes 16 x 17: 1.4 and 1.8. The FFT's
+transforms alone cost about as much as the whole DFT convolution. A one-off trial taking only
+the two-sided axis by FFT (the other by DFT product) was 0.99-1.36 at ten 2-D sizes from (8, 32)
+to (64, 32), with 7 to all modes kept. So the spectral convolution keeps its DFT products at
+every size dno uses.
 """
 
 from __future__ import annotations
@@ -117,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.epoch:
         return _epoch(args.threads, args.data_dir)
+    if args.transforms:
+        return _transforms(args.threads, args.seconds, args.repeats)
     if args.seed_sizes and args.profile:
         return _profile_seed_sizes(args.seed_src, args.threads)
     if args.seed_sizes:
@@ -150,10 +167,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--epoch", action="store_true", help="one epoch end to end, real data")
     parser.add_argument(
+        "--transforms",
+        action="store_true",
+        help="one spectral convolution: truncated-DFT products vs torch.fft, per size",
+    )
+    parser.add_argument(
         "--data-dir", default="bench_data", help="where --epoch keeps its generated datasets"
     )
     parser.add_argument(
-        "--threads", type=int, default=2, help="torch threads (--seed-sizes, --epoch)"
+        "--threads", type=int, default=2, help="torch threads (--seed-sizes, --epoch, --transforms)"
     )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     return parser
@@ -591,6 +613,87 @@ def _epoch(threads: int, data_dir: str) -> int:
         )
     print("\n".join(lines))
     return 0
+
+
+#: (batch, width, grid, modes) of one spectral convolution in dno's models: stacked_history at
+#: the seed's sizes (X=1, θ-modes 4; X=20, modes 6 x 8), method_of_steps (S=32, 16 of 17
+#: θ-modes), memory_kernel (S=64) and stacked_history's defaults on reaction-diffusion (X=64).
+TRANSFORM_SIZES: list[tuple[int, int, tuple[int, ...], tuple[int, ...]]] = [
+    (32, 64, (32,), (4,)),
+    (32, 32, (32,), (16,)),
+    (32, 32, (64,), (16,)),
+    (32, 64, (20, 32), (8, 6)),
+    (64, 32, (64, 32), (8, 16)),
+    (64, 32, (64, 32), (16, 17)),
+]
+
+
+def _fft_spectral(
+    conv: SpectralConv,
+    x: torch.Tensor,
+    scale: torch.Tensor | None = None,
+    shift: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``conv(x, scale, shift)`` through torch.fft: full transforms, then truncation."""
+    batch, o, grid = x.shape[0], conv.out_channels, x.shape[2:]
+    last = range(min(conv.modes[-1], grid[-1] // 2 + 1))
+    full = conv._full_freqs(grid[0]) if len(grid) == 2 else range(1)
+    weight = conv._kept_weight(last, full)  # (m_last, n_full, I, 2*O)
+    weight = torch.complex(weight[..., :o], weight[..., o:])
+    rows = torch.arange(full.start, full.stop) % grid[0]
+    z = torch.fft.rfftn(x, dim=tuple(range(2, x.ndim)))
+    z = z[..., rows, : len(last)] if len(grid) == 2 else z[..., None, : len(last)]
+    y = torch.einsum("bifl,lfio->bofl", z, weight)
+    y = y if scale is None else y * scale[:, :, None, None]
+    spectrum = y.new_zeros(batch, o, grid[0] if len(grid) == 2 else 1, grid[-1] // 2 + 1)
+    spectrum[..., rows, : len(last)] = y
+    spectrum = spectrum if len(grid) == 2 else spectrum[:, :, 0]
+    out = torch.fft.irfftn(spectrum, s=grid, dim=tuple(range(2, x.ndim)))
+    return out if shift is None else out + shift.reshape(batch, o, *(1,) * len(grid))
+
+
+def _transforms(threads: int, seconds: float, repeats: int) -> int:
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    print(
+        f"dno bench_train --transforms: one SpectralConv forward+backward, DFT products vs "
+        f"torch.fft, {threads} threads, median of {repeats} rounds of {seconds} s\n"
+        f"torch {torch.__version__}, {platform.processor() or platform.machine()}"
+    )
+    header = f"{'B, width, grid, modes':<36} {'DFT ms':>8} {'FFT ms':>8} {'FFT/DFT':>8} {'diff':>8}"
+    rows = [_transform_row(*size, seconds, repeats) for size in TRANSFORM_SIZES]
+    print("\n".join([header, *rows]))
+    return 0
+
+
+def _transform_row(
+    batch: int,
+    width: int,
+    grid: tuple[int, ...],
+    modes: tuple[int, ...],
+    seconds: float,
+    repeats: int,
+) -> str:
+    """One size of ``--transforms``: times, their median ratio and the outputs' difference."""
+    conv = SpectralConv(width, width, modes)
+    x = torch.randn(batch, width, *grid, requires_grad=True)
+    # FiLM folded in on 2-D grids; lines take the points-first path, as in the models.
+    film = len(grid) == 2
+    scale = 1.0 + 0.1 * torch.randn(batch, width) if film else None
+    shift = torch.randn(batch, width) if film else None
+    with torch.no_grad():
+        ours = conv(x, scale, shift)
+        diff = (ours - _fft_spectral(conv, x, scale, shift)).abs().max() / ours.abs().max()
+    grad = torch.randn_like(ours)
+    steps = {
+        "dft": lambda: conv(x, scale, shift).backward(grad),
+        "fft": lambda: _fft_spectral(conv, x, scale, shift).backward(grad),
+    }
+    rates = _interleaved(steps, 1, seconds, repeats)
+    ratio = _median([d / f for d, f in zip(rates["dft"], rates["fft"], strict=True)])
+    dft_ms, fft_ms = 1e3 / _median(rates["dft"]), 1e3 / _median(rates["fft"])
+    label = f"{batch}, {width}, {grid}, {modes}"
+    return f"{label:<36} {dft_ms:>8.2f} {fft_ms:>8.2f} {ratio:>8.2f} {diff:>8.1e}"
 
 
 if __name__ == "__main__":
