@@ -153,6 +153,20 @@ def test_gram_bound_is_an_upper_bound_and_tight() -> None:
     assert torch.all(bound <= exact * 12 ** (1 / 128) + 1e-9)
 
 
+def _assert_same_values_and_gradients(
+    got: torch.Tensor, want: torch.Tensor, inputs: tuple[torch.Tensor, ...]
+) -> None:
+    """``got`` equals ``want``, and so do their gradients against ``inputs``."""
+    torch.testing.assert_close(got, want)
+    target = torch.randn_like(want)
+    for y_got, y_want in zip(
+        torch.autograd.grad((got * target).sum(), inputs, retain_graph=True),
+        torch.autograd.grad((want * target).sum(), inputs, retain_graph=True),
+        strict=True,
+    ):
+        torch.testing.assert_close(y_got, y_want)
+
+
 @pytest.mark.parametrize(("shape", "modes"), [((2, 3, 6, 8), (2, 3)), ((2, 3, 4, 9), (5,))])
 def test_scale_and_shift_are_the_film_modulation(
     shape: tuple[int, ...], modes: tuple[int, ...]
@@ -166,13 +180,7 @@ def test_scale_and_shift_are_the_film_modulation(
     view = (shape[0], 4) + (1,) * (len(shape) - 2)
     folded = layer(x, scale, shift)
     plain = layer(x) * scale.reshape(view) + shift.reshape(view)
-    torch.testing.assert_close(folded, plain)
-    target = torch.randn_like(plain)
-    inputs = (x, scale, shift, layer.weight)
-    got = torch.autograd.grad((folded * target).sum(), inputs)
-    want = torch.autograd.grad((plain * target).sum(), inputs)
-    for a, b in zip(got, want, strict=True):
-        torch.testing.assert_close(a, b)
+    _assert_same_values_and_gradients(folded, plain, (x, scale, shift, layer.weight))
 
 
 def test_pointwise_scale_multiplies_the_product() -> None:
@@ -199,8 +207,4 @@ def test_lines_layout_is_the_same_convolution(
     lines = x.reshape(shape[0], 4, shape[-1]).permute(2, 0, 1)
     got = layer.forward_lines(lines).permute(1, 2, 0).reshape(shape[0], 3, *shape[2:])
     want = layer(x)
-    torch.testing.assert_close(got, want)
-    target = torch.randn_like(want)
-    grads = [torch.autograd.grad((y * target).sum(), (x, layer.weight)) for y in (got, want)]
-    for a, b in zip(*grads, strict=True):
-        torch.testing.assert_close(a, b)
+    _assert_same_values_and_gradients(got, want, (x, layer.weight))

@@ -260,8 +260,10 @@ def read_dataset(path: str | os.PathLike[str], check_values: bool = True) -> Dat
             f"{str(target)!r}: {problems[0]}"
             + (f" (and {len(problems) - 1} more: see dno data info)" if len(problems) > 1 else "")
         )
+    if not check_values:
+        return dataset
     fewest, where = observations_per_delay(dataset)
-    if check_values and fewest < MIN_OBSERVATIONS_PER_DELAY:
+    if fewest < MIN_OBSERVATIONS_PER_DELAY:
         note = undersampling_message(fewest, where)
         warnings.warn(f"{str(target)!r}: {note}", DnoWarning, stacklevel=2)
     return dataset

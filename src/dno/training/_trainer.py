@@ -162,10 +162,10 @@ class Session:
     optimizer: torch.optim.Optimizer
     scheduler: Any  # a torch LR scheduler, or None
     scaler: torch.amp.GradScaler  # enabled only for mixed precision on CUDA
-    #: normalized train and validation windows: history (N, S, X, C), target (N, m, X, C),
-    #: conditioning (N, P)
+    #: normalized train windows: history (N, S, X, C), target (N, m, X, C), conditioning (N, P)
     train_set: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
-    val_set: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+    #: normalized validation targets (N, m, X, C), for the validation loss
+    val_target: torch.Tensor
     epoch_index: np.ndarray  # the train windows of one epoch (edge windows repeated), (E,)
     batch_size: int
     checkpoint_extra: dict[str, Any]  # what every checkpoint records besides the weights
@@ -247,7 +247,7 @@ def _set_up(config: TrainConfig, dataset: Dataset, out: str | Path, resume: bool
         scheduler=_scheduler(optimizer, config, math.ceil(len(epoch_index) / batch_size)),
         scaler=torch.amp.GradScaler("cuda", enabled=config.amp and device.type == "cuda"),
         train_set=_tensors(data.train, data.normalizer, device),
-        val_set=_tensors(data.val, data.normalizer, device),
+        val_target=torch.from_numpy(data.normalizer.state(data.val.target)).to(device),
         epoch_index=epoch_index, batch_size=batch_size,
         checkpoint_extra={"normalizer": data.normalizer.to_dict(), "family": dataset.family,
                           "train_config": config.to_dict()},
@@ -316,7 +316,7 @@ def _train_epoch(s: Session, epoch: int) -> float:
 def _validate(s: Session) -> tuple[float, float]:
     """The validation loss and relative L2 (in the data's units) of the model's weights now."""
     val = score_checkpoint(s.model, s.data.val, s.data.normalizer)
-    return training_loss(val.output, s.val_set[1], s.config).item(), val.relative_l2
+    return training_loss(val.output, s.val_target, s.config).item(), val.relative_l2
 
 
 def _checkpoint(s: Session, row: dict[str, Any]) -> None:
@@ -380,18 +380,17 @@ def _plot_prediction(s: Session) -> None:
     """A prediction-vs-truth figure of a few validation windows (best weights)."""
     from dno.plotting import draw_rollouts, save_figure
 
-    history, target, _ = s.val_set
-    pick = np.linspace(0, history.shape[0] - 1, min(3, history.shape[0])).astype(int)
-    index = torch.from_numpy(pick).to(s.device)
-    scores = score_checkpoint(s.model, s.data.val.select(pick), s.data.normalizer)
-    nz = s.data.normalizer
+    count = len(s.data.val)
+    pick = np.linspace(0, count - 1, min(3, count)).astype(int)
+    windows = s.data.val.select(pick)
+    scores = score_checkpoint(s.model, windows, s.data.normalizer)
     save_figure(
         s.run.artifacts / PREDICTION_FIGURE,
         draw_rollouts,
-        nz.unstate(history[index].cpu().numpy()),
-        nz.unstate(target[index].cpu().numpy()),
+        windows.history,
+        scores.truth,
         scores.prediction,
-        s.data.val.step[pick],
+        windows.step,
         title=f"{s.model.name} on {s.data.family} (validation windows)",
     )
 
