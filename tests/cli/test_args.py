@@ -9,11 +9,12 @@ from dno.cli._args import SHARED_FLAGS
 
 #: The commands that take each shared flag.
 TAKEN_BY = {
-    "-q": {"generate", "train", "search", "worker", "compare", "report"},
+    "-q": {"generate", "train", "search", "worker", "compare", "report", "benchmark"},
     "--results": {"search", "worker", "trials", "replay", "compare", "report"},
     "--storage": {"search", "worker", "trials", "replay", "report"},
-    "--device": {"train", "search", "worker", "evaluate"},
-    "--threads": {"train", "search", "worker", "compare"},
+    "--device": {"train", "search", "worker", "evaluate", "benchmark"},
+    "--devices": {"search", "benchmark"},
+    "--threads": {"train", "search", "worker", "compare", "benchmark"},
 }
 
 
@@ -38,10 +39,10 @@ def test_help_lists_the_shared_flags_of_each_command(
 def test_every_command_parses_its_shared_flags() -> None:
     parser = build_parser()
     values = {"-q": [], "--results": ["r"], "--storage": ["s.journal"], "--device": ["cuda:1"],
-              "--threads": ["2"]}  # fmt: skip
+              "--devices": ["cuda:0,cuda:1"], "--threads": ["2"]}  # fmt: skip
     positional = {"evaluate": ["run"], "trials": ["study"], "replay": ["study", "3"],
                   "report": ["study"], "worker": ["--study", "x"],
-                  "train": ["--model", "fno"]}  # fmt: skip
+                  "train": ["--model", "fno"], "benchmark": ["mackey"]}  # fmt: skip
     for command in {c for commands in TAKEN_BY.values() for c in commands}:
         argv = [command, *positional.get(command, [])]
         flags = [f for f, commands in TAKEN_BY.items() if command in commands]
@@ -49,7 +50,7 @@ def test_every_command_parses_its_shared_flags() -> None:
             argv += [flag, *values[flag]]
         args = parser.parse_args(argv)
         expected = {"quiet": True, "results": "r", "storage": "s.journal", "device": "cuda:1",
-                    "threads": 2}  # fmt: skip
+                    "devices": "cuda:0,cuda:1", "threads": 2}  # fmt: skip
         dests = {SHARED_FLAGS[f]._actions[0].dest for f in flags}
         assert {d: getattr(args, d) for d in dests} == {d: expected[d] for d in dests}, command
 

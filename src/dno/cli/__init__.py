@@ -21,6 +21,7 @@ from typing import Any
 from dno import __version__
 from dno.cli._args import Parser
 from dno.cli._base import Command
+from dno.cli._benchmark import BenchmarkCommand
 from dno.cli._compare import CompareCommand
 from dno.cli._data import DataCommand
 from dno.cli._diagnose import DiagnoseCommand
@@ -45,6 +46,7 @@ COMMANDS: tuple[type[Command], ...] = (
     ReplayCommand,
     EvaluateCommand,
     CompareCommand,
+    BenchmarkCommand,
     ReportCommand,
     DiagnoseCommand,
 )

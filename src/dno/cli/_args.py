@@ -85,6 +85,9 @@ SHARED_FLAGS: dict[str, Parser] = {
     "--device": _shared("--device", type=_checked(str, is_device, "auto, cpu, cuda, cuda:N or mps"),
                         metavar="NAME", help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N "
                         "or mps (default: the config's, else auto; dno worker: the study's)"),
+    "--devices": _shared("--devices", metavar="LIST",
+                         help="one device per local worker: cuda:0,cuda:1 (round robin), or auto "
+                         "for one worker per visible GPU"),
     "--threads": _shared("--threads", type=positive_int, metavar="N",
                          help="threads of each training process (default: the usable cores, "
                          "divided among local workers, fewer if other processes keep them busy)"),

@@ -27,6 +27,8 @@ class ReportCommand(Command, shared="-q --results --storage"):
         "    dno evaluate has run on them;\n"
         "  - with several studies: box plots of the objective per model across families;\n"
         "  - a table of every trial (HTML and CSV), comparison tables (--compare).\n\n"
+        "Given a benchmark folder (dno benchmark), the page of its leaderboard instead: the\n"
+        "table, box plots across models and rollout error curves (BENCH/report/index.html).\n\n"
         "Every figure is a PNG (matplotlib) and an interactive page (plotly); index.html shows\n"
         "them all with the headline numbers first and works offline (plotly.js embedded once,\n"
         "no CDN); visualization_report.json lists totals, models, families, the best and worst\n"
@@ -45,7 +47,8 @@ class ReportCommand(Command, shared="-q --results --storage"):
             "studies",
             nargs="+",
             metavar="STUDY",
-            help="a study folder (RESULTS/NAME, holding study.journal) or a study name",
+            help="a study folder (RESULTS/NAME, holding study.journal) or a study name; or one "
+            "benchmark folder (holding leaderboard.json, written by dno benchmark)",
         )
         parser.add_argument(
             "--out", help="report folder (default: STUDY/report, or report/ for several studies)"
@@ -77,7 +80,14 @@ class ReportCommand(Command, shared="-q --results --storage"):
         )
 
     def run(self, args: argparse.Namespace) -> int:
-        from dno.report import write_report
+        from dno.report import is_benchmark, write_benchmark_report, write_report
+
+        if len(args.studies) == 1 and is_benchmark(args.studies[0]):
+            page = write_benchmark_report(
+                args.studies[0], args.out, interactive=not args.no_interactive
+            )
+            print(f"report: {page.index} ({len(page.figures)} figures) in {page.seconds:.1f} s")
+            return 0
 
         result = write_report(
             args.studies,

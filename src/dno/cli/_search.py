@@ -21,7 +21,7 @@ from dno.search import OBJECTIVES, SEARCHES, SearchOptions, load_space, run_sear
 from dno.training import progress_bar
 
 
-class SearchCommand(Command, shared="-q --results --storage --device --threads"):
+class SearchCommand(Command, shared="-q --results --storage --device --devices --threads"):
     name = "search"
     help = "hyperparameter search on the validation split (Optuna), resumable and parallel"
     description = (
@@ -75,11 +75,6 @@ class SearchCommand(Command, shared="-q --results --storage --device --threads")
             help="local processes (1, or one per --devices; 0: only create the study and queue "
             "its trials, for dno worker elsewhere)",
         )
-        parser.add_argument(
-            "--devices", metavar="LIST",
-            help="one device per local worker: cuda:0,cuda:1 (round robin), or auto for one "
-            "worker per visible GPU",
-        )  # fmt: skip
         parser.add_argument("--study", help="study name (default: MODEL-FAMILY-SEARCH)")
         parser.add_argument("--seed", type=non_negative_int, default=0, help="sampler seed (0)")
         parser.add_argument(

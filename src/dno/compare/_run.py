@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -110,10 +111,14 @@ def run_one(
     folder: Path,
     *,
     progress: bool = False,
+    device: str | None = None,
 ) -> RunRecord:
-    """Train (or read back) ``approach`` on ``seed`` and score it with the plan's metric."""
+    """Train (or read back) ``approach`` on ``seed`` and score it with the plan's metric;
+    ``device`` (if given) replaces the config's, which never changes what a run computes."""
     path = folder / approach / f"seed-{seed}"
     config = plan.config_for(approach, seed)
+    if device is not None:
+        config = replace(config, device=device)
     status = _saved_status(path, config, approach, seed)
     record = RunRecord(approach, seed, path, status or "new", None)
     if status in (*_DONE, "failed"):

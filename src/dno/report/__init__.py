@@ -15,6 +15,9 @@ the objects of the run that made them) and writes, into one folder:
 - ``visualization_report.json`` (totals, models, families, best and worst trials, every file);
 - ``index.html``, which works offline: plotly.js embedded once, no CDN.
 
+:func:`write_benchmark_report` draws the page of a benchmark folder (``dno benchmark``) from its
+``leaderboard.json`` and its runs' test evaluations.
+
 Example:
     >>> from dno.report import write_report
     >>> result = write_report(["hyperparameter_results/fno-mackey-random"])  # doctest: +SKIP
@@ -24,10 +27,17 @@ Example:
 
 from __future__ import annotations
 
-from dno.report import _analysis, _collect, _records, _report
+from dno.report import _analysis, _benchmark, _collect, _records, _report
 from dno.report._analysis import *  # noqa: F403
+from dno.report._benchmark import *  # noqa: F403
 from dno.report._collect import *  # noqa: F403
 from dno.report._records import *  # noqa: F403
 from dno.report._report import *  # noqa: F403
 
-__all__ = [*_analysis.__all__, *_collect.__all__, *_records.__all__, *_report.__all__]
+__all__ = [
+    *_analysis.__all__,
+    *_benchmark.__all__,
+    *_collect.__all__,
+    *_records.__all__,
+    *_report.__all__,
+]

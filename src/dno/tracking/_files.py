@@ -28,9 +28,10 @@ from dno._io import atomic_path
 from dno.errors import DnoError
 
 __all__ = [
-    "ARTIFACTS", "BEST_CHECKPOINT", "BEST_CONFIG", "COMPARISON_CSV", "COMPARISON_JSON",
-    "COMPARISON_MD", "COMPARISON_SCORE", "CONFIRMATION", "EVALUATION_FIGURES",
-    "EVALUATION_JSON", "FINAL_RESULTS", "LAST_CHECKPOINT", "METRICS", "PREDICTION_FIGURE",
+    "ARTIFACTS", "BENCHMARK_JSON", "BEST_CHECKPOINT", "BEST_CONFIG", "COMPARISON_CSV",
+    "COMPARISON_JSON", "COMPARISON_MD", "COMPARISON_SCORE", "CONFIRMATION", "EVALUATION_FIGURES",
+    "EVALUATION_JSON", "FINAL_RESULTS", "LAST_CHECKPOINT", "LEADERBOARD_CSV",
+    "LEADERBOARD_JSON", "LEADERBOARD_MD", "LEADERBOARD_RUNS", "METRICS", "PREDICTION_FIGURE",
     "ROLLOUTS_NPZ", "RUN_CONFIG", "STUDY_JOURNAL", "SUMMARY", "TRIAL_RECORD", "RunFolder",
     "json_safe", "parse_cell", "read_csv", "read_json", "write_csv", "write_json",
 ]  # fmt: skip
@@ -58,6 +59,12 @@ COMPARISON_CSV = "comparison.csv"
 COMPARISON_JSON = "comparison.json"
 COMPARISON_MD = "comparison.md"
 COMPARISON_SCORE = "comparison_score.json"
+# a benchmark (dno benchmark): its folder holds these and runs/MODEL/seed-S/ run folders
+BENCHMARK_JSON = "benchmark.json"  # the resolved protocol, the machine, the wall time
+LEADERBOARD_MD = "leaderboard.md"
+LEADERBOARD_CSV = "leaderboard.csv"  # one row per model
+LEADERBOARD_JSON = "leaderboard.json"  # everything: protocol, per-seed values, statistics
+LEADERBOARD_RUNS = "leaderboard_runs.csv"  # one row per model and seed
 
 
 def json_safe(value: Any) -> Any:

@@ -1,0 +1,25 @@
+"""Benchmarks: a protocol's models x seeds on its data, and a leaderboard with intervals.
+
+``dno benchmark PROTOCOL --budget small|full --out DIR`` generates the protocol's dataset from its
+seed, trains every model on every seed (resumable, in parallel workers that share the cores),
+selects each run on the validation split, scores the test split once on one horizon in delays
+for every model, and writes ``leaderboard.md``, ``.csv`` and ``.json`` (mean and 95% interval of
+the one-step and rollout relative L2, valid time, amplitude ratio, parameters, training time;
+paired comparisons against the baseline with ``dno compare``'s statistics and Holm's
+correction) and an HTML page through ``dno report``.
+
+Example:
+    >>> from dno.benchmark import load_protocol, run_benchmark  # doctest: +SKIP
+    >>> protocol = load_protocol("mackey", budget="small")  # doctest: +SKIP
+    >>> runs = run_benchmark(protocol, "benchmarks/mackey", workers=2)  # doctest: +SKIP
+    >>> write_leaderboard(build_leaderboard(protocol, runs), "benchmarks/mackey")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dno.benchmark import _leaderboard, _protocol, _run
+from dno.benchmark._leaderboard import *  # noqa: F403
+from dno.benchmark._protocol import *  # noqa: F403
+from dno.benchmark._run import *  # noqa: F403
+
+__all__ = [*_leaderboard.__all__, *_protocol.__all__, *_run.__all__]

@@ -1,0 +1,436 @@
+"""Benchmark protocols: the data, the models, the seeds, the budget and the horizon, in YAML.
+
+dno ships one protocol per family and the HS-FNO delayed reaction-diffusion setting in
+``dno/configs/benchmarks/`` (:func:`shipped_protocols`); a user's own file has the same form::
+
+    name: mackey                      # optional; default: the file's stem
+    description: Mackey-Glass, chaotic delays
+    family: mackey
+    data:                             # generated once, from its seed, for every model and seed
+      n: 1024                         # trajectories (split 80/10/10 by trajectory)
+      seed: 0
+      priors: {tau: [17, 30]}         # optional: NAME: [lo, hi] or a fixed number
+      # t_end, dt, dt_obs, grid_points: optional, as in dno generate
+    seeds: 10                         # training seeds 0..9 (or a list); fewer than 5 warns
+    horizon_delays: 3                 # the rollout horizon of every model, in delays
+    evaluation: {}                    # optional: other EvaluationConfig fields
+    baseline: fno                     # the model the others are compared with (paired)
+    metric: rollout_rel_l2            # what ranks and what the paired tests compare
+    alpha: 0.05
+    config: {S: 32}                   # optional: training options shared by every model
+    models:                           # name: {model, set, config, description}
+      method_of_steps: {}             # model defaults to the entry's name
+      tuned: {model: method_of_steps, config: best_config.yaml}   # a search's best config
+      fno: {description: current-state FNO}
+    budgets:                          # --budget NAME merges one of these over the above
+      small: {data: {n: 256}, seeds: 5, config: {max_epochs: 8, patience: 4}}
+      full: {config: {max_epochs: 100, patience: 20}}
+    reference:                        # optional: published numbers shown beside the results
+      source: HS-FNO (arXiv 2605.09523)
+      metric: rollout_rel_l2
+      values: {history_space: 0.094, fno: 0.241}
+
+A budget may hold ``data`` (merged), ``seeds`` (replaced), ``config`` (merged), ``models`` (a
+list: run only these and the baseline) and ``horizon_delays``. Everything is validated before
+any work, by building the comparison plan of the runs (:func:`dno.compare.parse_plan`) and the
+:class:`~dno.evaluation.EvaluationConfig`; a bad key or value is one line naming it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dno._io import read_yaml_mapping
+from dno.compare import ComparisonPlan, parse_plan
+from dno.errors import DnoWarning, UsageError
+from dno.evaluation import EvaluationConfig
+from dno.models import accepted_keys
+from dno.training import DATA_KEYS, TRAINING_DEFAULTS, load_config_file
+
+__all__ = [
+    "BUDGETS",
+    "LEADERBOARD_METRICS",
+    "MIN_BENCHMARK_SEEDS",
+    "PROTOCOL_KEYS",
+    "Protocol",
+    "load_protocol",
+    "parse_protocol",
+    "protocol_folder",
+    "shipped_protocols",
+]
+
+#: The budgets every shipped protocol defines.
+BUDGETS = ("small", "full")
+#: Fewest training seeds of a benchmark without a warning: intervals and tests need replicates.
+MIN_BENCHMARK_SEEDS = 5
+#: Top-level keys of a protocol file.
+PROTOCOL_KEYS = (
+    "name", "description", "family", "data", "seeds", "horizon_delays", "evaluation",
+    "baseline", "metric", "alpha", "config", "models", "budgets", "reference",
+)  # fmt: skip
+_DATA_KEYS = ("n", "seed", "priors", "t_end", "dt", "dt_obs", "grid_points")
+_MODEL_KEYS = ("model", "set", "config", "description")
+_BUDGET_KEYS = ("data", "seeds", "config", "models", "horizon_delays")
+#: The leaderboard's metrics: key in the evaluation summary or the run's results -> (label,
+#: direction: -1 lower is better, +1 higher is better, 0 closer to 1 is better, None: a cost).
+LEADERBOARD_METRICS: dict[str, tuple[str, int | None]] = {
+    "one_step_rel_l2": ("one-step rel L2", -1),
+    "rollout_rel_l2": ("rollout rel L2", -1),
+    "valid_time": ("valid time (tau)", 1),
+    "amplitude_ratio": ("amplitude ratio", 0),
+    "parameters": ("parameters", None),
+    "train_seconds": ("training s", None),
+}
+#: Metrics the paired comparisons may rank by.
+_RANKING = ("rollout_rel_l2", "one_step_rel_l2", "valid_time")
+#: Keys of a search's config.json (in best_config.yaml) that are not the model's configuration.
+_RUN_ONLY = ("seed", "device", "amp", "data", "dno_version", "model", "compile")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A validated protocol at one budget.
+
+    Attributes:
+        name, description, family: as in the file.
+        budget: the budget applied (None: the file's own values).
+        data: the generation request: ``n``, ``seed`` and the optional options of
+            :func:`dno.data.generate_dataset` (``priors``, ``t_end``, ``dt``, ``dt_obs``,
+            ``grid_points``).
+        plan: the runs: every model (an approach) on every seed, paired, with its resolved
+            training config; ranked on validation (the test split is scored once, at the end).
+        evaluation: how the test split is scored (the same horizon in delays for every model).
+        metric: the leaderboard's ranking metric (one of the paired comparisons).
+        reference: published numbers to show beside the results (``source``, ``metric``,
+            ``values``), or empty.
+        source: the file read.
+    """
+
+    name: str
+    description: str
+    family: str
+    budget: str | None
+    data: dict[str, Any]
+    plan: ComparisonPlan
+    evaluation: EvaluationConfig
+    metric: str
+    reference: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The entries' names (the leaderboard's rows), in the file's order."""
+        return tuple(a.name for a in self.plan.approaches)
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        return self.plan.seeds
+
+    def data_file(self) -> str:
+        """The dataset's file name: family, size, seed and a digest of the whole request, so a
+        changed request never reuses another's data."""
+        digest = hashlib.sha256(json.dumps(self.data, sort_keys=True).encode()).hexdigest()[:10]
+        return f"{self.family}-n{self.data['n']}-seed{self.data['seed']}-{digest}.h5"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved protocol as plain values (``benchmark.json``, ``leaderboard.json``)."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "family": self.family,
+            "budget": self.budget,
+            "data": self.data,
+            "seeds": list(self.seeds),
+            "evaluation": self.evaluation.to_dict(),
+            "baseline": self.plan.baseline,
+            "metric": self.metric,
+            "alpha": self.plan.alpha,
+            "shared_config": self.plan.shared,
+            "models": {
+                a.name: {
+                    "model": a.model,
+                    "set": a.overrides,
+                    "description": a.description,
+                    "config": a.config.to_dict(),
+                }
+                for a in self.plan.approaches
+            },
+            "reference": self.reference,
+            "source": self.source,
+        }
+
+
+def protocol_folder() -> Path:
+    """Where dno's own protocols live (``dno/configs/benchmarks``)."""
+    return Path(__file__).resolve().parent.parent / "configs" / "benchmarks"
+
+
+def shipped_protocols() -> dict[str, Path]:
+    """The protocols shipped with dno: name -> file."""
+    return {path.stem: path for path in sorted(protocol_folder().glob("*.yaml"))}
+
+
+def load_protocol(
+    name_or_path: str | os.PathLike[str],
+    budget: str | None = None,
+    *,
+    seeds: int | None = None,
+    models: list[str] | None = None,
+) -> Protocol:
+    """Read and validate a protocol: a shipped one by name, or a YAML file.
+
+    Args:
+        name_or_path: ``mackey`` (see :func:`shipped_protocols`) or a file path.
+        budget: the budget to apply (``small``, ``full`` or one the file names); None: ``small``
+            if the file defines budgets, else the file's own values.
+        seeds: run seeds ``0..seeds-1`` instead of the protocol's (at least 5).
+        models: run only these of the protocol's models (the baseline is always kept).
+
+    Raises:
+        UsageError: an unknown protocol or budget, or any bad key or value (one line).
+    """
+    shipped = shipped_protocols()
+    text = str(name_or_path)
+    if text in shipped:
+        path = shipped[text]
+    else:
+        path = Path(text)
+        if not path.is_file():
+            raise UsageError(
+                f"protocol {text!r} is neither a shipped protocol ({', '.join(shipped)}) nor a file"
+            )
+    data = read_yaml_mapping(path, "protocol file")
+    return parse_protocol(
+        data, source=str(path), default_name=path.stem, budget=budget, seeds=seeds,
+        models=models, base=path.parent,
+    )  # fmt: skip
+
+
+def parse_protocol(
+    data: Mapping[str, Any],
+    *,
+    source: str = "protocol",
+    default_name: str = "benchmark",
+    budget: str | None = None,
+    seeds: int | None = None,
+    models: list[str] | None = None,
+    base: Path | None = None,
+) -> Protocol:
+    """Validate the mapping of a protocol file (see the module doc and :func:`load_protocol`);
+    ``base`` is the folder relative ``config:`` paths are read from."""
+    unknown = [k for k in data if k not in PROTOCOL_KEYS]
+    if unknown:
+        raise UsageError(
+            f"{source}: unknown key {unknown[0]!r}; expected: {', '.join(PROTOCOL_KEYS)}"
+        )
+    data, budget = _apply_budget(dict(data), budget, source)
+    name = str(data.get("name") or default_name)  # checked by parse_plan
+    family = data.get("family")
+    request = _data_request(data.get("data"), source)
+    entries = _mapping(data.get("models"), "models", source)
+    if not entries:
+        raise UsageError(f"{source}: models is empty; expected at least two models")
+    if models:
+        missing = [m for m in models if m not in entries]
+        if missing:
+            raise UsageError(
+                f"--models: {missing[0]!r} is not a model of {source}; expected: "
+                f"{', '.join(map(str, entries))}"
+            )
+        entries = {k: v for k, v in entries.items() if k in models or k == data.get("baseline")}
+    shared = _mapping(data.get("config"), "config", source)
+    metric = data.get("metric", "rollout_rel_l2")
+    if metric not in _RANKING:
+        raise UsageError(f"{source}: metric {metric!r}; expected one of: {', '.join(_RANKING)}")
+    count = seeds if seeds is not None else data.get("seeds")
+    _check_seed_count(count, source)
+    plan = parse_plan(
+        {
+            "name": name,
+            "description": data.get("description", ""),
+            "family": family,
+            "seeds": count,
+            "metric": {"name": "val_rel_l2", "split": "val"},  # runs are selected on validation
+            "alpha": data.get("alpha", 0.05),
+            "baseline": data.get("baseline"),
+            "approaches": {
+                key: _approach(str(key), value, base or Path.cwd(), source)
+                for key, value in entries.items()
+            },
+            **shared,
+        },
+        source=source,
+        default_name=name,
+    )
+    evaluation = _evaluation(data, source)
+    return Protocol(
+        name=name,
+        description=str(data.get("description", "")).strip(),
+        family=plan.family,
+        budget=budget,
+        data=request,
+        plan=plan,
+        evaluation=evaluation,
+        metric=str(metric),
+        reference=_reference(data.get("reference"), source),
+        source=source,
+    )
+
+
+def _mapping(value: Any, what: str, source: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise UsageError(f"{source}: {what} must be a mapping, got {value!r}")
+    return dict(value)
+
+
+def _apply_budget(
+    data: dict[str, Any], budget: str | None, source: str
+) -> tuple[dict[str, Any], str | None]:
+    """Merge the budget called ``budget`` (None: ``small`` if defined) over the protocol's own
+    values; return them and the budget applied."""
+    budgets = _mapping(data.get("budgets"), "budgets", source)
+    if budget is None:
+        if "small" not in budgets:
+            return data, None
+        budget = "small"
+    if budget not in budgets:
+        known = ", ".join(budgets) or "none"
+        raise UsageError(f"{source}: budget {budget!r}; the protocol defines: {known}")
+    chosen = _mapping(budgets[budget], f"budget {budget!r}", source)
+    unknown = [k for k in chosen if k not in _BUDGET_KEYS]
+    if unknown:
+        raise UsageError(
+            f"{source}: budget {budget!r}: unknown key {unknown[0]!r}; expected: "
+            f"{', '.join(_BUDGET_KEYS)}"
+        )
+    for key in ("data", "config"):
+        if key in chosen:
+            data[key] = {
+                **_mapping(data.get(key), key, source),
+                **_mapping(chosen[key], f"budget {budget!r} {key}", source),
+            }
+    for key in ("seeds", "horizon_delays"):
+        if key in chosen:
+            data[key] = chosen[key]
+    if "models" in chosen:
+        keep = chosen["models"]
+        entries = _mapping(data.get("models"), "models", source)
+        if not isinstance(keep, list) or any(k not in entries for k in keep):
+            raise UsageError(
+                f"{source}: budget {budget!r}: models {keep!r}; expected a list of the "
+                f"protocol's models: {', '.join(entries)}"
+            )
+        data["models"] = {
+            k: v for k, v in entries.items() if k in keep or k == data.get("baseline")
+        }
+    return data, budget
+
+
+def _data_request(value: Any, source: str) -> dict[str, Any]:
+    request = _mapping(value, "data", source)
+    unknown = [k for k in request if k not in _DATA_KEYS]
+    if unknown:
+        raise UsageError(
+            f"{source}: data: unknown key {unknown[0]!r}; expected: {', '.join(_DATA_KEYS)}"
+        )
+    for key in ("n", "seed"):
+        number = request.get(key)
+        if isinstance(number, bool) or not isinstance(number, int) or number < (key == "n"):
+            low = 1 if key == "n" else 0
+            raise UsageError(f"{source}: data: {key} {number!r}; expected an integer >= {low}")
+    priors = _mapping(request.get("priors"), "data: priors", source)
+    request["priors"] = {str(k): list(v) if isinstance(v, list | tuple) else v
+                         for k, v in priors.items()}  # fmt: skip
+    return request
+
+
+def _check_seed_count(count: Any, source: str) -> None:
+    n = count if isinstance(count, int) and not isinstance(count, bool) else None
+    if isinstance(count, list):
+        n = len(count)
+    if n is not None and n < MIN_BENCHMARK_SEEDS:
+        warnings.warn(
+            f"{source}: {n} seeds; a benchmark wants at least {MIN_BENCHMARK_SEEDS} (intervals "
+            "and paired tests come only from replicates): treat this one as a trial run",
+            DnoWarning,
+            stacklevel=2,
+        )
+
+
+def _approach(name: str, value: Any, base: Path, source: str) -> dict[str, Any]:
+    """A model entry as a comparison approach: ``config:`` file keys under ``set:``."""
+    value = {} if value is None else value
+    if not isinstance(value, dict):
+        raise UsageError(f"{source}: model {name!r}: expected a mapping {{model, set, config}}")
+    unknown = [k for k in value if k not in _MODEL_KEYS]
+    if unknown:
+        raise UsageError(
+            f"{source}: model {name!r}: unknown key {unknown[0]!r}; expected: "
+            f"{', '.join(_MODEL_KEYS)}"
+        )
+    model = value.get("model", name)
+    sets = _mapping(value.get("set"), f"model {name!r} set", source)
+    if value.get("config") is not None:
+        sets = {**_config_file(base / str(value["config"]), model, name, source), **sets}
+    entry = {"model": model, "set": sets}
+    if "description" in value:
+        entry["description"] = value["description"]
+    return entry
+
+
+def _config_file(path: Path, model: Any, name: str, source: str) -> dict[str, Any]:
+    """The configuration in a config YAML or a search's ``best_config.yaml``."""
+    try:
+        data = load_config_file(path)
+    except UsageError as error:
+        raise UsageError(f"{source}: model {name!r}: {error}") from None
+    if isinstance(data.get("config"), dict):  # best_config.yaml: {study, trial, ..., config}
+        data = dict(data["config"])
+        data.update(data.pop("model_config", None) or {})
+    found = data.get("model")
+    if found is not None and found != model:
+        raise UsageError(f"{source}: model {name!r}: {path} configures {found!r}, not {model!r}")
+    known = (*TRAINING_DEFAULTS, *accepted_keys(str(model))) if isinstance(model, str) else ()
+    return {
+        k: v for k, v in data.items() if k not in _RUN_ONLY and k not in DATA_KEYS and k in known
+    }
+
+
+def _evaluation(data: Mapping[str, Any], source: str) -> EvaluationConfig:
+    fields = _mapping(data.get("evaluation"), "evaluation", source)
+    if "horizon_delays" in data:
+        fields["horizon_delays"] = data["horizon_delays"]
+    known = set(EvaluationConfig.__dataclass_fields__)
+    unknown = [k for k in fields if k not in known]
+    if unknown:
+        raise UsageError(
+            f"{source}: evaluation: unknown key {unknown[0]!r}; expected: {', '.join(known)}"
+        )
+    try:
+        return EvaluationConfig(**fields)
+    except (UsageError, TypeError) as error:
+        raise UsageError(f"{source}: evaluation: {error}") from None
+
+
+def _reference(value: Any, source: str) -> dict[str, Any]:
+    reference = _mapping(value, "reference", source)
+    if not reference:
+        return {}
+    values = _mapping(reference.get("values"), "reference: values", source)
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values.values()):
+        raise UsageError(f"{source}: reference: values must map models to numbers")
+    return {
+        "source": str(reference.get("source", "")),
+        "metric": str(reference.get("metric", "rollout_rel_l2")),
+        "values": {str(k): float(v) for k, v in values.items()},
+        "note": str(reference.get("note", "")),
+    }

@@ -1,0 +1,247 @@
+"""Run a benchmark: the data once, every model x seed (in parallel workers), the test split once.
+
+The folder ``OUT``::
+
+    benchmark.json                 the resolved protocol, the machine, the workers, the wall time
+    data/FAMILY-nN-seedS-DIGEST.h5 the protocol's dataset (generated once; reused by a rerun)
+    runs/MODEL/seed-S/             a dno train run folder per model and seed, with its
+                                   evaluation_test.json (dno evaluate on the test split)
+    leaderboard.{md,csv,json}, leaderboard_runs.csv    (see dno.benchmark.leaderboard)
+
+Every run trains on the train split and keeps the weights of its best validation epoch (the
+selection); only then is the test split scored, once, with the protocol's
+:class:`~dno.evaluation.EvaluationConfig` (one horizon in delays for every model). A rerun
+resumes: finished runs and their test scores are read back, an interrupted run continues from
+its last checkpoint, and a run folder holding another configuration is an error naming the keys
+(:func:`dno.compare.run_one`). Runs go to ``workers`` processes, each with its share of the
+cores (:func:`dno._cores.plan_workers`), seeds as the outer loop so that an interrupted
+benchmark has balanced pairs.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dno import __version__
+from dno._cores import WorkerSlot, plan_workers, usable_cores, use_threads
+from dno.benchmark._protocol import Protocol
+from dno.compare import run_one
+from dno.data import Dataset, generate_dataset, read_dataset
+from dno.errors import DnoError
+from dno.evaluation import evaluate_run
+from dno.tracking import (
+    BENCHMARK_JSON,
+    EVALUATION_JSON,
+    FINAL_RESULTS,
+    RunFolder,
+    read_json,
+    write_json,
+)
+
+__all__ = ["RunResult", "benchmark_runs", "prepare_data", "run_benchmark"]
+
+Log = Callable[[str], None]
+_DONE = ("completed", "stopped_early")
+#: The run folders of a benchmark, under its folder.
+RUNS = "runs"
+
+
+@dataclass
+class RunResult:
+    """One model on one seed: how training ended and the test split's evaluation summary."""
+
+    model: str
+    seed: int
+    path: str  # relative to the benchmark's folder
+    status: str
+    reason: str = ""
+    trained_now: bool = False
+    val_rel_l2: float | None = None
+    epochs_run: int | None = None
+    train_seconds: float | None = None
+    evaluation: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in _DONE and bool(self.evaluation)
+
+
+def prepare_data(protocol: Protocol, folder: Path, log: Log | None = None) -> Path:
+    """The protocol's dataset in ``folder/data/``: generated from its seed once, then reused."""
+    request = protocol.data
+    path = folder / "data" / protocol.data_file()
+    if path.is_file():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if log is not None:
+        log(f"generating {request['n']} {protocol.family} trajectories into {path}")
+    generate_dataset(
+        protocol.family, request["n"], request["seed"], path, request.get("priors") or None,
+        t_end=request.get("t_end"), dt=request.get("dt"), dt_obs=request.get("dt_obs"),
+        grid_points=request.get("grid_points"),
+    )  # fmt: skip
+    return path
+
+
+def run_benchmark(
+    protocol: Protocol,
+    out: str | Path,
+    *,
+    workers: int | None = None,
+    devices: str | None = None,
+    threads: int | None = None,
+    device: str = "auto",
+    log: Log | None = None,
+) -> list[RunResult]:
+    """Train and test every model x seed of ``protocol`` into ``out`` (resumable).
+
+    Args:
+        protocol: a validated protocol (:func:`dno.benchmark.load_protocol`).
+        out: the benchmark's folder (see the module doc).
+        workers: local worker processes (default: one per device in ``devices``, else 1).
+        devices: ``auto`` (every visible GPU) or a list such as ``cuda:0,cuda:1``, one per
+            worker in turn; None: ``device`` for every run.
+        threads: threads per worker (default: this machine's idle cores shared by the workers).
+        device: the device of every run when ``devices`` is None.
+        log: called with one line per finished run.
+
+    Returns:
+        Every run, in the order of the protocol (seed-major, then model).
+    """
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    data_path = prepare_data(protocol, folder, log)
+    slots = plan_workers(workers, devices, threads)
+    slots = [WorkerSlot(s.device or device, s.threads) for s in slots]
+    record = {
+        "kind": "dno-benchmark",
+        "dno_version": __version__,
+        "protocol": protocol.to_dict(),
+        "data": str(data_path.relative_to(folder)),
+        "workers": len(slots),
+        "threads_per_worker": slots[0].threads,
+        "devices": [s.device for s in slots],
+        "usable_cores": usable_cores(),
+    }
+    write_json(folder / BENCHMARK_JSON, {**record, "status": "running"})
+    jobs = [(seed, model) for seed in protocol.seeds for model in protocol.models]
+    results: dict[tuple[int, str], RunResult] = {}
+    for result in benchmark_runs(protocol, data_path, folder / RUNS, jobs, slots):
+        results[(result.seed, result.model)] = result
+        if log is not None:
+            log(f"[{len(results)}/{len(jobs)}] {_describe(result)}")
+    seconds = time.perf_counter() - started
+    write_json(folder / BENCHMARK_JSON, {**record, "status": "done", "seconds": seconds})
+    return [results[job] for job in jobs]
+
+
+def benchmark_runs(
+    protocol: Protocol,
+    data_path: Path,
+    runs: Path,
+    jobs: list[tuple[int, str]],
+    slots: list[WorkerSlot],
+) -> Iterator[RunResult]:
+    """Each job ``(seed, model)``, trained or read back and tested, as it finishes."""
+    if len(slots) == 1 or len(jobs) <= 1:
+        use_threads(slots[0].threads)
+        for seed, model in jobs:
+            yield _run_job(protocol, data_path, runs, seed, model, slots[0].device)
+        return
+    context = multiprocessing.get_context("spawn")  # no forked torch or OpenMP state
+    queue = context.Queue()
+    for slot in slots:
+        queue.put(slot)
+    executor = ProcessPoolExecutor(
+        len(slots), mp_context=context, initializer=_start_worker, initargs=(queue,)
+    )
+    try:
+        futures: list[Future[RunResult]] = [
+            executor.submit(_run_in_worker, protocol, data_path, runs, seed, model)
+            for seed, model in jobs
+        ]
+        for future in as_completed(futures):
+            yield future.result()
+    finally:  # an interrupt or a failure: no new run starts; finished ones are on disk
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+_SLOT: list[WorkerSlot] = []
+_DATASETS: dict[str, Dataset] = {}
+
+
+def _start_worker(queue: Any) -> None:
+    """A worker process takes one slot (its device and threads) for its lifetime."""
+    slot = queue.get()
+    _SLOT.append(slot)
+    use_threads(slot.threads)
+
+
+def _run_in_worker(
+    protocol: Protocol, data_path: Path, runs: Path, seed: int, model: str
+) -> RunResult:
+    return _run_job(protocol, data_path, runs, seed, model, _SLOT[0].device)
+
+
+def _dataset(path: Path) -> Dataset:
+    """The dataset, read once per process."""
+    key = str(path)
+    if key not in _DATASETS:
+        _DATASETS[key] = read_dataset(path)
+    return _DATASETS[key]
+
+
+def _run_job(
+    protocol: Protocol, data_path: Path, runs: Path, seed: int, model: str, device: str | None
+) -> RunResult:
+    """Train (or read back) one model on one seed, then score its best weights on test once."""
+    dataset = _dataset(data_path)
+    record = run_one(protocol.plan, model, seed, dataset, runs, device=device)
+    where = record.path.relative_to(runs.parent).as_posix()  # runs/MODEL/seed-S
+    result = RunResult(
+        model, seed, where, record.status, record.reason, record.trained, record.value
+    )
+    if record.status not in _DONE:
+        return result
+    results = RunFolder(record.path).read_json(FINAL_RESULTS)
+    result.epochs_run = results.get("epochs_run")
+    result.train_seconds = results.get("seconds")
+    try:
+        result.evaluation = _test_once(record.path, protocol, data_path, device or "cpu")
+    except DnoError as error:
+        result.status, result.reason = "failed", f"test evaluation: {error}"
+    return result
+
+
+def _test_once(run: Path, protocol: Protocol, data_path: Path, device: str) -> dict[str, Any]:
+    """The run's test summary: read back if this checkpoint was already tested with this
+    evaluation config, else ``dno evaluate --split test`` (once)."""
+    path = run / EVALUATION_JSON.format(split="test")
+    best = RunFolder(run).best_checkpoint
+    config = protocol.evaluation
+    if path.is_file() and path.stat().st_mtime_ns >= best.stat().st_mtime_ns:
+        saved = read_json(path)
+        if saved.get("config") == config.to_dict():
+            return dict(saved["summary"])
+    evaluated = evaluate_run(run, "test", config, device, data=data_path, figures=False)
+    return dict(evaluated["summary"])
+
+
+def _describe(result: RunResult) -> str:
+    head = f"{result.model} seed {result.seed}: "
+    how = f"trained in {result.train_seconds or 0.0:.1f} s" if result.trained_now else "read back"
+    if not result.ok:
+        return head + f"failed ({how}): {result.reason}"
+    summary = result.evaluation
+    return (
+        head + f"{how}, val rel L2 {result.val_rel_l2:.4g}; test one-step "
+        f"{summary['one_step_relative_l2']:.4g}, rollout {summary['rollout_relative_l2']:.4g} "
+        f"over {summary['horizon_delays']} delays"
+    )

@@ -1,0 +1,102 @@
+"""``dno benchmark PROTOCOL``: every model x seed of a protocol; a leaderboard with intervals."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from dno.benchmark import (
+    BUDGETS,
+    build_leaderboard,
+    format_leaderboard,
+    load_protocol,
+    run_benchmark,
+    shipped_protocols,
+    write_leaderboard,
+)
+from dno.cli._args import positive_int, seed_count
+from dno.cli._base import Command
+from dno.errors import UsageError
+
+__all__ = ["BenchmarkCommand"]
+
+
+class BenchmarkCommand(Command, shared="-q --device --devices --threads"):
+    name = "benchmark"
+    help = "a protocol's models x seeds on its data: a leaderboard with intervals and tests"
+    description = (
+        "Run a benchmark protocol: generate its dataset from its seed, train every model on\n"
+        "every seed (selection on the validation split), score the test split once on one\n"
+        "horizon in delays for every model, and write OUT/leaderboard.{md,csv,json} with, per\n"
+        "model, the mean and 95% bootstrap interval of the one-step and rollout relative L2,\n"
+        "the valid time and the amplitude ratio, parameters and training time, and paired\n"
+        "comparisons against the protocol's baseline (dno compare's statistics: Wilcoxon,\n"
+        "Welch, Holm, Hedges' g); then OUT/report/index.html (box plots across models, rollout\n"
+        "error curves), also made by dno report OUT.\n\n"
+        "Rerunning resumes: finished runs and their test scores are read back, interrupted\n"
+        "runs continue from their last checkpoint. Runs go to --workers processes that share\n"
+        "the cores (--threads each); with --devices, one device per worker.\n\n"
+        "PROTOCOL is a shipped protocol or a YAML file of the same form (see\n"
+        "docs/benchmarks.md). Shipped: " + ", ".join(shipped_protocols()) + ".\n"
+        "--budget small runs a family on 2 CPU cores in at most 30 minutes; full is for GPUs.\n\n"
+        "examples:\n"
+        "  dno benchmark --list\n"
+        "  dno benchmark mackey --budget small --workers 2 --out benchmarks/mackey\n"
+        "  dno benchmark hsfno_reaction_diffusion --budget full --devices auto\n"
+        "  dno benchmark my_protocol.yaml --models method_of_steps,fno --seeds 8"
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "protocol", metavar="PROTOCOL", nargs="?",
+            help="a shipped protocol's name or a protocol YAML file",
+        )  # fmt: skip
+        parser.add_argument("--list", action="store_true", help="list the shipped protocols")
+        parser.add_argument(
+            "--budget", metavar="NAME",
+            help=f"the protocol's budget: {' or '.join(BUDGETS)} (default: small if the protocol "
+            "defines budgets), or another one the file names",
+        )  # fmt: skip
+        parser.add_argument("--out", metavar="DIR", help="folder (default: benchmarks/PROTOCOL)")
+        parser.add_argument(
+            "--workers", type=positive_int,
+            help="local processes training at once (1, or one per --devices)",
+        )  # fmt: skip
+        parser.add_argument(
+            "--seeds", type=seed_count, metavar="K", help="seeds 0..K-1 instead of the budget's"
+        )
+        parser.add_argument(
+            "--models", metavar="A,B", help="only these of the protocol's models (and its baseline)"
+        )
+        parser.add_argument(
+            "--no-report", action="store_true", help="no HTML page (the leaderboard files only)"
+        )
+
+    def run(self, args: argparse.Namespace) -> int:
+        if args.list:
+            for name, path in shipped_protocols().items():
+                protocol = load_protocol(path, budget=None)
+                print(f"{name:<26} {protocol.family:<19} {protocol.description.splitlines()[0]}")
+            return 0
+        if args.protocol is None:
+            raise UsageError("give a PROTOCOL (a shipped name or a YAML file), or --list")
+        models = [m.strip() for m in args.models.split(",")] if args.models else None
+        protocol = load_protocol(args.protocol, args.budget, seeds=args.seeds, models=models)
+        out = Path(args.out or Path("benchmarks") / protocol.name)
+        log = None if args.quiet else print
+        started = time.perf_counter()
+        runs = run_benchmark(
+            protocol, out, workers=args.workers, devices=args.devices, threads=args.threads,
+            device=args.device or "auto", log=log,
+        )  # fmt: skip
+        board = build_leaderboard(protocol, runs, time.perf_counter() - started)
+        files = write_leaderboard(board, out)
+        if not args.quiet:
+            print("\n" + format_leaderboard(board).split("\n## How the numbers")[0])
+        if not args.no_report:
+            from dno.report import write_benchmark_report
+
+            files["html"] = write_benchmark_report(out).index
+        print(f"written: {', '.join(str(p) for p in files.values())}")
+        return 0

@@ -1,0 +1,221 @@
+"""The page of a benchmark (``dno benchmark``): its leaderboard, box plots across models and
+rollout error curves, drawn from ``leaderboard.json`` and the runs' ``evaluation_test.json``
+alone (no model is loaded)."""
+
+from __future__ import annotations
+
+import html
+import math
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dno._io import atomic_path
+from dno.errors import UsageError
+from dno.plotting import Line, Panel, color, draw_boxes, draw_panels
+from dno.report._html import CSS, STATUS_SCRIPT, figure_block
+from dno.report._plotting import (
+    Plot,
+    Rendered,
+    plotly_js,
+    plotly_panels,
+    render,
+    require_plotly,
+    write_plotly_js,
+)
+from dno.report._tables import table_html
+from dno.tracking import EVALUATION_JSON, LEADERBOARD_JSON, LEADERBOARD_MD, read_json
+
+__all__ = ["BenchmarkReport", "is_benchmark", "write_benchmark_report"]
+
+#: The columns of the page's table (from leaderboard.json's rows) and their headings.
+_COLUMNS = {
+    "rank": "rank", "model": "model", "runs_ok": "runs ok",
+    "rollout_rel_l2_mean": "rollout rel L2", "rollout_rel_l2_ci_low": "CI low",
+    "rollout_rel_l2_ci_high": "CI high", "one_step_rel_l2_mean": "one-step rel L2",
+    "valid_time_mean": "valid time (tau)", "amplitude_ratio_mean": "amplitude ratio",
+    "parameters_mean": "parameters", "train_seconds_mean": "training s",
+    "rollout_rel_l2_relative_change": "rollout vs baseline",
+    "rollout_rel_l2_wilcoxon_p_holm": "Holm p", "rollout_rel_l2_hedges_g": "Hedges' g",
+    "rollout_rel_l2_verdict": "verdict",
+}  # fmt: skip
+
+
+@dataclass
+class BenchmarkReport:
+    """What :func:`write_benchmark_report` wrote: ``out/index.html`` and its figures."""
+
+    out: Path
+    index: Path
+    figures: list[Rendered] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def is_benchmark(folder: str | Path) -> bool:
+    """Whether ``folder`` holds a benchmark's ``leaderboard.json``."""
+    return (Path(folder) / LEADERBOARD_JSON).is_file()
+
+
+def write_benchmark_report(
+    folder: str | Path, out: str | Path | None = None, *, interactive: bool = True
+) -> BenchmarkReport:
+    """Write the benchmark's page into ``out`` (default ``folder/report``).
+
+    Raises:
+        UsageError: ``folder`` holds no ``leaderboard.json``.
+        DnoError: interactive figures without plotly.
+    """
+    started = time.perf_counter()
+    folder = Path(folder)
+    if not is_benchmark(folder):
+        raise UsageError(
+            f"{str(folder)!r} holds no {LEADERBOARD_JSON}; expected a folder written by "
+            "dno benchmark"
+        )
+    if interactive:
+        require_plotly()
+    board = read_json(folder / LEADERBOARD_JSON)
+    target = Path(out) if out is not None else folder / "report"
+    target.mkdir(parents=True, exist_ok=True)
+    if interactive:
+        write_plotly_js(target)  # for each figure's own page
+    group = str(board["protocol"]["name"])
+    plots = [_boxes(board, metric) for metric in ("rollout_rel_l2", "one_step_rel_l2")]
+    plots.append(_curves(board, folder))
+    figures = [render(plot, group, target, interactive) for plot in plots]
+    markdown = (folder / LEADERBOARD_MD).read_text(encoding="utf-8")
+    with atomic_path(target / "index.html") as tmp:
+        tmp.write_text(_page(board, figures, markdown, interactive), encoding="utf-8")
+    return BenchmarkReport(target, target / "index.html", figures, time.perf_counter() - started)
+
+
+def _models(board: dict[str, Any]) -> list[str]:
+    """The models in the leaderboard's order."""
+    return [str(row["model"]) for row in board["rows"]]
+
+
+def _boxes(board: dict[str, Any], metric: str) -> Plot:
+    """One box per model of a metric's per-seed values (test split)."""
+    models = _models(board)
+    label = board["metrics"][metric]["label"]
+    values = [[v for v in board["values"][metric][m] if v is not None] for m in models]
+    baseline = board["protocol"]["baseline"]
+    colors = [color(1) if m == baseline else color(0) for m in models]
+    static = partial(
+        draw_boxes, values=values, labels=models, colors=colors,
+        legend={"model": color(0), "baseline": color(1)}, ylabel=f"{label} (test)",
+        legend_title="",
+    )  # fmt: skip
+
+    def interactive() -> Any:
+        import plotly.graph_objects as go
+
+        fig = go.Figure()
+        for model, ys, hue in zip(models, values, colors, strict=True):
+            fig.add_box(y=ys, name=model, boxpoints="all", jitter=0.3, pointpos=0,
+                        marker_color=hue, showlegend=False)  # fmt: skip
+        fig.update_yaxes(title_text=f"{label} (test)")
+        return fig.update_layout(height=440)
+
+    seeds = len(board["seeds"])
+    caption = (
+        f"{label} on the test split, one point per training seed ({seeds} seeds; the same data "
+        f"for all), models in the leaderboard's order; the baseline ({baseline}) in orange."
+    )
+    return Plot(f"box_{metric}", f"{label} across models", caption, static, interactive)
+
+
+def _curve(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    if not path.is_file():
+        return None
+    curve = read_json(path)["rollout"]["error_curve"]
+    return np.asarray(curve["time"], dtype=float), np.asarray(curve["relative_l2"], dtype=float)
+
+
+def _curves(board: dict[str, Any], folder: Path) -> Plot:
+    """The rollout relative L2 against time (in delays), the mean over seeds, one line per model."""
+    lines = []
+    for k, model in enumerate(_models(board)):
+        runs = [r for r in board["runs"] if r["model"] == model and r["status"] != "failed"]
+        curves = [c for r in runs if (c := _curve(folder / r["path"] / _test_file())) is not None]
+        if not curves:
+            continue
+        t = curves[0][0]
+        mean = np.mean([np.interp(t, ct, cy) for ct, cy in curves], axis=0)
+        keep = np.isfinite(mean)
+        lines.append(Line(t[keep], mean[keep], f"{model} ({len(curves)})", color(k)))
+    horizon = board["protocol"]["evaluation"]["horizon_delays"]
+    panel = Panel(lines, "", "time after the window's end (delays)", "relative L2 (test)")
+    positive = [float(v) for line in lines for v in line.y if v > 0]
+    if positive and max(positive) / min(positive) > 20:
+        panel = Panel(lines, "", panel.xlabel, panel.ylabel, logy=True)
+    caption = (
+        f"Rollout error on the test split over the {horizon}-delay horizon: the relative L2 at "
+        "each predicted slice, averaged over the windows and then over the seeds (in brackets: "
+        "how many seeds)."
+    )
+    return Plot(
+        "rollout_curves", "Rollout error against time", caption,
+        partial(draw_panels, panels=[panel]), lambda: plotly_panels([panel]),
+    )  # fmt: skip
+
+
+def _test_file() -> str:
+    return EVALUATION_JSON.format(split="test")
+
+
+def _cells(board: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for row in board["rows"]:
+        cells = {heading: row.get(key) for key, heading in _COLUMNS.items()}
+        change = row.get("rollout_rel_l2_relative_change")
+        cells["rollout vs baseline"] = (
+            None if change is None or not math.isfinite(change) else f"{100 * change:+.1f}%"
+        )
+        if row.get("baseline"):
+            cells["model"] = f"{row['model']} (baseline)"
+        rows.append(cells)
+    return rows
+
+
+def _page(board: dict[str, Any], figures: list[Rendered], markdown: str, interactive: bool) -> str:
+    protocol = board["protocol"]
+    title = f"Benchmark: {protocol['name']}" + (
+        f" (budget {protocol['budget']})" if protocol.get("budget") else ""
+    )
+    head = (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{html.escape(title)}</title><style>{CSS}</style>"
+    )
+    if interactive:
+        head += f"<script type='text/javascript'>{plotly_js()}</script>"
+    wall = board.get("wall_seconds")
+    facts = (
+        f"{protocol['family']}, {protocol['data']['n']} trajectories, "
+        f"{len(board['seeds'])} seeds, horizon {protocol['evaluation']['horizon_delays']} "
+        f"delays, baseline {protocol['baseline']}; dno {board['dno_version']}"
+        + (f"; wall time {wall / 60:.1f} min" if wall else "")
+    )
+    parts = [
+        head,
+        f"</head><body>{STATUS_SCRIPT}<header><h1>{html.escape(title)}</h1>",
+        f"<p class='muted'>{html.escape(facts)}</p></header>",
+        f"<p>{html.escape(protocol.get('description') or '')}</p>",
+        "<section id='leaderboard'><h2>Leaderboard (test split)</h2>",
+        table_html(list(_COLUMNS.values()), _cells(board)),
+        "<p class='muted'>Means over the seeds; CI: 95% percentile-bootstrap interval of the "
+        "mean rollout relative L2; Holm p: paired Wilcoxon against the baseline after Holm's "
+        "correction (none when too few seeds could ever reject).</p></section>",
+        "<section id='figures'><h2>Figures</h2>",
+        *(figure_block(f) for f in figures),
+        "</section><section id='tables'><h2>The leaderboard file</h2>",
+        f"<pre>{html.escape(markdown)}</pre></section>",
+        "<footer class='muted'><p>From leaderboard.json and the runs' evaluation_test.json "
+        "(dno report BENCHMARK_FOLDER redraws this page).</p></footer></body></html>\n",
+    ]
+    return "".join(parts)
