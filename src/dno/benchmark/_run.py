@@ -24,6 +24,7 @@ import multiprocessing
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -168,7 +169,14 @@ def benchmark_runs(
             for seed, model in jobs
         ]
         for future in as_completed(futures):
-            yield future.result()
+            try:
+                yield future.result()
+            except BrokenProcessPool:
+                raise DnoError(
+                    "a benchmark worker process died (killed, or out of memory?); finished runs "
+                    "are kept: rerun the same command to resume, with fewer --workers if memory "
+                    "ran out"
+                ) from None
     finally:  # an interrupt or a failure: no new run starts; finished ones are on disk
         executor.shutdown(wait=True, cancel_futures=True)
 

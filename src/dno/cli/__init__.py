@@ -91,6 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         """A :class:`~dno.errors.DnoWarning` as one ``dno: warning:`` line, on stderr."""
         if not issubclass(category, DnoWarning):
             return shown(message, category, *rest, **kw)
+        if getattr(args, "quiet", False):  # -q: only the result
+            return None
         with contextlib.suppress(OSError):
             print(f"dno: warning: {message}", file=sys.stderr)
 

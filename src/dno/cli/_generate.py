@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from typing import Any
 
 from dno.cli._args import non_negative_int, positive_float, positive_int
 from dno.cli._base import Command
 from dno.data import describe_dataset, generate_dataset, read_dataset
 from dno.dde import FAMILIES
+from dno.errors import DnoWarning
 
 #: Above this many trajectories, dno generate prints a one-line summary instead of reading the
 #: whole file back.
@@ -80,7 +82,10 @@ class GenerateCommand(Command, shared="-q"):
         if args.quiet:
             return 0
         if provenance["n_written"] <= SUMMARY_TRAJECTORIES:
-            print(describe_dataset(read_dataset(out), out))
+            with warnings.catch_warnings():  # warned once already, before solving
+                warnings.simplefilter("ignore", DnoWarning)
+                dataset = read_dataset(out)
+            print(describe_dataset(dataset, out))
         else:  # the full summary reads every value: keep memory bounded here
             rejected = sum(provenance["trajectories_rejected"].values())
             print(
