@@ -156,3 +156,33 @@ def _rd_file(tmp_path: Path) -> Path:
     path = tmp_path / "rd.h5"
     data.generate_dataset("reaction_diffusion", 6, 0, path, t_end=10.0)
     return path
+
+
+def test_an_unrolled_loss_trains_on_its_own_rollouts(
+    linear_dde: data.Dataset, tmp_path: Path
+) -> None:
+    """rollout_steps = k: the train targets span k m slices, the prediction is the model's own
+    k-step rollout (gradients through every step), validation stays one step of m slices."""
+    from dno.models import shift_append
+    from dno.training import build_model, prepare_data
+    from dno.training._trainer import Session, _predict
+
+    config = resolve_config("fno", FAST, {"m": 4, "rollout_steps": 3, "max_epochs": 2})
+    prepared = prepare_data(linear_dde, config, 4)
+    assert prepared.train.target.shape[1] == 12 and prepared.val.target.shape[1] == 4
+    one_step = prepare_data(linear_dde, resolve_config("fno", FAST, {"m": 4}), 4)
+    assert prepared.train.history.shape[1:] == one_step.train.history.shape[1:]
+    model = build_model(config, X=1).eval()
+    history = torch.randn(5, 16, 1, 1)
+    cond = torch.randn(5, 1)
+    session = Session.__new__(Session)
+    session.config, session.step_model = config, model
+    unrolled = _predict(session, history, cond)
+    first = model(history, cond)
+    second = model(shift_append(history, first, 4), cond)
+    third = model(shift_append(shift_append(history, first, 4), second, 4), cond)
+    torch.testing.assert_close(unrolled, torch.cat([first, second, third], dim=1))
+    results = train(config, linear_dde, tmp_path / "run", progress=False)
+    assert results["status"] == "completed" and np.isfinite(results["best_val_rel_l2"])
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["rollout_steps"] == 3

@@ -269,8 +269,10 @@ def format_leaderboard(board: Leaderboard) -> str:
         _main_table(board),
         "",
         "Each cell: mean over the seeds [95% percentile-bootstrap interval of the mean]. "
-        "Amplitude ratio: the predicted over the true standard deviation on the horizon "
-        "(1 is right; below 1, the prediction is damped).",
+        "Valid time: how long the rollout's normalized error stays below "
+        f"{evaluation.valid_threshold:g}, in delays, at most the horizon "
+        f"({evaluation.horizon_delays}). Amplitude ratio: the predicted over the true standard "
+        "deviation on the horizon (1 is right; below 1, the prediction is damped).",
         "",
     ]  # fmt: skip
     parts += _reference_lines(board)

@@ -71,6 +71,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     amp: bool = True  # mixed precision where it helps (CUDA only)
     compile: bool = False  # torch.compile the training steps: ~30 s at the start, faster after
+    rollout_steps: int = 1  # model steps unrolled in the loss, own predictions fed back (1: one)
 
     def __post_init__(self) -> None:
         check_keys(self.model, self.model_config)
@@ -108,6 +109,7 @@ _RULES: tuple[Rule, ...] = (
     (("loss",), one_of("mse", "rel_l2"), "one of: mse, rel_l2"),
     (("device",), is_device, "one of: auto, cpu, cuda, cuda:N, mps"),
     (("S", "batch_size", "max_epochs", "edge_factor"), at_least(1), "an integer >= 1"),
+    (("rollout_steps",), at_least(1, 64), "an integer from 1 to 64"),
     (("S",), at_least(2), "an integer >= 2"),
     (("stride", "max_windows_per_trajectory"), at_least(1, optional=True),
      "an integer >= 1 (or null: the default)"),

@@ -25,7 +25,7 @@ from dno._cores import select_device
 from dno.data import Dataset, Normalizer, WindowSet, make_windows
 from dno.errors import DnoError, UsageError
 from dno.evaluation import score_checkpoint
-from dno.models import CompiledModel, DelayOperator, build, load_checkpoint, save
+from dno.models import CompiledModel, DelayOperator, build, load_checkpoint, roll_out, save
 from dno.tracking import FINAL_RESULTS, PREDICTION_FIGURE, RUN_CONFIG, RunFolder
 from dno.training._config import TrainConfig, _plain
 from dno.training._losses import training_loss
@@ -68,15 +68,19 @@ def build_model(config: TrainConfig, X: int, channels: int = 1) -> DelayOperator
 
 
 def prepare_data(dataset: Dataset, config: TrainConfig, m: int) -> TrainData:
-    """Windows of the train and val splits (never test), normalization fitted on train."""
+    """Windows of the train and val splits (never test), normalization fitted on train.
+
+    The validation targets are always the model's m slices; the train targets span
+    ``rollout_steps * m`` slices (the unrolled loss), from the same window ends.
+    """
     for split in ("train", "val"):
         if len(dataset.splits[split]) == 0:
             raise DnoError(f"the dataset has no {split} trajectories; generate more (--n)")
+    steps, cap = config.rollout_steps, config.max_windows_per_trajectory
+    stride = config.stride if steps == 1 else config.stride or m
     windows = {
-        split: make_windows(
-            dataset.splits[split], config.S, m, config.stride, config.max_windows_per_trajectory
-        )
-        for split in ("train", "val")
+        "train": make_windows(dataset.splits["train"], config.S, steps * m, stride, cap),
+        "val": make_windows(dataset.splits["val"], config.S, m, config.stride, cap),
     }
     normalizer = Normalizer.fit(windows["train"], config.cond_params)
     weights = config.channel_weights
@@ -162,7 +166,8 @@ class Session:
     optimizer: torch.optim.Optimizer
     scheduler: Any  # a torch LR scheduler, or None
     scaler: torch.amp.GradScaler  # enabled only for mixed precision on CUDA
-    #: normalized train windows: history (N, S, X, C), target (N, m, X, C), conditioning (N, P)
+    #: normalized train windows: history (N, S, X, C), target (N, rollout_steps * m, X, C),
+    #: conditioning (N, P)
     train_set: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
     #: normalized validation targets (N, m, X, C), for the validation loss
     val_target: torch.Tensor
@@ -292,7 +297,7 @@ def _train_epoch(s: Session, epoch: int) -> float:
     for start in range(0, len(order), s.batch_size):
         index = epoch_order[start : start + s.batch_size]
         with torch.autocast(s.device.type, dtype=torch.float16, enabled=s.scaler.is_enabled()):
-            prediction = s.step_model(history[index], cond[index])
+            prediction = _predict(s, history[index], cond[index])
             loss = training_loss(prediction.float(), target[index], s.config)
         value = loss.item()  # the step's one wait for the device: checked, then summed
         if not math.isfinite(value):
@@ -311,6 +316,15 @@ def _train_epoch(s: Session, epoch: int) -> float:
             s.scheduler.step()
         total += value * index.numel()
     return total / len(order)
+
+
+def _predict(s: Session, history: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+    """The training prediction: one model step (B, m, X, C), or ``rollout_steps`` steps with the
+    model's own predictions fed back by shift-append (B, rollout_steps * m, X, C), gradients
+    through every step."""
+    if s.config.rollout_steps == 1:
+        return s.step_model(history, cond)
+    return roll_out(lambda window: s.step_model(window, cond), history, s.config.rollout_steps)
 
 
 def _validate(s: Session) -> tuple[float, float]:
