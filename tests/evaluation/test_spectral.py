@@ -32,6 +32,21 @@ def test_scaled_copy_gives_exact_ratios(shape: tuple[int, ...]) -> None:
     np.testing.assert_allclose(result.xi_prediction, 0.1444 * result.xi_truth, atol=1e-12)
 
 
+def test_a_nearly_constant_truth_does_not_swamp_the_amplitude_ratio() -> None:
+    """The median over samples: one window of a solution at rest (truth std 1e-9) would give a
+    mean ratio of ~1e8; every other window's ratio is 0.5."""
+    rng = np.random.default_rng(1)
+    truth = rng.standard_normal((9, 64))
+    prediction = 0.5 * truth
+    truth[0] = 1.0 + 1e-9 * rng.standard_normal(64)
+    prediction[0] = 1.0 + 0.1 * rng.standard_normal(64)
+    amplitude = amplitude_ratio(prediction, truth, spatial_dims=1)
+    assert amplitude.std_ratio == pytest.approx(0.5, rel=1e-12)
+    assert amplitude.range_ratio == pytest.approx(0.5, rel=1e-12)
+    truth[1] = 2.0  # exactly constant: left out
+    assert amplitude_ratio(prediction, truth, spatial_dims=1).std_ratio == pytest.approx(0.5)
+
+
 def test_noisy_copy_matches_analytic_cross_correlation() -> None:
     """t: a GRF with P_t = 50 / (1 + (k/0.3)^2); p = t + independent white noise of variance 1
     (P_n = 1 in grid units): r(k) = sqrt(P_t / (P_t + P_n))."""

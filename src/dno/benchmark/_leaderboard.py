@@ -272,7 +272,8 @@ def format_leaderboard(board: Leaderboard) -> str:
         "Valid time: how long the rollout's normalized error stays below "
         f"{evaluation.valid_threshold:g}, in delays, at most the horizon "
         f"({evaluation.horizon_delays}). Amplitude ratio: the predicted over the true standard "
-        "deviation on the horizon (1 is right; below 1, the prediction is damped).",
+        "deviation of a window's rollout, the median over the windows (1 is right; below 1, "
+        "the prediction is damped).",
         "",
     ]  # fmt: skip
     parts += _reference_lines(board)

@@ -47,11 +47,15 @@ THRESHOLDS: dict[str, float] = {
 
 @dataclass(frozen=True)
 class AmplitudeRatio:
-    """Amplitude of the prediction relative to the truth, per sample then averaged.
+    """Amplitude of the prediction relative to the truth, per sample, then the median.
+
+    The median, not the mean: a sample whose truth is nearly constant (a solution decaying to
+    rest) has a ratio of thousands, and would make a mean say nothing about the others.
+    Samples whose truth is exactly constant are left out.
 
     Attributes:
-        std_ratio: ``mean_b std(p_b) / std(t_b)``.
-        range_ratio: ``mean_b (max p_b - min p_b) / (max t_b - min t_b)``.
+        std_ratio: ``median_b std(p_b) / std(t_b)``.
+        range_ratio: ``median_b (max p_b - min p_b) / (max t_b - min t_b)``.
     """
 
     std_ratio: float
@@ -63,13 +67,19 @@ def _amplitude(pred: np.ndarray, true: np.ndarray) -> AmplitudeRatio:
     with np.errstate(divide="ignore", invalid="ignore"):
         std = pred.std(axis=1) / true.std(axis=1)
         spread = np.ptp(pred, axis=1) / np.ptp(true, axis=1)
-    return AmplitudeRatio(std_ratio=float(std.mean()), range_ratio=float(spread.mean()))
+    return AmplitudeRatio(std_ratio=_median(std), range_ratio=_median(spread))
+
+
+def _median(ratios: np.ndarray) -> float:
+    """The median of the finite ratios (NaN if there is none)."""
+    finite = ratios[np.isfinite(ratios)]
+    return float(np.median(finite)) if finite.size else math.nan
 
 
 def amplitude_ratio(
     prediction: np.ndarray, truth: np.ndarray, *, spatial_dims: int | None = None
 ) -> AmplitudeRatio:
-    """Amplitude ratio (std and range), prediction over truth, per sample then averaged.
+    """Amplitude ratio (std and range), prediction over truth, per sample, then the median.
 
     Args:
         prediction: shape ``(*batch, n_1, ..., n_d)`` (layout as in :func:`power_spectrum`).
