@@ -112,6 +112,14 @@ def test_compare_writes_the_table_and_resumes_without_retraining(
     assert _run([str(file), "--out", str(out), "-q"]) == 0
     assert counting.calls == [(str(folder / "plain" / "seed-0"), True)]
 
+    # a run made before a training option existed is read back (the option at its default)
+    saved = folder / "plain" / "seed-1" / "config.json"
+    config = json.loads(saved.read_text())
+    del config["rollout_steps"]
+    saved.write_text(json.dumps(config))
+    assert _run([str(file), "--out", str(out), "-q"]) == 0
+    assert len(counting.calls) == 1  # only the earlier resume: nothing trained again
+
     # the same folder with another config is an error naming the key
     changed = _write(tmp_path, _plan(dataset_path, width=12))
     assert _run([str(changed), "--out", str(out), "-q"]) == 2

@@ -30,7 +30,7 @@ from dno.data import Dataset
 from dno.errors import DnoError, UsageError
 from dno.evaluation import evaluate_run, score_checkpoint
 from dno.tracking import COMPARISON_SCORE, FINAL_RESULTS, RUN_CONFIG, RunFolder, json_safe
-from dno.training import NonFiniteLoss, TrainConfig, train
+from dno.training import TRAINING_DEFAULTS, NonFiniteLoss, TrainConfig, train
 
 __all__ = ["BOOTSTRAP_SEED", "check_dataset", "run_comparison", "run_one"]
 
@@ -138,6 +138,8 @@ def _saved_status(path: Path, config: TrainConfig, approach: str, seed: int) -> 
         return None
     saved = _flat(run.read_json(RUN_CONFIG))
     plain = _flat(json_safe(config))
+    # an option added after the run was made, at its default, computes what the run computed
+    saved |= {k: v for k, v in json_safe(TRAINING_DEFAULTS).items() if k not in saved}
     differing = sorted(
         k for k in set(saved) | set(plain) if k not in _FREE_KEYS and saved.get(k) != plain.get(k)
     )
