@@ -248,6 +248,17 @@ def _comparison_result(board: Leaderboard, metric: str) -> ComparisonResult:
     return ComparisonResult(plan, Path("."), "", runs, board.comparisons[metric])
 
 
+def _timing(board: Leaderboard) -> str:
+    """How long this invocation took and how many runs it trained (the rest were read back)."""
+    if board.wall_seconds is None:
+        return ""
+    trained = sum(r.trained_now for r in board.runs)
+    return (
+        f" This invocation: {board.wall_seconds / 60:.1f} min wall time, {trained} of "
+        f"{len(board.runs)} runs trained (the others read back)."
+    )
+
+
 def format_leaderboard(board: Leaderboard) -> str:
     """``leaderboard.md``: the headline, the table, the paired comparisons, notes, and how the
     numbers were made."""
@@ -263,8 +274,7 @@ def format_leaderboard(board: Leaderboard) -> str:
         f"{protocol.data['seed']}), {len(protocol.seeds)} training seeds "
         f"({', '.join(map(str, protocol.seeds))}), test split scored once on a horizon of "
         f"{evaluation.horizon_delays} delays; ranked by {label} (lower is better); dno "
-        f"{__version__}" + (f"; wall time {board.wall_seconds / 60:.1f} min" if board.wall_seconds
-                            else "") + ".",
+        f"{__version__}." + _timing(board),
         "",
         _main_table(board),
         "",

@@ -199,7 +199,7 @@ def _page(board: dict[str, Any], figures: list[Rendered], markdown: str, interac
         f"{protocol['family']}, {protocol['data']['n']} trajectories, "
         f"{len(board['seeds'])} seeds, horizon {protocol['evaluation']['horizon_delays']} "
         f"delays, baseline {protocol['baseline']}; dno {board['dno_version']}"
-        + (f"; wall time {wall / 60:.1f} min" if wall else "")
+        + (f"; this invocation {wall / 60:.1f} min" if wall else "")
     )
     parts = [
         head,
