@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -247,3 +249,64 @@ def test_failed_runs_are_left_out_of_the_statistics() -> None:
     assert first[0] is None and first[1:] == [1.2, 2.2, 3.2, 4.2]
     assert board.summaries["rollout_rel_l2"]["method_of_steps"] == describe(first)
     assert not math.isnan(board.summaries["rollout_rel_l2"]["fno"].mean or math.nan)
+
+
+def _spawned_children(parent: int) -> list[int]:
+    """The worker processes (multiprocessing spawn) whose parent is ``parent``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if (
+            int(stat[1]) == parent
+            and b"spawn_main" in command
+            and b"resource_tracker" not in command
+        ):
+            found.append(int(entry.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_workers_end_when_the_benchmark_process_is_killed(tmp_path: Path) -> None:
+    """kill -9 of the benchmark leaves no worker training on as an orphan."""
+    import subprocess
+    import sys
+    import time
+
+    long = {**TINY, "config": {**TINY["config"], "max_epochs": 500, "patience": 0}}
+    script = (
+        "from dno.benchmark import parse_protocol, run_benchmark\n"
+        f"run_benchmark(parse_protocol({long!r}, source='p'), {str(tmp_path)!r}, workers=2, "
+        "threads=1)\n"
+    )
+    process = subprocess.Popen([sys.executable, "-W", "ignore", "-c", script])
+    try:
+        deadline = time.monotonic() + 120
+        workers: list[int] = []
+        while len(workers) < 2 and time.monotonic() < deadline:
+            time.sleep(0.5)
+            workers = _spawned_children(process.pid)
+        assert len(workers) == 2, "the workers did not start"
+    finally:
+        process.kill()
+        process.wait()
+    deadline = time.monotonic() + 30
+    while any(map(_running, workers)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    orphans = [pid for pid in workers if _running(pid)]
+    for pid in orphans:  # do not leave them to the rest of the suite
+        os.kill(pid, signal.SIGKILL)
+    assert not orphans

@@ -21,6 +21,8 @@ benchmark has balanced pairs.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
@@ -161,7 +163,7 @@ def benchmark_runs(
     for slot in slots:
         queue.put(slot)
     executor = ProcessPoolExecutor(
-        len(slots), mp_context=context, initializer=_start_worker, initargs=(queue,)
+        len(slots), mp_context=context, initializer=_start_worker, initargs=(queue, os.getpid())
     )
     try:
         futures: list[Future[RunResult]] = [
@@ -185,11 +187,19 @@ _SLOT: list[WorkerSlot] = []
 _DATASETS: dict[str, Dataset] = {}
 
 
-def _start_worker(queue: Any) -> None:
-    """A worker process takes one slot (its device and threads) for its lifetime."""
+def _start_worker(queue: Any, parent: int) -> None:
+    """A worker process takes one slot (its device and threads) for its lifetime, and ends
+    when the benchmark process is gone (killed), instead of training on as an orphan."""
     slot = queue.get()
     _SLOT.append(slot)
     use_threads(slot.threads)
+    threading.Thread(target=_end_with, args=(parent,), daemon=True).start()
+
+
+def _end_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
 
 
 def _run_in_worker(
