@@ -351,9 +351,11 @@ def draw_boxes(
     legend: Mapping[str, str],
     ylabel: str,
     legend_title: str = "family",
+    logy: bool = False,
 ) -> None:
     """A box per group with its points on top: ``values``, ``labels`` and ``colors`` one per
-    box; ``legend`` maps a legend entry to its colour; ``ylabel`` names the values."""
+    box; ``legend`` maps a legend entry to its colour; ``ylabel`` names the values; ``logy``
+    a logarithmic value axis."""
     from matplotlib.patches import Patch
 
     n = _counts(values=values, labels=labels, colors=colors)
@@ -367,7 +369,7 @@ def draw_boxes(
         ax.scatter([i + 1] * len(ys), ys, s=8, color=TRUTH, zorder=3)
     handles = [Patch(color=hue, alpha=0.6, label=name) for name, hue in legend.items()]
     ax.legend(handles=handles, title=legend_title, fontsize=LEGEND)
-    ax.set(ylabel=ylabel)
+    ax.set(ylabel=ylabel, yscale="log" if logy else "linear")
 
 
 def draw_importance(

@@ -25,6 +25,7 @@ from dno.report._plotting import (
     plotly_panels,
     render,
     require_plotly,
+    spans_decades,
     write_plotly_js,
 )
 from dno.report._tables import table_html
@@ -105,10 +106,11 @@ def _boxes(board: dict[str, Any], metric: str) -> Plot:
     values = [[v for v in board["values"][metric][m] if v is not None] for m in models]
     baseline = board["protocol"]["baseline"]
     colors = [color(1) if m == baseline else color(0) for m in models]
+    logy = spans_decades([v for vs in values for v in vs])
     static = partial(
         draw_boxes, values=values, labels=models, colors=colors,
         legend={"model": color(0), "baseline": color(1)}, ylabel=f"{label} (test)",
-        legend_title="",
+        legend_title="", logy=logy,
     )  # fmt: skip
 
     def interactive() -> Any:
@@ -118,7 +120,7 @@ def _boxes(board: dict[str, Any], metric: str) -> Plot:
         for model, ys, hue in zip(models, values, colors, strict=True):
             fig.add_box(y=ys, name=model, boxpoints="all", jitter=0.3, pointpos=0,
                         marker_color=hue, showlegend=False)  # fmt: skip
-        fig.update_yaxes(title_text=f"{label} (test)")
+        fig.update_yaxes(title_text=f"{label} (test)", type="log" if logy else "linear")
         return fig.update_layout(height=440)
 
     seeds = len(board["seeds"])
@@ -150,8 +152,7 @@ def _curves(board: dict[str, Any], folder: Path) -> Plot:
         lines.append(Line(t[keep], mean[keep], f"{model} ({len(curves)})", color(k)))
     horizon = board["protocol"]["evaluation"]["horizon_delays"]
     panel = Panel(lines, "", "time after the window's end (delays)", "relative L2 (test)")
-    positive = [float(v) for line in lines for v in line.y if v > 0]
-    if positive and max(positive) / min(positive) > 20:
+    if spans_decades([float(v) for line in lines for v in line.y]):
         panel = Panel(lines, "", panel.xlabel, panel.ylabel, logy=True)
     caption = (
         f"Rollout error on the test split over the {horizon}-delay horizon: the relative L2 at "
