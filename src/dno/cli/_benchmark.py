@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 import time
 from pathlib import Path
 
@@ -60,7 +61,7 @@ class BenchmarkCommand(Command, shared="-q --device --devices --threads"):
         )  # fmt: skip
         parser.add_argument("--out", metavar="DIR", help="folder (default: benchmarks/PROTOCOL)")
         parser.add_argument(
-            "--workers", type=positive_int,
+            "--workers", type=positive_int, metavar="N",
             help="local processes training at once (1, or one per --devices)",
         )  # fmt: skip
         parser.add_argument(
@@ -77,7 +78,9 @@ class BenchmarkCommand(Command, shared="-q --device --devices --threads"):
         if args.list:
             for name, path in shipped_protocols().items():
                 protocol = load_protocol(path, budget=None)
-                print(f"{name:<26} {protocol.family:<19} {protocol.description.splitlines()[0]}")
+                about = textwrap.shorten(protocol.description, 60, placeholder=" ...")
+                size = f"{len(protocol.models)} models x {len(protocol.seeds)} seeds"
+                print(f"{name:<25} {size:<20} {about}")
             return 0
         if args.protocol is None:
             raise UsageError("give a PROTOCOL (a shipped name or a YAML file), or --list")
