@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 import yaml
 
 import dno.benchmark._run as bench_run
@@ -231,6 +232,11 @@ def test_cli_errors_and_list(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "budget 'huge'; the protocol defines: small, full" in capsys.readouterr().err
     assert main(["benchmark", "mackey", "--models", "unet"]) == 2
     assert "--models: 'unet'" in capsys.readouterr().err
+    if not torch.cuda.is_available():  # refused before any data is made
+        out = tmp_path / "gpu"
+        assert main(["benchmark", "mackey", "--device", "cuda", "--out", str(out)]) == 2
+        assert "no CUDA device is available here" in capsys.readouterr().err
+        assert not out.exists()
 
 
 def test_failed_runs_are_left_out_of_the_statistics() -> None:

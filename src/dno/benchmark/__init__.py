@@ -11,8 +11,9 @@ correction) and an HTML page through ``dno report``.
 Example:
     >>> from dno.benchmark import load_protocol, run_benchmark  # doctest: +SKIP
     >>> protocol = load_protocol("mackey", budget="small")  # doctest: +SKIP
-    >>> runs = run_benchmark(protocol, "benchmarks/mackey", workers=2)  # doctest: +SKIP
-    >>> write_leaderboard(build_leaderboard(protocol, runs), "benchmarks/mackey")  # doctest: +SKIP
+    >>> out = "benchmark_results/mackey"
+    >>> runs = run_benchmark(protocol, out, workers=2)  # doctest: +SKIP
+    >>> write_leaderboard(build_leaderboard(protocol, runs), out)  # doctest: +SKIP
 """
 
 from __future__ import annotations

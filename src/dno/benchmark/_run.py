@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from dno import __version__
-from dno._cores import WorkerSlot, plan_workers, usable_cores, use_threads
+from dno._cores import WorkerSlot, plan_workers, select_device, usable_cores, use_threads
 from dno.benchmark._protocol import Protocol
 from dno.compare import run_one
 from dno.data import Dataset, generate_dataset, read_dataset
@@ -117,12 +117,14 @@ def run_benchmark(
     Returns:
         Every run, in the order of the protocol (seed-major, then model).
     """
+    slots = plan_workers(workers, devices, threads)
+    slots = [WorkerSlot(s.device or device, s.threads) for s in slots]
+    for slot in slots:  # an unavailable device fails now, not in every run
+        select_device(slot.device or "auto")
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     data_path = prepare_data(protocol, folder, log)
-    slots = plan_workers(workers, devices, threads)
-    slots = [WorkerSlot(s.device or device, s.threads) for s in slots]
     record = {
         "kind": "dno-benchmark",
         "dno_version": __version__,

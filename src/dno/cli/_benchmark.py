@@ -43,7 +43,7 @@ class BenchmarkCommand(Command, shared="-q --device --devices --threads"):
         "--budget small runs a family on 2 CPU cores in at most 30 minutes; full is for GPUs.\n\n"
         "examples:\n"
         "  dno benchmark --list\n"
-        "  dno benchmark mackey --budget small --workers 2 --out benchmarks/mackey\n"
+        "  dno benchmark mackey --budget small --workers 2 --out benchmark_results/mackey\n"
         "  dno benchmark hsfno_reaction_diffusion --budget full --devices auto\n"
         "  dno benchmark my_protocol.yaml --models method_of_steps,fno --seeds 8"
     )
@@ -59,7 +59,9 @@ class BenchmarkCommand(Command, shared="-q --device --devices --threads"):
             help=f"the protocol's budget: {' or '.join(BUDGETS)} (default: small if the protocol "
             "defines budgets), or another one the file names",
         )  # fmt: skip
-        parser.add_argument("--out", metavar="DIR", help="folder (default: benchmarks/PROTOCOL)")
+        parser.add_argument(
+            "--out", metavar="DIR", help="folder (default: benchmark_results/PROTOCOL)"
+        )
         parser.add_argument(
             "--workers", type=positive_int, metavar="N",
             help="local processes training at once (1, or one per --devices)",
@@ -86,7 +88,7 @@ class BenchmarkCommand(Command, shared="-q --device --devices --threads"):
             raise UsageError("give a PROTOCOL (a shipped name or a YAML file), or --list")
         models = [m.strip() for m in args.models.split(",")] if args.models else None
         protocol = load_protocol(args.protocol, args.budget, seeds=args.seeds, models=models)
-        out = Path(args.out or Path("benchmarks") / protocol.name)
+        out = Path(args.out or Path("benchmark_results") / protocol.name)
         log = None if args.quiet else print
         started = time.perf_counter()
         runs = run_benchmark(
