@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from dno import __version__
 from dno._io import atomic_path
@@ -31,12 +33,15 @@ from dno.compare import (
     BOOTSTRAP_SEED,
     ApproachStats,
     ComparisonResult,
+    Metric,
     RunRecord,
     Summary,
     compare_approaches,
     describe,
     format_table,
+    markdown_table,
     notes,
+    number_cell,
 )
 from dno.tracking import (
     LEADERBOARD_CSV,
@@ -49,7 +54,8 @@ from dno.tracking import (
 )
 
 __all__ = [
-    "Leaderboard", "build_leaderboard", "format_leaderboard", "leaderboard_document",
+    "Leaderboard", "build_leaderboard", "format_leaderboard", "format_results",
+    "leaderboard_document",
     "ratio_to_baseline", "run_values", "write_leaderboard",
 ]  # fmt: skip
 
@@ -138,16 +144,13 @@ def build_leaderboard(
     return Leaderboard(protocol, list(runs), values, summaries, comparisons, wall_seconds)
 
 
-def _num(value: float | None, digits: int = 4) -> str:
-    return _DASH if value is None else f"{value:.{digits}g}"
-
-
 def _interval(s: Summary, digits: int = 3) -> str:
     if s.mean is None:
         return _DASH
     if s.ci_low is None or s.ci_high is None:
-        return _num(s.mean, digits)
-    return f"{_num(s.mean, digits)} [{_num(s.ci_low, digits)}, {_num(s.ci_high, digits)}]"
+        return number_cell(s.mean, digits)
+    low, high = number_cell(s.ci_low, digits), number_cell(s.ci_high, digits)
+    return f"{number_cell(s.mean, digits)} [{low}, {high}]"
 
 
 def _main_table(board: Leaderboard) -> str:
@@ -169,13 +172,7 @@ def _main_table(board: Leaderboard) -> str:
             else:
                 cells.append(_interval(s))
         body.append(cells)
-    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
-
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
-
-    return "\n".join([line(header), "| " + " | ".join("-" * w for w in widths) + " |",
-                      *map(line, body)])  # fmt: skip
+    return markdown_table(header, body)
 
 
 def _reference_lines(board: Leaderboard) -> list[str]:
@@ -201,8 +198,6 @@ def _reference_lines(board: Leaderboard) -> list[str]:
 def ratio_to_baseline(board: Leaderboard, metric: str) -> list[str]:
     """Each model's mean over the baseline's mean, with a paired-bootstrap 95% interval of the
     ratio of means (the same resampled seeds in both), next to the reference's ratio."""
-    import numpy as np
-
     plan, reference = board.protocol.plan, board.protocol.reference
     base = board.values[metric][plan.baseline]
     lines = []
@@ -232,10 +227,6 @@ def ratio_to_baseline(board: Leaderboard, metric: str) -> list[str]:
 
 def _comparison_result(board: Leaderboard, metric: str) -> ComparisonResult:
     """The comparison of ``metric`` in ``dno compare``'s own records (for its notes)."""
-    from dataclasses import replace
-
-    from dno.compare import Metric
-
     label, direction = LEADERBOARD_METRICS[metric]
     plan = replace(
         board.protocol.plan,
@@ -260,8 +251,27 @@ def _timing(board: Leaderboard) -> str:
 
 
 def format_leaderboard(board: Leaderboard) -> str:
-    """``leaderboard.md``: the headline, the table, the paired comparisons, notes, and how the
-    numbers were made."""
+    """``leaderboard.md``: :func:`format_results`, then how the numbers were made."""
+    evaluation = board.protocol.evaluation
+    how = [
+        "## How the numbers were made",
+        "",
+        "Every model trained on the train split of the same data with each seed, and kept the "
+        "weights of its best validation epoch; the test split was then scored once with "
+        "dno evaluate's protocol (one-step: the model's own m slices; rollout: "
+        f"{evaluation.horizon_delays} delays with shift-append; physical units). The paired "
+        "tables are dno compare's statistics: seed s of a model against seed s of the "
+        "baseline, Wilcoxon signed-rank (no p-value when too few seeds could ever reject), "
+        "Welch alongside, Holm across models, Hedges' g. The runs are in runs/MODEL/seed-S/; "
+        "leaderboard.json holds every seed's value.",
+        "",
+    ]
+    return "\n".join([format_results(board), *how])
+
+
+def format_results(board: Leaderboard) -> str:
+    """The headline, the table, the reference numbers, the paired comparisons and their notes
+    (what ``dno benchmark`` prints)."""
     protocol = board.protocol
     plan, evaluation = protocol.plan, protocol.evaluation
     label = LEADERBOARD_METRICS[protocol.metric][0]
@@ -296,19 +306,6 @@ def format_leaderboard(board: Leaderboard) -> str:
             *(f"- {line}" for line in notes(_comparison_result(board, metric))),
             "",
         ]
-    parts += [
-        "## How the numbers were made",
-        "",
-        "Every model trained on the train split of the same data with each seed, and kept the "
-        "weights of its best validation epoch; the test split was then scored once with "
-        "dno evaluate's protocol (one-step: the model's own m slices; rollout: "
-        f"{evaluation.horizon_delays} delays with shift-append; physical units). The paired "
-        "tables are dno compare's statistics: seed s of a model against seed s of the "
-        "baseline, Wilcoxon signed-rank (no p-value when too few seeds could ever reject), "
-        "Welch alongside, Holm across models, Hedges' g. The runs are in runs/MODEL/seed-S/; "
-        "leaderboard.json holds every seed's value.",
-        "",
-    ]
     return "\n".join(parts)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from dno.benchmark import (
     BUDGETS,
     build_leaderboard,
-    format_leaderboard,
+    format_results,
     load_protocol,
     run_benchmark,
     shipped_protocols,
@@ -98,7 +98,7 @@ class BenchmarkCommand(Command, shared="-q --device --devices --threads"):
         board = build_leaderboard(protocol, runs, time.perf_counter() - started)
         files = write_leaderboard(board, out)
         if not args.quiet:
-            print("\n" + format_leaderboard(board).split("\n## How the numbers")[0])
+            print("\n" + format_results(board))
         if not args.no_report:
             from dno.report import write_benchmark_report
 

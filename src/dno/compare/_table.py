@@ -6,7 +6,7 @@ means, the methods), so the HTML report can render it without dno's live objects
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,9 @@ __all__ = [
     "csv_rows",
     "format_markdown",
     "format_table",
+    "markdown_table",
     "notes",
+    "number_cell",
     "write_comparison",
     "write_tables",
 ]
@@ -60,7 +62,8 @@ COLUMNS: dict[str, str] = {
 _DASH = "—"
 
 
-def _num(value: float | None, digits: int = 4) -> str:
+def number_cell(value: float | None, digits: int = 4) -> str:
+    """A table cell: ``digits`` significant digits, or a dash for a missing value."""
     return _DASH if value is None else f"{value:.{digits}g}"
 
 
@@ -72,9 +75,10 @@ def _p(value: float | None) -> str:
 
 def _cells(row: ApproachStats) -> list[str]:
     s = row.summary
-    ci = _DASH if s.ci_low is None else f"[{_num(s.ci_low)}, {_num(s.ci_high)}]"
+    ci = _DASH if s.ci_low is None else f"[{number_cell(s.ci_low)}, {number_cell(s.ci_high)}]"
     name = f"{row.approach} (baseline)" if row.is_baseline else row.approach
-    cells = [str(row.rank), name, f"{s.n}/{row.n_seeds}", _num(s.mean), _num(s.sd), ci]
+    cells = [str(row.rank), name, f"{s.n}/{row.n_seeds}", number_cell(s.mean)]
+    cells += [number_cell(s.sd), ci]
     if row.is_baseline:
         return [*cells, _DASH, _DASH, _DASH, _DASH, _DASH, "baseline"]
     change = _DASH if row.relative_change is None else f"{100 * row.relative_change:+.1f}%"
@@ -88,12 +92,18 @@ def _cells(row: ApproachStats) -> list[str]:
 
 def format_table(rows: list[ApproachStats]) -> str:
     """The ranked table as Markdown, padded so it also reads as plain text."""
-    header = list(COLUMNS)
-    body = [_cells(r) for r in rows]
-    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
     right = {"rank", "mean", "sd", "vs baseline", "Holm p", "Hedges' g"}
+    return markdown_table(list(COLUMNS), [_cells(r) for r in rows], right)
 
-    def line(cells: list[str]) -> str:
+
+def markdown_table(
+    header: Sequence[str], body: Sequence[Sequence[str]], right: Collection[str] = ()
+) -> str:
+    """A Markdown table padded so it also reads as plain text; columns named in ``right`` are
+    right-aligned."""
+    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
         padded = [
             c.rjust(w) if h in right else c.ljust(w)
             for c, w, h in zip(cells, widths, header, strict=True)

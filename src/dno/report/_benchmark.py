@@ -33,6 +33,7 @@ from dno.tracking import EVALUATION_JSON, LEADERBOARD_JSON, LEADERBOARD_MD, read
 
 __all__ = ["BenchmarkReport", "is_benchmark", "write_benchmark_report"]
 
+_TEST_JSON = EVALUATION_JSON.format(split="test")
 #: The columns of the page's table (from leaderboard.json's rows) and their headings.
 _COLUMNS = {
     "rank": "rank", "model": "model", "runs_ok": "runs ok",
@@ -143,7 +144,7 @@ def _curves(board: dict[str, Any], folder: Path) -> Plot:
     lines = []
     for k, model in enumerate(_models(board)):
         runs = [r for r in board["runs"] if r["model"] == model and r["status"] != "failed"]
-        curves = [c for r in runs if (c := _curve(folder / r["path"] / _test_file())) is not None]
+        curves = [c for r in runs if (c := _curve(folder / r["path"] / _TEST_JSON)) is not None]
         if not curves:
             continue
         t = curves[0][0]
@@ -163,10 +164,6 @@ def _curves(board: dict[str, Any], folder: Path) -> Plot:
         "rollout_curves", "Rollout error against time", caption,
         partial(draw_panels, panels=[panel]), lambda: plotly_panels([panel]),
     )  # fmt: skip
-
-
-def _test_file() -> str:
-    return EVALUATION_JSON.format(split="test")
 
 
 def _cells(board: dict[str, Any]) -> list[dict[str, Any]]:

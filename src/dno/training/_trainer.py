@@ -77,9 +77,10 @@ def prepare_data(dataset: Dataset, config: TrainConfig, m: int) -> TrainData:
         if len(dataset.splits[split]) == 0:
             raise DnoError(f"the dataset has no {split} trajectories; generate more (--n)")
     steps, cap = config.rollout_steps, config.max_windows_per_trajectory
-    stride = config.stride if steps == 1 else config.stride or m
-    windows = {
-        "train": make_windows(dataset.splits["train"], config.S, steps * m, stride, cap),
+    windows = {  # train windows end where one-step ones would: stride m unless set
+        "train": make_windows(
+            dataset.splits["train"], config.S, steps * m, config.stride or m, cap
+        ),
         "val": make_windows(dataset.splits["val"], config.S, m, config.stride, cap),
     }
     normalizer = Normalizer.fit(windows["train"], config.cond_params)
