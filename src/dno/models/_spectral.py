@@ -47,6 +47,12 @@ __all__ = [
 
 GRAM_STEPS = 6
 
+#: A 2-D convolution keeping at most this many frequencies on its last axis transforms its first
+#: axis by one plain matrix product after a permuting copy; with more, by products from the left
+#: on a view (the faster of the two on each side, forward and backward, 2 threads:
+#: ``benchmarks/bench_train.py --transforms``).
+FEW_LAST_MODES = 8
+
 
 def gram_spectral_bound(
     real: torch.Tensor, imag: torch.Tensor | None = None, steps: int = GRAM_STEPS
@@ -326,11 +332,18 @@ class SpectralConv(_Bounded):
         z = x.reshape(-1, n_last) @ rfft
         if d == 2:
             n0 = grid[0]
-            # Along the first axis from the left, on (batch*I*extra, [n0, re|im], m_last) as a
-            # view: cheaper than permuting first (measured).
             fft = self._matrix("fft_left", n0, full, x)  # (2*n_full, 2*n0)
-            z = torch.matmul(fft, z.reshape(-1, 2 * n0, len(last)))  # rows (re|im, k0)
-            z = z.reshape(batch, i, -1, 2, len(full), len(last)).permute(5, 4, 0, 2, 3, 1)
+            if len(last) <= FEW_LAST_MODES:
+                # One matrix product over rows (batch*I*extra, m_last), after a permuting copy:
+                # from the left it would be thousands of tiny products (measured).
+                z = z.reshape(-1, n0, 2, len(last)).permute(0, 3, 1, 2).reshape(-1, 2 * n0)
+                z = z @ fft.T  # columns (re|im, k0)
+                z = z.reshape(batch, i, -1, len(last), 2, len(full)).permute(3, 5, 0, 2, 4, 1)
+            else:
+                # From the left on (batch*I*extra, [n0, re|im], m_last) as a view: with more
+                # modes the products are large enough and the copy would cost more (measured).
+                z = torch.matmul(fft, z.reshape(-1, 2 * n0, len(last)))  # rows (re|im, k0)
+                z = z.reshape(batch, i, -1, 2, len(full), len(last)).permute(5, 4, 0, 2, 3, 1)
         else:
             z = z.reshape(batch, i, -1, 2, len(last)).permute(4, 0, 2, 3, 1)
         n_modes = len(last) * len(full)
