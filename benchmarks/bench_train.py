@@ -5,6 +5,7 @@ Run from the repository root::
     .venv/bin/python benchmarks/bench_train.py            # the reference size below
     .venv/bin/python benchmarks/bench_train.py --quick    # a smaller, faster run
     .venv/bin/python benchmarks/bench_train.py --seed-sizes [--seed-src DIR]   # vs the seed
+    .venv/bin/python benchmarks/bench_train.py --seed-sizes --floor [--seed-src DIR]
     .venv/bin/python benchmarks/bench_train.py --epoch     # one epoch end to end, real data
     .venv/bin/python benchmarks/bench_train.py --transforms [--threads N]   # DFT products vs FFT
 
@@ -60,6 +61,26 @@ times, on a shared machine). Seen on 2026-12-01, 1 thread, with CPU-time checks:
 - The seed's models: FFTs (17-27%) and copies (20-25%: slicing complex spectra, zero-filled
   full spectra).
 
+The floor (``--seed-sizes --floor [--seed-src DIR]``): the matrix products of one dno step,
+read off the profiler with their shapes and each timed alone (the faster of 1 and 2 threads),
+summed; against dno's step and a third of the seed's, both on 2 threads. Seen on 2026-12-01
+(ms per step; MMAC = millions of multiply-adds in the products):
+
+    row                        MMAC  floor    dno  seed/3
+    stacked_history X=1         105   2.54  10.92    6.47
+    stacked_history X=20       2332  41.06 110.37   78.75
+    method_of_steps              51   1.36   4.77    1.88
+    memory_kernel                75   3.12  39.63   81.44
+
+On X=20 the products run at 115 GFLOP/s and are 40% of the step; GELU (exact, forward and
+backward) is 8%, the rest copies and element-wise passes over a 5 MB field. On X=1 and
+method_of_steps the products are a quarter of the step: the other ~300 operations of forward and
+backward (activations, FiLM, reshapes, the optimizer) cost 2-100 µs each. For method_of_steps,
+three times the seed leaves 0.5 ms per step beside its products for all of them; compiled
+(``--compile``) the step still takes about 5 ms. The seed's method_of_steps is a different, much
+smaller network (three 3-point convolutions and an MLP, 25 M multiply-adds forward); dno's at its
+defaults (3 Fourier layers of width 32 over 16 θ-modes, FiLM) does as much arithmetic.
+
 Kept because measured faster (CPU time per step, 1 thread, the seed timed in between): on line
 grids (X=1, and 1-D models) the Fourier stack works points first, ``(S, batch, width)``, where a
 spectral convolution is five matrix products with no permutation and no block weights and a skip
@@ -68,7 +89,15 @@ map is one (X=1: 6.6 -> 5.1 ms per step; method_of_steps: 3.9 -> 3.2 ms; forward
 (X=20: 140 -> 123 ms per step); the 2-D inverse transform without a permuting copy (a spectral
 convolution at X=20: 16.0 -> 13.1 ms forward and backward); a channels-first convolution on a
 line also goes points first (11-20% faster at the neuraloperator anchor's 1-D size and at X=1,
-2 threads); the window's θ and x channels made once per grid. Tried and dropped: folding FiLM
+2 threads); the window's θ and x channels made once per grid; with at most 8 last-axis modes, a
+2-D convolution's first-axis transform as one matrix product after a permuting copy instead of
+thousands of tiny batched products from the left (2 threads: one convolution at X=20 1.2-1.4x
+faster forward+backward; the X=20 row 1.78-2.03x -> 2.22-2.53x of the seed in runs alternated
+with the previous commit; with 12 or more modes the batched products stay, the copy costing
+more). Tried and dropped (2026-12-01, no gain beyond the noise of +-15% between rounds): the
+FiLM shift added to the zero frequency of the spectrum instead of a pass over the field;
+accumulating the skip map into the spectral output in place (no copy of the addend); the inverse
+θ transform as one plain product after a permuting copy. Earlier: folding FiLM
 on short grids (X=1: 10-15% slower; the per-sample weight is larger than the grid); a
 hand-written backward for the 1-D path (at most 7%: the operations cost, not autograd's record
 of them); ``torch.fft.rfft2`` instead of the truncated DFT products (1.7 ms against 1.2 ms with
@@ -103,6 +132,7 @@ every size dno uses.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -136,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         return _transforms(args.threads, args.seconds, args.repeats)
     if args.seed_sizes and args.profile:
         return _profile_seed_sizes(args.seed_src, args.threads)
+    if args.seed_sizes and args.floor:
+        return _floor_seed_sizes(args.seed_src, args.seconds, args.repeats)
     if args.seed_sizes:
         return _seed_sizes(args.seed_src, args.threads, args.seconds, args.repeats, args.compile)
     print(_header(size, args))
@@ -164,6 +196,11 @@ def _parser() -> argparse.ArgumentParser:
         "--profile",
         action="store_true",
         help="--seed-sizes: where a training step's time goes (torch.profiler, per operation)",
+    )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="--seed-sizes: the time of a step's matrix products alone, against the 3x target",
     )
     parser.add_argument("--epoch", action="store_true", help="one epoch end to end, real data")
     parser.add_argument(
@@ -406,14 +443,14 @@ SEED_SIZES: list[dict[str, Any]] = [
 #: measured with ``--seed-src`` on the project's 2-core machine (see SEED_RECORDED_WHEN); used
 #: only when the seed's files are not given.
 SEED_RECORDED: dict[str, float] = {
-    SEED_SIZES[0]["row"]: 2600.0,
-    SEED_SIZES[1]["row"]: 224.0,
-    SEED_SIZES[2]["row"]: 6520.0,
-    SEED_SIZES[3]["row"]: 204.0,
+    SEED_SIZES[0]["row"]: 1792.0,
+    SEED_SIZES[1]["row"]: 151.0,
+    SEED_SIZES[2]["row"]: 4047.0,
+    SEED_SIZES[3]["row"]: 90.0,
 }
 SEED_RECORDED_WHEN = (
-    "2026-11-30 on the project's 2-core x86_64 machine, torch 2.13.0, shared with other jobs "
-    "(load ~2.5): re-measure with --seed-src on a quiet machine"
+    "2026-12-01 on the project's 2-core x86_64 machine (AMD EPYC), torch 2.13.0, quiet; rounds "
+    "vary by up to 30% there: time the seed side by side with --seed-src where you can"
 )
 
 
@@ -481,6 +518,74 @@ def _profile_seed_sizes(seed_src: str | None, threads: int, steps: int = 10, top
                     f"{e.count / steps:>5.0f} calls"
                 )
     return 0
+
+
+#: The operations a floor counts: dno's steps spend their arithmetic in these matrix products.
+_PRODUCTS = {
+    "aten::mm": lambda a, b: torch.mm(a, b),
+    "aten::bmm": lambda a, b: torch.bmm(a, b),
+    "aten::addmm": lambda c, a, b: torch.addmm(c, a, b),
+    "aten::baddbmm": lambda c, a, b: torch.baddbmm(c, a, b),
+}
+
+
+def _floor_seed_sizes(seed_src: str | None, seconds: float, repeats: int) -> int:
+    """dno's step against the time its matrix products take alone, and the seed's step / 3.
+
+    The products of one training step (forward, backward, AdamW) are read off torch.profiler
+    with their shapes; each is timed alone on fresh contiguous operands on 1 and on 2 threads and
+    the faster counts. Their sum is a floor for a step that computes the same function through
+    the same products: every other operation (activations, FiLM, copies, the optimizer) and the
+    cost of running each operation comes on top.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    print(
+        f"dno bench_train --seed-sizes --floor: B={SEED_BATCH}, one training step; products timed "
+        f"alone, the faster of 1 and 2 threads; steps on 2 threads, median of {repeats} rounds; "
+        f"seed {'timed side by side' if seed_src else 'recorded ' + SEED_RECORDED_WHEN}"
+    )
+    print(f"{'model, size':<62} {'MMAC':>6} {'floor':>7} {'dno':>7} {'seed/3':>7}  (ms per step)")
+    for spec in SEED_SIZES:
+        torch.set_num_threads(2)
+        ours = _dno_seed_size_step(spec)
+        steps = {"dno": ours, **({"seed": _seed_step(spec, seed_src)} if seed_src else {})}
+        rates = _interleaved(steps, SEED_BATCH, seconds, repeats)
+        with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+            ours()
+        counts: dict[tuple[str, str], int] = {}
+        for event in prof.events():
+            if event.name in _PRODUCTS:
+                key = (event.name, json.dumps(event.input_shapes))
+                counts[key] = counts.get(key, 0) + 1
+        floor, macs = 0.0, 0
+        for (name, shapes), count in counts.items():
+            operands = [torch.randn(*shape) for shape in json.loads(shapes) if shape]
+            a, b = operands[-2:]
+            macs += count * math.prod(a.shape) * b.shape[-1]
+            best = math.inf
+            for threads in (1, 2):
+                torch.set_num_threads(threads)
+                best = min(best, _seconds_per_call(functools.partial(_PRODUCTS[name], *operands)))
+            floor += count * best
+        step_ms = 1e3 * SEED_BATCH / _median(rates["dno"])
+        seed_rate = _median(rates["seed"]) if seed_src else SEED_RECORDED[spec["row"]]
+        seed = f"{1e3 * SEED_BATCH / seed_rate / 3:>7.2f}"
+        print(f"{spec['row']:<62} {macs / 1e6:>6.0f} {1e3 * floor:>7.2f} {step_ms:>7.2f} {seed}")
+    return 0
+
+
+def _seconds_per_call(call: Callable[[], object], calls: int = 50, rounds: int = 5) -> float:
+    """The best of ``rounds`` mean times of ``calls`` calls, after a warm-up."""
+    for _ in range(5):
+        call()
+    best = math.inf
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(calls):
+            call()
+        best = min(best, (time.perf_counter() - start) / calls)
+    return best
 
 
 def _median(values: list[float]) -> float:
