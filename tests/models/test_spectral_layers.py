@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from dno.models import SpectralConv, SpectralConv1d, SpectralConv2d, gram_spectral_bound
+from dno.models import _spectral
 from dno.models._spectral import BoundedLinear
 
 
@@ -46,6 +47,8 @@ CASES_2D = [
     ((6, 8), (4, 5)),
     ((1, 9), (1, 3)),
     ((4, 4), (3, 3)),
+    ((6, 20), (3, 10)),  # more last-axis modes than FEW_LAST_MODES: the other first-axis path
+    ((5, 18), (2, 9)),
 ]
 
 
@@ -165,6 +168,24 @@ def _assert_same_values_and_gradients(
         strict=True,
     ):
         torch.testing.assert_close(y_got, y_want)
+
+
+@pytest.mark.parametrize("modes", [(3, 4), (4, 11)])
+def test_both_first_axis_paths_are_the_same_convolution(
+    modes: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 2-D transform of the first axis as one product after a copy (few last-axis modes)
+    and as products from the left on a view (more): the same values and gradients."""
+    torch.manual_seed(4)
+    layer = SpectralConv2d(3, 4, modes).double()
+    x = torch.randn(2, 3, 7, 24, dtype=torch.float64, requires_grad=True)
+    scale = torch.randn(2, 4, dtype=torch.float64, requires_grad=True)
+    shift = torch.randn(2, 4, dtype=torch.float64, requires_grad=True)
+    results = []
+    for few in (0, 100):  # every grid takes the view path, then every grid the copy path
+        monkeypatch.setattr(_spectral, "FEW_LAST_MODES", few)
+        results.append(layer(x, scale, shift))
+    _assert_same_values_and_gradients(*results, (x, scale, shift, layer.weight))
 
 
 @pytest.mark.parametrize(("shape", "modes"), [((2, 3, 6, 8), (2, 3)), ((2, 3, 4, 9), (5,))])
