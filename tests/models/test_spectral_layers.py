@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from dno.models import SpectralConv, SpectralConv1d, SpectralConv2d, gram_spectral_bound
-from dno.models import _spectral
+from dno.models import SpectralConv, SpectralConv1d, SpectralConv2d, _spectral, gram_spectral_bound
 from dno.models._spectral import BoundedLinear
 
 
