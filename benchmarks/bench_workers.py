@@ -6,10 +6,13 @@ Run from the repository root::
     .venv/bin/python benchmarks/bench_workers.py --quick  # a smoke run; its verdict means nothing
     .venv/bin/python benchmarks/bench_workers.py --storage postgresql://user@host/db  # part 3
 
-0. Why a budget (the OpenMP wait policy question). One training step of ``method_of_steps``
-   (batch 32, S 32, width 32; forward, backward, AdamW) in a fresh process, in ms per step, with
-   1 thread and with every usable core, with torch's default OpenMP wait policy and with
-   ``OMP_WAIT_POLICY=PASSIVE``, quiet and beside one busy process.
+0. Why a budget, and why it adapts. One training step of ``method_of_steps`` (batch 32, S 32,
+   width 32; forward, backward, AdamW) in a fresh process, in ms per step after a 1.5 s warm-up,
+   with 1 thread and with every usable core, with torch's default OpenMP wait policy and with
+   ``OMP_WAIT_POLICY=PASSIVE``, and with every core as an automatic budget that follows the
+   other processes' load (``dno._cores.adapt_threads``, as dno's trainer runs it), quiet and
+   beside one busy process that was there before the step started but after the budget was
+   taken.
 
 A warm-up search (1 trial, 1 epoch) first fills numba's kernel cache, so that no arm pays for
 compiling; the arms of parts 1 and 2 are interleaved over ``--rounds`` rounds and each reports
@@ -39,6 +42,13 @@ Measured on 2 cores (2026-12-01, quiet machine, reference setup, 3 rounds): 1 wo
 at this model size); step part 0: 2 threads beside a busy process 139 ms with the default wait
 policy, 5.9 ms with PASSIVE; program sweep 98 / 187 / 356 / 604 trials/min for 1 / 2 / 4 / 8
 workers (journal).
+
+Part 0 again on 2026-12-01 (2 cores, two runs): quiet, 2 threads 7.6-9.0 ms with the default
+policy, 22.7-26.5 ms with PASSIVE (which the ``dno`` command set until then: a quiet
+``dno train`` of method_of_steps on 256 Mackey-Glass trajectories, 6 epochs, trained in 9.3-9.7 s
+with it and 3.2-3.6 s without), 9.3-9.9 ms adaptive; beside a busy process 29-42 ms with the
+default policy, 11-12 ms with PASSIVE, 6.4-8.4 ms adaptive (down to one thread about a second
+after the neighbour appears, back to two when it is gone).
 """
 
 from __future__ import annotations
@@ -89,18 +99,22 @@ TARGET_SLOWDOWN = 2.5
 
 
 STEP = """import sys, time, torch
+from dno._cores import adapt_threads, use_threads
 from dno.models import build
-torch.set_num_threads(int(sys.argv[1]))
+adaptive = sys.argv[3] == "adaptive"
+use_threads(int(sys.argv[1]), adaptive=adaptive)
 torch.manual_seed(0)
 model = build("method_of_steps", S=32, X=1, channels=1, cond_dim=3, width=32)
 optimizer = torch.optim.AdamW(model.parameters(), 1e-3)
 history, cond = torch.randn(32, 32, 1, 1), torch.randn(32, 3)
 target = torch.randn(32, model.m, 1, 1)
 def step():
+    adapt_threads()  # as the trainer does: a no-op unless the budget is adaptive
     optimizer.zero_grad()
     (model(history, cond) - target).square().mean().backward()
     optimizer.step()
-for _ in range(10):
+start = time.perf_counter()
+while time.perf_counter() - start < 1.5:  # warm-up, and the adaptation's first reading
     step()
 start, n = time.perf_counter(), 0
 while time.perf_counter() - start < float(sys.argv[2]):
@@ -162,17 +176,20 @@ def _steps(seconds: float) -> None:
     rows = []
     for busy in (False, True):
         with _busy_neighbour() if busy else contextlib.nullcontext():
-            for threads in sorted({1, usable_cores()}):
-                for policy in (None, "PASSIVE"):
-                    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-                    env.update({"OMP_WAIT_POLICY": policy} if policy else {})
-                    done = subprocess.run(
-                        [sys.executable, "-c", STEP, str(threads), str(seconds)], env=env,
-                        check=True, capture_output=True, text=True,
-                    )  # fmt: skip
-                    label = (f"{'beside a busy process' if busy else 'quiet'}, {threads} "
-                             f"thread(s), wait policy {policy or 'default'}")  # fmt: skip
-                    rows.append((label, float(done.stdout.split()[-1])))
+            arms = [(1, None, "fixed")] if usable_cores() > 1 else []
+            arms += [(usable_cores(), policy, "fixed") for policy in (None, "PASSIVE")]
+            arms += [(usable_cores(), None, "adaptive")]
+            for threads, policy, budget in arms:
+                env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+                env.update({"OMP_WAIT_POLICY": policy} if policy else {})
+                done = subprocess.run(
+                    [sys.executable, "-c", STEP, str(threads), str(seconds), budget], env=env,
+                    check=True, capture_output=True, text=True,
+                )  # fmt: skip
+                label = (f"{'beside a busy process' if busy else 'quiet'}, {threads} "
+                         f"thread(s), wait policy {policy or 'default'}"
+                         f"{', adaptive (dno)' if budget == 'adaptive' else ''}")  # fmt: skip
+                rows.append((label, float(done.stdout.split()[-1])))
     print(_table(rows, "ms/step"), flush=True)
 
 

@@ -72,7 +72,7 @@ def test_use_threads_sets_torch_and_is_recorded() -> None:
 @pytest.mark.usefixtures("eight_cores")
 def test_devices_pin_one_worker_each_with_its_own_share() -> None:
     slots = plan_workers(None, "cuda:0,cuda:1", idle=False)
-    assert slots == [WorkerSlot("cuda:0", 4), WorkerSlot("cuda:1", 4)]
+    assert slots == [WorkerSlot("cuda:0", 4, True), WorkerSlot("cuda:1", 4, True)]
     # auto: one worker per visible GPU (a faked list of three)
     slots = plan_workers(None, "auto", visible=["cuda:0", "cuda:1", "cuda:2"], idle=False)
     assert [s.device for s in slots] == ["cuda:0", "cuda:1", "cuda:2"]
@@ -85,11 +85,56 @@ def test_devices_pin_one_worker_each_with_its_own_share() -> None:
 
 @pytest.mark.usefixtures("eight_cores")
 def test_auto_without_a_gpu_keeps_the_studys_device() -> None:
-    assert plan_workers(None, "auto", visible=[], idle=False) == [WorkerSlot(None, 8)]
-    assert plan_workers(2, None, threads=3) == [WorkerSlot(None, 3)] * 2
+    assert plan_workers(None, "auto", visible=[], idle=False) == [WorkerSlot(None, 8, True)]
+    assert plan_workers(2, None, threads=3) == [WorkerSlot(None, 3, adaptive=False)] * 2
 
 
 @pytest.mark.parametrize("devices", ["", "gpu0", "cuda:x", "cuda:0,,cuda:1"])
 def test_bad_device_list_is_one_clear_error(devices: str) -> None:
     with pytest.raises(UsageError, match="is not a device; expected auto or a comma-separated"):
         plan_workers(None, devices, idle=False)
+
+
+class _FakeLoad:
+    """/proc/stat and this process's CPU time, advanced by hand: ``run(others, own)`` is one
+    second in which other processes keep ``others`` cores busy and this one ``own``."""
+
+    def __init__(self, cpus: int) -> None:
+        self.cpus, self.busy, self.total, self.own = cpus, 0, 0, 0.0
+
+    def cpu_times(self) -> dict[str, tuple[int, int]]:
+        per_busy, per_total = self.busy // self.cpus, self.total // self.cpus
+        return {f"cpu{i}": (per_total - per_busy, per_total) for i in range(self.cpus)}
+
+    def run(self, others: float, own: float) -> None:
+        self.total += 100 * self.cpus
+        self.busy += round(100 * (others + own))
+        self.own += own
+
+
+@pytest.mark.usefixtures("eight_cores")
+def test_an_automatic_budget_follows_the_other_processes_load(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    load = _FakeLoad(8)
+    monkeypatch.setattr(cores, "_cpu_times", load.cpu_times)
+    monkeypatch.setattr(cores.time, "process_time", lambda: load.own)
+    before = torch.get_num_threads()
+    try:
+        use_threads(4, adaptive=True)
+        start = cores.time.monotonic()
+        load.run(others=5.0, own=2.0)  # a neighbour takes 5 of 8 cores: 3 are left
+        assert cores.adapt_threads(start + 0.5) == 4  # within the period: no new reading
+        assert cores.adapt_threads(start + 1.0) == 3
+        assert torch.get_num_threads() == 3
+        load.run(others=7.6, own=1.0)
+        assert cores.adapt_threads(start + 2.0) == 1  # at least one
+        load.run(others=0.2, own=1.0)  # the neighbours are done: back to the budget, not more
+        assert cores.adapt_threads(start + 3.0) == 4
+        assert torch.get_num_threads() == 4
+        use_threads(4)  # an explicit budget is used as given
+        load.run(others=6.0, own=2.0)
+        assert cores.adapt_threads(start + 5.0) is None
+        assert torch.get_num_threads() == 4
+    finally:
+        use_threads(before)

@@ -11,7 +11,14 @@ than the cores idle when the budget is taken. The last rule matters: torch's Ope
 for each other at every operation, so two threads on two cores beside one unrelated busy process
 make a small model's training step 10-70x slower, while one thread keeps its speed
 (``benchmarks/bench_workers.py`` measures it). An explicit ``--threads N`` is used as given.
-The ``dno`` command also lets OpenMP threads wait passively (:func:`wait_passively`).
+
+Other load can also start after the budget was taken. So while a process with an automatic
+budget trains, :func:`adapt_threads` (called by the trainer at every step, acting about once a
+second) watches how many cores other processes keep busy and trains with what they leave idle,
+between 1 and the budget, back up when they are done. OpenMP threads keep the default wait
+policy (spin briefly, then sleep): ``OMP_WAIT_POLICY=PASSIVE``, which dno's command set before,
+made a quiet 2-core ``dno train`` of method_of_steps 2.8x slower (each operation waited for
+sleeping threads to wake), for a protection the adaptation now gives.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "THREAD_VARIABLES",
     "WorkerSlot",
+    "adapt_threads",
     "core_budget",
     "idle_cores",
     "plan_workers",
@@ -40,7 +48,6 @@ __all__ = [
     "usable_cores",
     "use_threads",
     "visible_devices",
-    "wait_passively",
 ]
 
 #: The variables that size the thread pools of OpenMP, MKL, OpenBLAS and numba in a new process.
@@ -51,8 +58,24 @@ THREAD_VARIABLES = (
 MAX_THREADS = 1024
 #: How long :func:`idle_cores` watches the CPUs (seconds).
 IDLE_WINDOW = 0.2
+#: How often :func:`adapt_threads` looks at the other processes' load (seconds).
+ADAPT_PERIOD = 1.0
 
 _applied: int | None = None
+_adaptation: _Adaptation | None = None
+
+
+@dataclass
+class _Adaptation:
+    """The state of :func:`adapt_threads`: the budget, the threads in use, the last reading."""
+
+    budget: int
+    threads: int
+    cpus: set[str]
+    wall: float
+    own: float
+    busy: int
+    total: int
 
 
 def usable_cores() -> int:
@@ -121,23 +144,16 @@ def core_budget(
     return share
 
 
-def wait_passively() -> None:
-    """Let OpenMP threads sleep, not spin, while they wait (``OMP_WAIT_POLICY=PASSIVE``).
+def use_threads(threads: int, adaptive: bool = False) -> int:
+    """Make this process compute with ``threads`` threads (torch intra- and inter-op, numba).
 
-    Read once, when torch loads its OpenMP runtime, so the ``dno`` command calls this first;
-    a value the user set is kept. Beside a busy process, a training step with two spinning
-    threads on two cores took 20-50x as long as with one; with passive waiting, about 2x
-    (``benchmarks/bench_workers.py``, part 0).
+    ``adaptive``: the budget was chosen automatically, so :func:`adapt_threads` may train with
+    fewer threads while other processes keep cores busy (never more than ``threads``).
     """
-    if "torch" not in sys.modules:
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
-def use_threads(threads: int) -> int:
-    """Make this process compute with ``threads`` threads (torch intra- and inter-op, numba)."""
-    global _applied
+    global _applied, _adaptation
     import torch
 
+    _adaptation = _start_adaptation(threads) if adaptive and threads > 1 else None
     torch.set_num_threads(threads)
     # inter-op threads can be set once, before any inter-op work; the first call wins
     with contextlib.suppress(RuntimeError):
@@ -149,6 +165,56 @@ def use_threads(threads: int) -> int:
         numba.set_num_threads(max(1, min(threads, limit)))
     _applied = threads
     return threads
+
+
+def adapt_threads(now: float | None = None) -> int | None:
+    """Follow other processes' load with this process's threads; the threads now in use.
+
+    A no-op (None) unless :func:`use_threads` was given an automatic budget of 2 or more
+    threads. At most once per :data:`ADAPT_PERIOD`: the usable cores' busy time minus this
+    process's own CPU time is the other processes' load, in cores; the threads become the cores
+    they leave, rounded, between 1 and the budget. Cheap enough to call at every training step.
+    """
+    state = _adaptation
+    if state is None:
+        return None
+    now = time.monotonic() if now is None else now
+    if now - state.wall < ADAPT_PERIOD:
+        return state.threads
+    try:
+        busy, total = _busy_ticks(state.cpus)
+    except (OSError, ValueError, IndexError):
+        return state.threads
+    own = time.process_time()
+    if total > state.total and now > state.wall:
+        cores = len(state.cpus) * (busy - state.busy) / (total - state.total)
+        others = max(0.0, cores - (own - state.own) / (now - state.wall))
+        threads = max(1, min(state.budget, round(len(state.cpus) - others)))
+        if threads != state.threads:
+            import torch
+
+            torch.set_num_threads(threads)
+            state.threads = threads
+    state.wall, state.own, state.busy, state.total = now, own, busy, total
+    return state.threads
+
+
+def _start_adaptation(budget: int) -> _Adaptation | None:
+    """The first reading for :func:`adapt_threads`; None where /proc/stat cannot be read."""
+    try:
+        cpus = {f"cpu{i}" for i in os.sched_getaffinity(0)}
+        busy, total = _busy_ticks(cpus)
+    except (AttributeError, OSError, ValueError, IndexError):  # not Linux
+        return None
+    return _Adaptation(budget, budget, cpus, time.monotonic(), time.process_time(), busy, total)
+
+
+def _busy_ticks(cpus: set[str]) -> tuple[int, int]:
+    """Busy and total ticks of the given CPUs so far, from /proc/stat."""
+    times = _cpu_times()
+    idle = sum(times[name][0] for name in cpus if name in times)
+    total = sum(times[name][1] for name in cpus if name in times)
+    return total - idle, total
 
 
 def applied_threads() -> int:
@@ -172,10 +238,12 @@ def thread_environment(
 
 @dataclass(frozen=True)
 class WorkerSlot:
-    """One local worker: the device it trains on (None: the study's) and its threads."""
+    """One local worker: the device it trains on (None: the study's) and its threads
+    (``adaptive``: an automatic share, see :func:`adapt_threads`)."""
 
     device: str | None
     threads: int
+    adaptive: bool = False
 
 
 def visible_devices() -> list[str]:
@@ -219,7 +287,7 @@ def plan_workers(
                 )
     count = workers if workers is not None else len(names)
     share = core_budget(count, threads, idle)
-    return [WorkerSlot(names[i % len(names)], share) for i in range(count)]
+    return [WorkerSlot(names[i % len(names)], share, threads is None) for i in range(count)]
 
 
 def _device_name(name: str) -> bool:

@@ -186,3 +186,17 @@ def test_an_unrolled_loss_trains_on_its_own_rollouts(
     assert results["status"] == "completed" and np.isfinite(results["best_val_rel_l2"])
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["rollout_steps"] == 3
+
+
+def test_every_training_step_lets_an_automatic_thread_budget_adapt(
+    linear_dde: data.Dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trainer calls ``dno._cores.adapt_threads`` before each training step."""
+    from dno.training import _trainer
+
+    calls: list[int] = []
+    monkeypatch.setattr(_trainer, "adapt_threads", lambda: calls.append(1))
+    config = resolve_config("stacked_history", FAST, {"max_epochs": 2, "m": 4})
+    train(config, linear_dde, tmp_path / "run", progress=False)
+    windows = len(data.make_windows(linear_dde.splits["train"], FAST["S"], 4, FAST["stride"]))
+    assert len(calls) == 2 * -(-windows // FAST["batch_size"])

@@ -118,7 +118,7 @@ def run_benchmark(
         Every run, in the order of the protocol (seed-major, then model).
     """
     slots = plan_workers(workers, devices, threads)
-    slots = [WorkerSlot(s.device or device, s.threads) for s in slots]
+    slots = [WorkerSlot(s.device or device, s.threads, s.adaptive) for s in slots]
     for slot in slots:  # an unavailable device fails now, not in every run
         select_device(slot.device or "auto")
     folder = Path(out)
@@ -156,7 +156,7 @@ def benchmark_runs(
 ) -> Iterator[RunResult]:
     """Each job ``(seed, model)``, trained or read back and tested, as it finishes."""
     if len(slots) == 1 or len(jobs) <= 1:
-        use_threads(slots[0].threads)
+        use_threads(slots[0].threads, adaptive=slots[0].adaptive)
         for seed, model in jobs:
             yield _run_job(protocol, data_path, runs, seed, model, slots[0].device)
         return
@@ -194,7 +194,7 @@ def _start_worker(queue: Any, parent: int) -> None:
     when the benchmark process is gone (killed), instead of training on as an orphan."""
     slot = queue.get()
     _SLOT.append(slot)
-    use_threads(slot.threads)
+    use_threads(slot.threads, adaptive=slot.adaptive)
     threading.Thread(target=_end_with, args=(parent,), daemon=True).start()
 
 

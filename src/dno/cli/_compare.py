@@ -100,7 +100,7 @@ class CompareCommand(Command, shared="-q --results --threads"):
             return 0
         plan = load_plan(args.file, seeds=args.seeds, max_epochs=args.max_epochs)
         dataset = read_dataset(ensure_dataset(plan.family, plan.data, args.quiet))
-        use_threads(core_budget(1, args.threads))
+        use_threads(core_budget(1, args.threads), adaptive=args.threads is None)
         result = run_comparison(
             plan, dataset, args.out, progress=not args.quiet, log=None if args.quiet else print
         )

@@ -99,7 +99,7 @@ class TrainCommand(Command, shared="-q --device --threads"):
         if args.overwrite and not args.resume:
             for name in (RUN_CONFIG, METRICS, FINAL_RESULTS):
                 (out / name).unlink(missing_ok=True)
-        use_threads(core_budget(1, args.threads))
+        use_threads(core_budget(1, args.threads), adaptive=args.threads is None)
         results = train(config, dataset, out, resume=args.resume, progress=not args.quiet)
         print(
             f"{results['status']}: {args.model} on {dataset.family}, best validation relative "

@@ -27,6 +27,7 @@ class WorkerCommand(Command, shared="-q --results --storage --device --threads")
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--study", required=True, help="the study name")
         parser.add_argument("--parent", type=int, help=argparse.SUPPRESS)
+        parser.add_argument("--adapt-threads", action="store_true", help=argparse.SUPPRESS)
         parser.add_argument("--wandb", action="store_true", help="log trials as W&B runs")
 
     def run(self, args: argparse.Namespace) -> int:
@@ -38,7 +39,7 @@ class WorkerCommand(Command, shared="-q --results --storage --device --threads")
             args.storage, args.study, Path(args.results),
             log=(lambda _: None) if args.quiet else print, wandb=args.wandb,
             threads=args.threads, device=args.device,
-            quiet=args.quiet,
+            quiet=args.quiet, adapt_threads=args.adapt_threads,
         )  # fmt: skip
         if not args.quiet:
             print(f"study {args.study}: {finished} trials finished")

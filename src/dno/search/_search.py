@@ -324,7 +324,7 @@ def run_search(options: SearchOptions, log: Log = print) -> dict[str, Any]:
     elif len(slots) > 1:
         _run_workers(options, url, spec, study, slots)
     else:
-        use_threads(slots[0].threads)
+        use_threads(slots[0].threads, adaptive=slots[0].adaptive)
         bar = progress_bar(spec.n_trials, done, options.progress, spec.name, "trial")
         try:
             run_trials(
@@ -340,7 +340,8 @@ def run_search(options: SearchOptions, log: Log = print) -> dict[str, Any]:
     rows = []
     # A program has no test split dno knows of: its studies end with the summary.
     if isinstance(runner, DnoModelRunner) and options.confirm_top > 0 and info["best"]:
-        use_threads(core_budget(1, options.threads))  # the workers are done: one run at a time
+        # the workers are done: one run at a time
+        use_threads(core_budget(1, options.threads), adaptive=options.threads is None)
         log(f"confirming the top {options.confirm_top} configurations on "
             f"{options.confirm_seeds} fresh seeds; scored once on the test split")  # fmt: skip
         rows = confirm_top(
@@ -399,14 +400,17 @@ def run_worker(
     threads: int | None = None,
     device: str | None = None,
     quiet: bool = False,
+    adapt_threads: bool = False,
 ) -> int:
     """Join an existing study and run its trials until it has enough (``dno worker``).
 
     Args:
         threads: this worker's core budget (default: every usable core not busy elsewhere).
         device: train on this device instead of the study's (e.g. ``cuda:1``).
+        adapt_threads: ``threads`` is an automatic share (a local worker of ``dno search``), so
+            fewer may be used while other processes keep cores busy.
     """
-    use_threads(core_budget(1, threads))
+    use_threads(core_budget(1, threads), adaptive=threads is None or adapt_threads)
     _quiet_optuna(quiet)
     storage, _ = open_storage(storage_url, results, study_name)
     try:
@@ -432,6 +436,7 @@ def _run_workers(
     children = []
     for slot in slots:
         own = ["--threads", str(slot.threads)] + (["--device", slot.device] if slot.device else [])
+        own += ["--adapt-threads"] if slot.adaptive else []
         env = {**os.environ, **thread_environment(slot.threads)}
         child = subprocess.Popen(
             command + own, start_new_session=True, stdout=subprocess.DEVNULL, env=env

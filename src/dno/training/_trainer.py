@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from dno import __version__
-from dno._cores import select_device
+from dno._cores import adapt_threads, select_device
 from dno.data import Dataset, Normalizer, WindowSet, make_windows
 from dno.errors import DnoError, UsageError
 from dno.evaluation import score_checkpoint
@@ -296,6 +296,7 @@ def _train_epoch(s: Session, epoch: int) -> float:
     epoch_order = torch.from_numpy(order).to(s.device)  # one copy per epoch, not per step
     total = 0.0
     for start in range(0, len(order), s.batch_size):
+        adapt_threads()  # fewer threads while other processes keep cores busy (automatic budgets)
         index = epoch_order[start : start + s.batch_size]
         with torch.autocast(s.device.type, dtype=torch.float16, enabled=s.scaler.is_enabled()):
             prediction = _predict(s, history[index], cond[index])
