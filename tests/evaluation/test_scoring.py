@@ -53,7 +53,11 @@ def test_in_memory_and_checkpoint_give_the_same_scores(tmp_path: Path) -> None:
     cond = torch.from_numpy(normalizer.cond(windows.params))
     with torch.no_grad():
         rollout = model.eval().rollout(state, cond, horizon=S - 1).numpy()
-    np.testing.assert_allclose(memory.prediction, normalizer.unstate(rollout.astype(np.float64)))
+    # float32 products over batches of 2 and of all windows may round differently (seen: 1.2e-7
+    # relative on one CPU): equal to float32 precision, not bit for bit
+    np.testing.assert_allclose(
+        memory.prediction, normalizer.unstate(rollout.astype(np.float64)), rtol=1e-6
+    )
     assert memory.rollout is not None and memory.rollout.relative_l2 == memory.relative_l2
     with pytest.raises(UsageError, match="needs the normalization"):
         score_checkpoint(model, windows)
