@@ -43,12 +43,20 @@ at this model size); step part 0: 2 threads beside a busy process 139 ms with th
 policy, 5.9 ms with PASSIVE; program sweep 98 / 187 / 356 / 604 trials/min for 1 / 2 / 4 / 8
 workers (journal).
 
-Part 0 again on 2026-12-01 (2 cores, two runs): quiet, 2 threads 7.6-9.0 ms with the default
-policy, 22.7-26.5 ms with PASSIVE (which the ``dno`` command set until then: a quiet
-``dno train`` of method_of_steps on 256 Mackey-Glass trajectories, 6 epochs, trained in 9.3-9.7 s
-with it and 3.2-3.6 s without), 9.3-9.9 ms adaptive; beside a busy process 29-42 ms with the
-default policy, 11-12 ms with PASSIVE, 6.4-8.4 ms adaptive (down to one thread about a second
-after the neighbour appears, back to two when it is gone).
+Again on 2026-12-01, after the ``dno`` command stopped setting ``OMP_WAIT_POLICY=PASSIVE`` and
+automatic budgets began to adapt (2 cores, three runs of part 0). Part 0: quiet, 2 threads
+7.6-9.0 ms with the default policy, 21-27 ms with PASSIVE, 7.4-9.9 ms adaptive; beside a busy
+process 29-42 ms with the default policy, 11-12 ms with PASSIVE, 6.4-8.4 ms adaptive (one thread
+about a second after the neighbour appears, two again when it is gone). A quiet ``dno train`` of
+method_of_steps (256 Mackey-Glass trajectories, 6 epochs) trained in 9.3-9.7 s with PASSIVE and
+3.2-3.6 s without. Parts 1-2 (3 rounds): 1 worker 18.1 s, 2 workers 18.5 s (0.98x: FAIL of the
+1.6 target), 2 workers with every core each 71-123 s (explicit ``--threads``: no adaptation),
+1 worker beside a busy process 20.3 s (1.12x of quiet), beside it with every core 48-51 s. The
+previous commit's code on the same day: 1 worker 39.6 s, 2 workers 19.2 s: the single worker had
+been slowed 2.1x by passive waiting, which the 2-worker speed-up measured. At this size one
+worker with two threads is about as fast per step as one with one thread, and the second
+worker's start (a process importing torch, reading the data: about 5 s) is a third of the run;
+with 16 trials x 16 epochs, 1 worker 49.0 s, 2 workers 34.6 s (1.42x).
 """
 
 from __future__ import annotations
