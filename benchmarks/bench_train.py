@@ -132,6 +132,7 @@ every size dno uses.
 from __future__ import annotations
 
 import argparse
+import collections
 import functools
 import json
 import math
@@ -553,39 +554,27 @@ def _floor_seed_sizes(seed_src: str | None, seconds: float, repeats: int) -> int
         rates = _interleaved(steps, SEED_BATCH, seconds, repeats)
         with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
             ours()
-        counts: dict[tuple[str, str], int] = {}
-        for event in prof.events():
-            if event.name in _PRODUCTS:
-                key = (event.name, json.dumps(event.input_shapes))
-                counts[key] = counts.get(key, 0) + 1
+        counts = collections.Counter(
+            (event.name, json.dumps(event.input_shapes))
+            for event in prof.events()
+            if event.name in _PRODUCTS
+        )
         floor, macs = 0.0, 0
         for (name, shapes), count in counts.items():
             operands = [torch.randn(*shape) for shape in json.loads(shapes) if shape]
             a, b = operands[-2:]
             macs += count * math.prod(a.shape) * b.shape[-1]
-            best = math.inf
+            product = functools.partial(_PRODUCTS[name], *operands)
+            fastest = 0.0  # calls per second, the best block on 1 or on 2 threads
             for threads in (1, 2):
                 torch.set_num_threads(threads)
-                best = min(best, _seconds_per_call(functools.partial(_PRODUCTS[name], *operands)))
-            floor += count * best
+                fastest = max(fastest, *_interleaved({"call": product}, 1, 0.05, 5)["call"])
+            floor += count / fastest
         step_ms = 1e3 * SEED_BATCH / _median(rates["dno"])
         seed_rate = _median(rates["seed"]) if seed_src else SEED_RECORDED[spec["row"]]
         seed = f"{1e3 * SEED_BATCH / seed_rate / 3:>7.2f}"
         print(f"{spec['row']:<62} {macs / 1e6:>6.0f} {1e3 * floor:>7.2f} {step_ms:>7.2f} {seed}")
     return 0
-
-
-def _seconds_per_call(call: Callable[[], object], calls: int = 50, rounds: int = 5) -> float:
-    """The best of ``rounds`` mean times of ``calls`` calls, after a warm-up."""
-    for _ in range(5):
-        call()
-    best = math.inf
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(calls):
-            call()
-        best = min(best, (time.perf_counter() - start) / calls)
-    return best
 
 
 def _median(values: list[float]) -> float:

@@ -46,6 +46,7 @@ __all__ = [
     "select_device",
     "thread_environment",
     "usable_cores",
+    "use_budget",
     "use_threads",
     "visible_devices",
 ]
@@ -167,6 +168,12 @@ def use_threads(threads: int, adaptive: bool = False) -> int:
     return threads
 
 
+def use_budget(threads: int | None) -> int:
+    """Use one process's budget: ``threads`` as given (``--threads``), or :func:`core_budget`'s
+    share, adaptive (:func:`adapt_threads`)."""
+    return use_threads(core_budget(1, threads), adaptive=threads is None)
+
+
 def adapt_threads(now: float | None = None) -> int | None:
     """Follow other processes' load with this process's threads; the threads now in use.
 
@@ -186,7 +193,7 @@ def adapt_threads(now: float | None = None) -> int | None:
     except (OSError, ValueError, IndexError):
         return state.threads
     own = time.process_time()
-    if total > state.total and now > state.wall:
+    if total > state.total:
         cores = len(state.cpus) * (busy - state.busy) / (total - state.total)
         others = max(0.0, cores - (own - state.own) / (now - state.wall))
         threads = max(1, min(state.budget, round(len(state.cpus) - others)))

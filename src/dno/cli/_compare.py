@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dno._cores import core_budget, use_threads
+from dno._cores import use_budget
 from dno.cli._args import positive_int, seed_count
 from dno.cli._base import Command
 from dno.cli._train import ensure_dataset
@@ -100,7 +100,7 @@ class CompareCommand(Command, shared="-q --results --threads"):
             return 0
         plan = load_plan(args.file, seeds=args.seeds, max_epochs=args.max_epochs)
         dataset = read_dataset(ensure_dataset(plan.family, plan.data, args.quiet))
-        use_threads(core_budget(1, args.threads), adaptive=args.threads is None)
+        use_budget(args.threads)
         result = run_comparison(
             plan, dataset, args.out, progress=not args.quiet, log=None if args.quiet else print
         )

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from dno._cores import core_budget, use_threads
+from dno._cores import use_budget
 from dno.cli._args import non_negative_int, positive_int
 from dno.cli._base import Command
 from dno.data import generate_dataset, read_dataset
@@ -99,7 +99,7 @@ class TrainCommand(Command, shared="-q --device --threads"):
         if args.overwrite and not args.resume:
             for name in (RUN_CONFIG, METRICS, FINAL_RESULTS):
                 (out / name).unlink(missing_ok=True)
-        use_threads(core_budget(1, args.threads), adaptive=args.threads is None)
+        use_budget(args.threads)
         results = train(config, dataset, out, resume=args.resume, progress=not args.quiet)
         print(
             f"{results['status']}: {args.model} on {dataset.family}, best validation relative "

@@ -14,7 +14,14 @@ from typing import Any
 
 import optuna
 
-from dno._cores import WorkerSlot, core_budget, plan_workers, thread_environment, use_threads
+from dno._cores import (
+    WorkerSlot,
+    core_budget,
+    plan_workers,
+    thread_environment,
+    use_budget,
+    use_threads,
+)
 from dno._limits import MAX_SEEDS, MAX_TRIALS, Rule, at_least, check_fields, is_number, one_of
 from dno._names import check_name, slug
 from dno.data import read_dataset
@@ -340,8 +347,7 @@ def run_search(options: SearchOptions, log: Log = print) -> dict[str, Any]:
     rows = []
     # A program has no test split dno knows of: its studies end with the summary.
     if isinstance(runner, DnoModelRunner) and options.confirm_top > 0 and info["best"]:
-        # the workers are done: one run at a time
-        use_threads(core_budget(1, options.threads), adaptive=options.threads is None)
+        use_budget(options.threads)  # the workers are done: one run at a time
         log(f"confirming the top {options.confirm_top} configurations on "
             f"{options.confirm_seeds} fresh seeds; scored once on the test split")  # fmt: skip
         rows = confirm_top(
