@@ -155,15 +155,16 @@ def use_threads(threads: int, adaptive: bool = False) -> int:
     import torch
 
     _adaptation = _start_adaptation(threads) if adaptive and threads > 1 else None
-    torch.set_num_threads(threads)
-    # inter-op threads can be set once, before any inter-op work; the first call wins
-    with contextlib.suppress(RuntimeError):
-        torch.set_num_interop_threads(threads)
     if "numba" in sys.modules:
         import numba
 
         limit = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
+        # first: with numba's OpenMP layer this resets the OpenMP threads torch also uses
         numba.set_num_threads(max(1, min(threads, limit)))
+    torch.set_num_threads(threads)
+    # inter-op threads can be set once, before any inter-op work; the first call wins
+    with contextlib.suppress(RuntimeError):
+        torch.set_num_interop_threads(threads)
     _applied = threads
     return threads
 
