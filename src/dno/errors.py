@@ -7,7 +7,10 @@ with status 2 for :class:`UsageError` and 1 for :class:`DnoError`; no traceback 
 
 from __future__ import annotations
 
-__all__ = ["DnoError", "DnoWarning", "UsageError"]
+import difflib
+from collections.abc import Iterable
+
+__all__ = ["DnoError", "DnoWarning", "UsageError", "unknown_name"]
 
 
 class DnoError(Exception):
@@ -27,3 +30,23 @@ class DnoWarning(UserWarning):
 
     The command line prints it as one ``dno: warning: ...`` line on stderr and goes on.
     """
+
+
+def unknown_name(kind: str, name: object, valid: Iterable[str], *, hint: str = "") -> UsageError:
+    """The one error for a name dno does not know: the valid names and the closest match.
+
+    Args:
+        kind: what the name is, in the user's words (``"model"``, ``"metric"``, ``"--set key"``).
+        name: the name given.
+        valid: every name that would have been accepted.
+        hint: an optional last sentence (where the names come from, how to list them).
+
+    Example:
+        >>> str(unknown_name("family", "mackay", ["mackey", "neutral"]))
+        "unknown family 'mackay' (did you mean 'mackey'?); expected one of: mackey, neutral"
+    """
+    names = sorted(dict.fromkeys(valid))
+    close = difflib.get_close_matches(str(name), names, n=1, cutoff=0.6)
+    guess = f" (did you mean {close[0]!r}?)" if close else ""
+    tail = f". {hint}" if hint else ""
+    return UsageError(f"unknown {kind} {name!r}{guess}; expected one of: {', '.join(names)}{tail}")
