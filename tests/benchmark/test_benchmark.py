@@ -24,10 +24,12 @@ from dno.benchmark import (
     parse_protocol,
     run_benchmark,
     shipped_protocols,
+    write_leaderboard,
 )
 from dno.cli import main
 from dno.compare import describe
 from dno.errors import DnoWarning, UsageError
+from dno.evaluation import METRICS
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*seeds; a benchmark wants")
 
@@ -62,21 +64,22 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_leaderboard_numbers_are_the_runs_evaluation_files(tiny: Path) -> None:
     board = json.loads((tiny / "leaderboard.json").read_text())
-    keys = {
-        "one_step_rel_l2": "one_step_relative_l2",
-        "rollout_rel_l2": "rollout_relative_l2",
-        "valid_time": "valid_time",
-        "amplitude_ratio": "amplitude_ratio",
-        "parameters": "parameters",
-    }
+    keys = ("rel_l2", "rollout_rel_l2", "valid_time", "amplitude_ratio", "parameters")
+    assert list(board["metrics"]) == [*keys, "train_seconds"]  # the table's names
+    assert board["metrics"]["valid_time"] == {
+        "label": "valid time", "unit": "tau", "direction": "maximize",
+        "description": METRICS["valid_time"].description,
+    }  # fmt: skip
     for model in ("method_of_steps", "fno"):
         for i, seed in enumerate((0, 1)):
             run = tiny / "runs" / model / f"seed-{seed}"
             summary = json.loads((run / "evaluation_test.json").read_text())["summary"]
             results = json.loads((run / "final_results.json").read_text())
             assert summary["horizon_delays"] == 2
-            for metric, key in keys.items():
-                assert board["values"][metric][model][i] == summary[key]
+            # every run validated on the protocol's horizon and kept its epoch by select
+            assert results["val_horizon_delays"] == 2 and results["select"] == "val_rel_l2"
+            for metric in keys:
+                assert board["values"][metric][model][i] == summary[metric]
             assert board["values"]["train_seconds"][model][i] == results["seconds"]
         for metric in keys:
             mean = board["summaries"][metric][model]["mean"]
@@ -97,13 +100,13 @@ def test_leaderboard_numbers_are_the_runs_evaluation_files(tiny: Path) -> None:
 def test_leaderboard_page_and_markdown(tiny: Path) -> None:
     markdown = (tiny / "leaderboard.md").read_text()
     assert "# Benchmark: tiny" in markdown
-    assert "## Paired against fno: rollout rel L2 (test)" in markdown
+    assert "## Paired against fno: rollout rel. L2 (test)" in markdown
     assert "fno (baseline)" in markdown
     assert "too few seeds" in markdown  # 2 seeds: no p-value, and the table says why
     page = (tiny / "report" / "index.html").read_text()
     assert "Benchmark: tiny" in page and "method_of_steps" in page
     figures = tiny / "report" / "figures" / "tiny"
-    for key in ("box_rollout_rel_l2", "box_one_step_rel_l2", "rollout_curves"):
+    for key in ("box_rollout_rel_l2", "box_rel_l2", "rollout_curves"):
         assert (figures / f"{key}.png").stat().st_size > 0
         assert (figures / f"{key}.html").is_file()
     record = json.loads((tiny / "benchmark.json").read_text())
@@ -243,8 +246,8 @@ def test_failed_runs_are_left_out_of_the_statistics() -> None:
     protocol = parse_protocol({**TINY, "seeds": 5}, source="tiny")
     runs = [
         bench_run.RunResult(model, seed, f"runs/{model}/seed-{seed}", "completed",
-                            evaluation={"one_step_relative_l2": 0.1 + seed,
-                                        "rollout_relative_l2": 0.2 + seed,
+                            evaluation={"rel_l2": 0.1 + seed,
+                                        "rollout_rel_l2": 0.2 + seed,
                                         "valid_time": 1.0, "amplitude_ratio": 0.9,
                                         "parameters": 10}, train_seconds=1.0)
         for seed in protocol.seeds for model in protocol.models
@@ -255,6 +258,34 @@ def test_failed_runs_are_left_out_of_the_statistics() -> None:
     assert first[0] is None and first[1:] == [1.2, 2.2, 3.2, 4.2]
     assert board.summaries["rollout_rel_l2"]["method_of_steps"] == describe(first)
     assert not math.isnan(board.summaries["rollout_rel_l2"]["fno"].mean or math.nan)
+
+
+def test_a_non_finite_score_is_marked_and_left_out_with_a_warning(tmp_path: Path) -> None:
+    """A rollout that blew up (the evaluation's JSON holds null for its NaN) is marked NaN in
+    every output and left out of the statistics, with a warning that counts it."""
+    protocol = parse_protocol({**TINY, "seeds": 5}, source="tiny")
+    runs = [
+        bench_run.RunResult(model, seed, f"runs/{model}/seed-{seed}", "completed",
+                            evaluation={"rel_l2": 0.1 + seed, "rollout_rel_l2": 0.2 + seed,
+                                        "valid_time": 1.0, "amplitude_ratio": 0.9,
+                                        "parameters": 10, "horizon_delays": 2},
+                            train_seconds=1.0)
+        for seed in protocol.seeds for model in protocol.models
+    ]  # fmt: skip
+    runs[2].evaluation = {**runs[2].evaluation, "rollout_rel_l2": None}  # method_of_steps seed 1
+    with pytest.warns(DnoWarning, match="1 finished runs have a non-finite test rollout_rel_l2"):
+        board = build_leaderboard(protocol, runs)
+    assert board.nonfinite == {"rollout_rel_l2": [("method_of_steps", 1)]}
+    assert board.values["rollout_rel_l2"]["method_of_steps"] == [0.2, None, 2.2, 3.2, 4.2]
+    assert board.summaries["rollout_rel_l2"]["method_of_steps"].n == 4
+    files = write_leaderboard(board, tmp_path)
+    markdown = files["md"].read_text()
+    assert "(1 NaN)" in markdown and "Non-finite rollout_rel_l2" in markdown
+    rows = list(csv.DictReader(files["runs"].open()))
+    assert [r["nonfinite"] for r in rows if r["seed"] == "1"] == ["rollout_rel_l2", ""]
+    assert json.loads(files["json"].read_text())["nonfinite"] == {
+        "rollout_rel_l2": [["method_of_steps", 1]]
+    }
 
 
 def _spawned_children(parent: int) -> list[int]:

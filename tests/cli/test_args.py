@@ -9,7 +9,7 @@ from dno.cli._args import SHARED_FLAGS
 
 #: The commands that take each shared flag.
 TAKEN_BY = {
-    "-q": {"generate", "train", "search", "worker", "compare", "report", "benchmark"},
+    "-q": {"generate", "train", "search", "worker", "compare", "report", "benchmark", "metrics"},
     "--results": {"search", "worker", "trials", "replay", "compare", "report"},
     "--storage": {"search", "worker", "trials", "replay", "report"},
     "--device": {"train", "search", "worker", "evaluate", "benchmark"},

@@ -15,7 +15,8 @@ import dno.data as data
 from dno.cli import main
 from dno.compare import load_plan, parse_plan, run_comparison, write_comparison
 from dno.errors import UsageError
-from dno.evaluation import score_checkpoint
+from dno.evaluation import EvaluationConfig, evaluation_windows, score_checkpoint, score_run
+from dno.models import load_checkpoint
 
 
 def _run(argv: list[str]) -> int:
@@ -141,7 +142,7 @@ def test_a_failed_run_is_recorded_and_counted(
     assert snorm.rank == 2  # no successful seed: ranked last
     plain = next(r for r in result.rows if r.approach == "plain")
     best = json.loads((result.folder / "plain" / "seed-3" / "final_results.json").read_text())
-    assert plain.values == [best["best_val_rel_l2"]]
+    assert plain.values == [best["val_rel_l2"]]
     md = write_comparison(result)["md"].read_text()
     assert "0/1" in md and "snorm: 1 of 1 seeds failed (seed 3: RuntimeError" in md
 
@@ -149,8 +150,9 @@ def test_a_failed_run_is_recorded_and_counted(
 def test_training_compare_and_score_checkpoint_score_alike(
     dataset_path: Path, tmp_path: Path
 ) -> None:
-    """One scoring path: training's recorded best validation rel. L2, ``dno compare``'s rel_l2
-    on val and score_checkpoint of the restored best weights are the same number."""
+    """One scoring path: training's recorded validation rel. L2 of the kept weights,
+    ``dno compare``'s rel_l2 on val (recomputed from best.pt) and score_checkpoint of the
+    restored weights on the validation windows are the same number."""
     dataset = data.read_dataset(dataset_path)
     by_training = run_comparison(
         parse_plan(_plan(dataset_path, seeds=[0], metric="val_rel_l2")), dataset, tmp_path
@@ -159,12 +161,17 @@ def test_training_compare_and_score_checkpoint_score_alike(
     by_scoring = run_comparison(parse_plan(_plan(dataset_path, seeds=[0], metric=val)), dataset,
                                 tmp_path)  # fmt: skip
     assert [r.value for r in by_scoring.runs] == [r.value for r in by_training.runs]
-    assert not any(r.trained for r in by_scoring.runs)  # read back, scored from best.pt
+    assert not any(r.trained for r in by_scoring.runs)  # read back
     for run in by_training.runs:
         final = json.loads((run.path / "final_results.json").read_text())
-        scores = score_checkpoint(run.path / "artifacts" / "best.pt", dataset.splits["val"])
-        assert scores.relative_l2 == final["best_val_rel_l2"] == final["restored_val_rel_l2"]
-        assert scores.prediction.shape == scores.truth.shape
+        best = run.path / "artifacts" / "best.pt"
+        model, _ = load_checkpoint(best)
+        windows = evaluation_windows(dataset.splits["val"], model.S, EvaluationConfig())
+        scores = score_checkpoint(best, windows)
+        assert scores.relative_l2 == pytest.approx(final["val_rel_l2"], rel=1e-6)
+        assert final["val_rel_l2"] == final["best_score"]
+        recomputed = score_run(run.path, "val", ["rel_l2"])["rel_l2"]
+        assert recomputed == pytest.approx(final["val_rel_l2"], rel=1e-6)
 
 
 BAD_FILES = [
@@ -179,12 +186,14 @@ BAD_FILES = [
     ({"approaches": ["plain", "b"]}, "'approaches' must map approach names"),
     ({"family": ["neutral"]}, "family ['neutral']"),
     ({"seeds": "three"}, "seeds 'three'"),
-    ({"metric": {"name": ["rel_l2"]}}, "metric ['rel_l2']"),
+    ({"metric": {"name": ["rel_l2"]}}, "metric name ['rel_l2']"),
     ({"alpha": "small"}, "alpha"),
     ({"data": 3}, "data 3"),
     ({"seeds": 0}, "seeds 0"),
-    ({"metric": {"name": "accuracy"}}, "metric 'accuracy'"),
-    ({"metric": {"name": "val_rel_l2", "split": "test"}}, "on split 'test'"),
+    ({"metric": {"name": "accuracy"}}, "unknown metric 'accuracy'"),
+    ({"metric": {"name": "val_rel_l2", "split": "test"}}, "is on val, not split 'test'"),
+    ({"metric": {"name": "rollout_rel_lt"}}, "did you mean 'rollout_rel_l2'"),
+    ({"metric": {"name": "amplitude_ratio"}}, "no direction to rank by"),
     ({"family": "mackey"}, "holds 'neutral' data"),
     ({"seed": 3}, "'seed' is not allowed"),
     ({"approaches": {"plain": {"model": "fno", "sett": {}}, "b": {}}}, "unknown key 'sett'"),

@@ -74,7 +74,11 @@ def test_json_has_every_metric_and_no_nan(
     assert written["cost"]["parameters"] > 0 and written["cost"]["samples_per_second"] > 0
     assert written["spectral"]["diagnosis"]["spectral"]["power_ratio"]
     final = _no_nan((folder / "final_results.json").read_text())
-    assert final["status"] == "completed" and "best_val_rel_l2" in final  # kept
+    assert final["status"] == "completed" and "val_rel_l2" in final  # kept
+    summary = written["summary"]  # the metric table's names and values
+    assert summary["rel_l2"] == written["one_step"]["relative_l2"]
+    assert summary["rollout_rel_l2"] == written["rollout"]["relative_l2"]
+    assert summary["noise_gain"] == written["stability"]["rollout"]["gain"][0][-1]
     assert final["evaluation"]["val"] == written["summary"]
     assert "rollout relative" not in format_evaluation(written)  # the table, not the keys
     assert "horizon           2 delays = 30 slices" in format_evaluation(written)

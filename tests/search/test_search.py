@@ -290,7 +290,9 @@ def test_multi_objective_study_has_a_pareto_front(dataset: Path, tmp_path: Path)
     result = run_search(opts, log=quiet)
     study = study_of(opts, "m")
     assert len(study.directions) == 2 and study.best_trials
-    assert set(result["summary"]["best"]["objectives"]) == {"val_rel_l2", "n_parameters"}
+    # n_parameters, the name before the metric table, is read as parameters
+    assert set(result["summary"]["best"]["objectives"]) == {"val_rel_l2", "parameters"}
+    assert study.metric_names == ["val_rel_l2", "parameters"]
 
 
 def test_trials_and_replay_commands(

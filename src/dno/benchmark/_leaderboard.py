@@ -3,7 +3,10 @@ seeds, and paired comparisons against the baseline with ``dno compare``'s statis
 
 Every number comes from the runs' own files: the test split's ``evaluation_test.json`` summary
 (one-step and rollout relative L2 on the protocol's horizon, valid time, amplitude ratio,
-parameters) and ``final_results.json`` (training seconds, best validation relative L2). Means,
+parameters) and ``final_results.json`` (training seconds, the selected validation score); the
+columns, their labels and directions are the metric table's (:data:`LEADERBOARD_METRICS`). A run
+whose score is not finite (a rollout that blew up) is marked as such in every file and left out
+of the statistics, with a warning that counts it. Means,
 sample standard deviations and seeded percentile-bootstrap intervals are
 :func:`dno.compare.describe`; the paired comparisons are :func:`dno.compare.compare_approaches`
 (Wilcoxon signed-rank on the per-seed differences, Welch alongside, Holm across the models,
@@ -17,8 +20,9 @@ the protocol, each seed's values, each statistic, the column meanings, the refer
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +37,7 @@ from dno.compare import (
     BOOTSTRAP_SEED,
     ApproachStats,
     ComparisonResult,
-    Metric,
+    RankedBy,
     RunRecord,
     Summary,
     compare_approaches,
@@ -43,6 +47,8 @@ from dno.compare import (
     notes,
     number_cell,
 )
+from dno.errors import DnoWarning
+from dno.evaluation import METRICS, canonical_names, get_metric
 from dno.tracking import (
     LEADERBOARD_CSV,
     LEADERBOARD_JSON,
@@ -59,16 +65,8 @@ __all__ = [
     "ratio_to_baseline", "run_values", "write_leaderboard",
 ]  # fmt: skip
 
-#: Where each leaderboard metric is read: the evaluation summary's key, or the run's.
-_SOURCES = {
-    "one_step_rel_l2": "one_step_relative_l2",
-    "rollout_rel_l2": "rollout_relative_l2",
-    "valid_time": "valid_time",
-    "amplitude_ratio": "amplitude_ratio",
-    "parameters": "parameters",
-}
 #: The paired comparisons: the protocol's metric first, then these if different.
-_PAIRED = ("rollout_rel_l2", "one_step_rel_l2")
+_PAIRED = ("rollout_rel_l2", "rel_l2")
 _DASH = "—"
 
 
@@ -79,9 +77,12 @@ class Leaderboard:
     Attributes:
         protocol: the protocol as run.
         runs: every model x seed (failed runs included, with their reasons).
-        values: metric -> model -> per-seed values (None: the run failed), seeds in order.
+        values: metric -> model -> per-seed values (None: the run failed or the value is not
+            finite), seeds in order.
         summaries: metric -> model -> :class:`~dno.compare.Summary` of the finite values.
         comparisons: metric -> ranked :class:`~dno.compare.ApproachStats` against the baseline.
+        nonfinite: metric -> ``(model, seed)`` of the finished runs whose value is NaN or
+            infinite (left out of the statistics, and said).
         wall_seconds: the benchmark's wall time, if known.
     """
 
@@ -90,7 +91,13 @@ class Leaderboard:
     values: dict[str, dict[str, list[float | None]]]
     summaries: dict[str, dict[str, Summary]]
     comparisons: dict[str, list[ApproachStats]]
+    nonfinite: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     wall_seconds: float | None = None
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """The leaderboard's columns: :data:`LEADERBOARD_METRICS`, and the protocol's metric."""
+        return tuple(dict.fromkeys([*LEADERBOARD_METRICS, self.protocol.metric]))
 
     @property
     def ranking(self) -> list[ApproachStats]:
@@ -99,29 +106,53 @@ class Leaderboard:
 
 
 def run_values(run: RunResult) -> dict[str, float | None]:
-    """One run's leaderboard metrics (None where the run failed or a value is not finite)."""
+    """One run's leaderboard metrics, as recorded: None where the run failed; a non-finite score
+    stays NaN here (see :func:`build_leaderboard`)."""
+    names = tuple(dict.fromkeys([*LEADERBOARD_METRICS, *METRICS]))
     if not run.ok:
-        return dict.fromkeys(LEADERBOARD_METRICS)
-    found: dict[str, Any] = {k: run.evaluation.get(v) for k, v in _SOURCES.items()}
-    found["train_seconds"] = run.train_seconds
-    return {
-        k: float(v) if isinstance(v, int | float) and math.isfinite(v) else None
-        for k, v in found.items()
-    }
+        return dict.fromkeys(names)
+    found = canonical_names(run.evaluation)
+    if run.train_seconds is not None:
+        found["train_seconds"] = run.train_seconds
+    values: dict[str, float | None] = {}
+    for name in names:
+        value = found.get(name)
+        if value is None and name in found:
+            value = math.nan  # JSON has no NaN: a score the evaluation could not give
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        values[name] = float(value) if number and value is not None else None
+    return values
 
 
 def build_leaderboard(
     protocol: Protocol, runs: Sequence[RunResult], wall_seconds: float | None = None
 ) -> Leaderboard:
-    """Statistics of ``runs`` (every model x seed of ``protocol``)."""
+    """Statistics of ``runs`` (every model x seed of ``protocol``); a non-finite score of a
+    finished run is left out of the statistics with a warning that counts it."""
     by_key = {(r.model, r.seed): run_values(r) for r in runs}
-    values = {
-        metric: {
-            model: [by_key.get((model, seed), {}).get(metric) for seed in protocol.seeds]
-            for model in protocol.models
-        }
-        for metric in LEADERBOARD_METRICS
-    }
+    names = tuple(dict.fromkeys([*LEADERBOARD_METRICS, protocol.metric]))
+    nonfinite: dict[str, list[tuple[str, int]]] = {}
+    values: dict[str, dict[str, list[float | None]]] = {}
+    for metric in names:
+        values[metric] = {}
+        for model in protocol.models:
+            row = []
+            for seed in protocol.seeds:
+                value = by_key.get((model, seed), {}).get(metric)
+                if value is not None and not math.isfinite(value):
+                    nonfinite.setdefault(metric, []).append((model, seed))
+                    value = None
+                row.append(value)
+            values[metric][model] = row
+    for metric, where in nonfinite.items():
+        shown = ", ".join(f"{model} seed {seed}" for model, seed in where[:5])
+        more = f" and {len(where) - 5} more" if len(where) > 5 else ""
+        warnings.warn(
+            f"{len(where)} finished runs have a non-finite test {metric} ({shown}{more}): "
+            "marked NaN and left out of its statistics",
+            DnoWarning,
+            stacklevel=2,
+        )
     summaries = {
         metric: {
             model: describe(v, resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
@@ -134,14 +165,16 @@ def build_leaderboard(
         metric: compare_approaches(
             values[metric],
             plan.baseline,
-            lower_is_better=LEADERBOARD_METRICS[metric][1] != 1,
+            lower_is_better=get_metric(metric).lower_is_better,
             alpha=plan.alpha,
             resamples=BOOTSTRAP_RESAMPLES,
             seed=BOOTSTRAP_SEED,
         )
         for metric in dict.fromkeys([protocol.metric, *_PAIRED])
     }
-    return Leaderboard(protocol, list(runs), values, summaries, comparisons, wall_seconds)
+    return Leaderboard(
+        protocol, list(runs), values, summaries, comparisons, nonfinite, wall_seconds
+    )
 
 
 def _interval(s: Summary, digits: int = 3) -> str:
@@ -153,26 +186,46 @@ def _interval(s: Summary, digits: int = 3) -> str:
     return f"{number_cell(s.mean, digits)} [{low}, {high}]"
 
 
+def _runs_ok(board: Leaderboard, model: str) -> int:
+    """How many of a model's runs finished and were tested."""
+    return sum(r.ok for r in board.runs if r.model == model)
+
+
+def _nan_count(board: Leaderboard, metric: str, model: str) -> int:
+    return sum(m == model for m, _ in board.nonfinite.get(metric, []))
+
+
+def _cell(board: Leaderboard, metric: str, model: str) -> str:
+    """A metric's cell: mean [95% CI] (a count's mean in its own form), NaNs counted."""
+    s, unit = board.summaries[metric][model], get_metric(metric).unit
+    if unit == "parameters":
+        text = _DASH if s.mean is None else f"{s.mean:,.0f}"
+    elif unit == "s":
+        text = _DASH if s.mean is None else f"{s.mean:.1f}"
+    else:
+        text = _interval(s)
+    nans = _nan_count(board, metric, model)
+    return f"{text} ({nans} NaN)" if nans else text
+
+
 def _main_table(board: Leaderboard) -> str:
     """Per model, in the ranking's order: mean [95% CI] of every metric."""
     baseline = board.protocol.plan.baseline
-    header = ["rank", "model", "runs ok"] + [label for label, _ in LEADERBOARD_METRICS.values()]
+    header = ["rank", "model", "runs ok"] + [_label(m) for m in board.metrics]
     body = []
     for row in board.ranking:
         name = row.approach
-        ok = sum(v is not None for v in board.values["rollout_rel_l2"][name])
         cells = [str(row.rank), f"{name} (baseline)" if name == baseline else name,
-                 f"{ok}/{len(board.protocol.seeds)}"]  # fmt: skip
-        for metric in LEADERBOARD_METRICS:
-            s = board.summaries[metric][name]
-            if metric == "parameters":
-                cells.append(_DASH if s.mean is None else f"{s.mean:,.0f}")
-            elif metric == "train_seconds":
-                cells.append(_DASH if s.mean is None else f"{s.mean:.1f}")
-            else:
-                cells.append(_interval(s))
-        body.append(cells)
+                 f"{_runs_ok(board, name)}/{len(board.protocol.seeds)}"]  # fmt: skip
+        body.append(cells + [_cell(board, metric, name) for metric in board.metrics])
     return markdown_table(header, body)
+
+
+def _label(name: str) -> str:
+    """A column's label: the table's label and unit (``valid time (tau)``)."""
+    metric = get_metric(name)
+    unit = metric.unit if metric.unit and metric.unit != "parameters" else ""
+    return f"{metric.label} ({unit})" if unit else metric.label
 
 
 def _reference_lines(board: Leaderboard) -> list[str]:
@@ -227,11 +280,7 @@ def ratio_to_baseline(board: Leaderboard, metric: str) -> list[str]:
 
 def _comparison_result(board: Leaderboard, metric: str) -> ComparisonResult:
     """The comparison of ``metric`` in ``dno compare``'s own records (for its notes)."""
-    label, direction = LEADERBOARD_METRICS[metric]
-    plan = replace(
-        board.protocol.plan,
-        metric=Metric(metric, "test", direction != 1, f"{label} on the test split"),
-    )
+    plan = replace(board.protocol.plan, metric=RankedBy(get_metric(metric), "test"))
     runs = [
         RunRecord(r.model, r.seed, Path(r.path), r.status, run_values(r)[metric], r.reason)
         for r in board.runs
@@ -274,7 +323,7 @@ def format_results(board: Leaderboard) -> str:
     (what ``dno benchmark`` prints)."""
     protocol = board.protocol
     plan, evaluation = protocol.plan, protocol.evaluation
-    label = LEADERBOARD_METRICS[protocol.metric][0]
+    ranked_by = get_metric(protocol.metric)
     budget = f", budget {protocol.budget}" if protocol.budget else ""
     parts = [f"# Benchmark: {protocol.name}{budget}", ""]
     if protocol.description:
@@ -283,8 +332,9 @@ def format_results(board: Leaderboard) -> str:
         f"{protocol.family}: {protocol.data['n']} trajectories (data seed "
         f"{protocol.data['seed']}), {len(protocol.seeds)} training seeds "
         f"({', '.join(map(str, protocol.seeds))}), test split scored once on a horizon of "
-        f"{evaluation.horizon_delays} delays; ranked by {label} (lower is better); dno "
-        f"{__version__}." + _timing(board),
+        f"{evaluation.horizon_delays} delays; ranked by {ranked_by.label} "
+        f"({ranked_by.direction.words()}); each run kept the epoch with the best "
+        f"{protocol.select}; dno {__version__}." + _timing(board),
         "",
         _main_table(board),
         "",
@@ -296,10 +346,11 @@ def format_results(board: Leaderboard) -> str:
         "the prediction is damped).",
         "",
     ]  # fmt: skip
+    parts += _nonfinite_lines(board)
     parts += _reference_lines(board)
     for metric, rows in board.comparisons.items():
         parts += [
-            f"## Paired against {plan.baseline}: {LEADERBOARD_METRICS[metric][0]} (test)",
+            f"## Paired against {plan.baseline}: {get_metric(metric).label} (test)",
             "",
             format_table(rows),
             "",
@@ -307,6 +358,15 @@ def format_results(board: Leaderboard) -> str:
             "",
         ]
     return "\n".join(parts)
+
+
+def _nonfinite_lines(board: Leaderboard) -> list[str]:
+    """Which runs had a non-finite score, left out of the statistics (empty if none)."""
+    lines = []
+    for metric, where in board.nonfinite.items():
+        runs = ", ".join(f"{model} seed {seed}" for model, seed in where)
+        lines.append(f"Non-finite {metric} (NaN or infinite, left out of its statistics): {runs}.")
+    return [*lines, ""] if lines else []
 
 
 def _csv_rows(board: Leaderboard) -> list[dict[str, Any]]:
@@ -318,12 +378,13 @@ def _csv_rows(board: Leaderboard) -> list[dict[str, Any]]:
             "rank": ranking[name].rank, "model": name, "architecture": approach.model,
             "baseline": name == board.protocol.plan.baseline,
             "seeds": len(board.protocol.seeds),
-            "runs_ok": sum(v is not None for v in board.values["rollout_rel_l2"][name]),
+            "runs_ok": _runs_ok(board, name),
         }  # fmt: skip
-        for metric in LEADERBOARD_METRICS:
+        for metric in board.metrics:
             s = board.summaries[metric][name]
             row.update({f"{metric}_mean": s.mean, f"{metric}_sd": s.sd,
-                        f"{metric}_ci_low": s.ci_low, f"{metric}_ci_high": s.ci_high})  # fmt: skip
+                        f"{metric}_ci_low": s.ci_low, f"{metric}_ci_high": s.ci_high,
+                        f"{metric}_nonfinite": _nan_count(board, metric, name)})  # fmt: skip
         for metric, rows_ in board.comparisons.items():
             c = next(r for r in rows_ if r.approach == name)
             row.update({
@@ -340,19 +401,18 @@ def _csv_rows(board: Leaderboard) -> list[dict[str, Any]]:
 
 
 def _run_rows(board: Leaderboard) -> list[dict[str, Any]]:
-    return [
-        {
-            "model": r.model,
-            "seed": r.seed,
-            "status": r.status,
-            "reason": r.reason,
-            "val_rel_l2": r.val_rel_l2,
-            "epochs_run": r.epochs_run,
-            **run_values(r),
+    """One row per run: how it ended, its selected validation score, its test values (a
+    non-finite one is empty, and named in ``nonfinite``)."""
+    rows = []
+    for r in board.runs:
+        values = {k: v for k, v in run_values(r).items() if k in board.metrics}
+        rows.append({
+            "model": r.model, "seed": r.seed, "status": r.status, "reason": r.reason,
+            board.protocol.select: r.val_score, "epochs_run": r.epochs_run, **values,
+            "nonfinite": " ".join(k for k, v in values.items() if v is not None and v != v),
             "path": r.path,
-        }
-        for r in board.runs
-    ]
+        })  # fmt: skip
+    return rows
 
 
 def leaderboard_document(board: Leaderboard) -> dict[str, Any]:
@@ -362,9 +422,13 @@ def leaderboard_document(board: Leaderboard) -> dict[str, Any]:
         "format_version": 1,
         "dno_version": __version__,
         "protocol": board.protocol.to_dict(),
-        "metrics": {k: {"label": label, "direction": d}
-                    for k, (label, d) in LEADERBOARD_METRICS.items()},
+        "metrics": {k: {"label": get_metric(k).label, "unit": get_metric(k).unit,
+                        "direction": get_metric(k).direction.value,
+                        "description": get_metric(k).description}
+                    for k in board.metrics},
         "ranking_metric": board.protocol.metric,
+        "select": board.protocol.select,
+        "nonfinite": board.nonfinite,
         "wall_seconds": board.wall_seconds,
         "seeds": list(board.protocol.seeds),
         "values": board.values,

@@ -15,7 +15,8 @@ dno ships one protocol per family and the HS-FNO delayed reaction-diffusion sett
     horizon_delays: 3                 # the rollout horizon of every model, in delays
     evaluation: {}                    # optional: other EvaluationConfig fields
     baseline: fno                     # the model the others are compared with (paired)
-    metric: rollout_rel_l2            # what ranks and what the paired tests compare
+    metric: rollout_rel_l2            # what ranks and what the paired tests compare (test split)
+    select: val_rollout_rel_l2        # the validation metric each run keeps its epoch by
     alpha: 0.05
     config: {S: 32}                   # optional: training options shared by every model
     models:                           # name: {model, set, config, description}
@@ -50,7 +51,7 @@ from typing import Any
 from dno._io import read_yaml_mapping
 from dno.compare import ComparisonPlan, parse_plan
 from dno.errors import DnoWarning, UsageError
-from dno.evaluation import EvaluationConfig
+from dno.evaluation import EvaluationConfig, get_metric, metric_names, parse_name, qualify
 from dno.models import accepted_keys
 from dno.training import DATA_KEYS, TRAINING_DEFAULTS, load_config_file
 
@@ -73,23 +74,15 @@ MIN_BENCHMARK_SEEDS = 5
 #: Top-level keys of a protocol file.
 PROTOCOL_KEYS = (
     "name", "description", "family", "data", "seeds", "horizon_delays", "evaluation",
-    "baseline", "metric", "alpha", "config", "models", "budgets", "reference",
+    "baseline", "metric", "select", "alpha", "config", "models", "budgets", "reference",
 )  # fmt: skip
 _DATA_KEYS = ("n", "seed", "priors", "t_end", "dt", "dt_obs", "grid_points")
 _MODEL_KEYS = ("model", "set", "config", "description")
 _BUDGET_KEYS = ("data", "seeds", "config", "models", "horizon_delays")
-#: The leaderboard's metrics: key in the evaluation summary or the run's results -> (label,
-#: direction: -1 lower is better, +1 higher is better, 0 closer to 1 is better, None: a cost).
-LEADERBOARD_METRICS: dict[str, tuple[str, int | None]] = {
-    "one_step_rel_l2": ("one-step rel L2", -1),
-    "rollout_rel_l2": ("rollout rel L2", -1),
-    "valid_time": ("valid time (tau)", 1),
-    "amplitude_ratio": ("amplitude ratio", 0),
-    "parameters": ("parameters", None),
-    "train_seconds": ("training s", None),
-}
-#: Metrics the paired comparisons may rank by.
-_RANKING = ("rollout_rel_l2", "one_step_rel_l2", "valid_time")
+#: The leaderboard's columns, names of the metric table (labels, units and directions from it).
+LEADERBOARD_METRICS = (
+    "rel_l2", "rollout_rel_l2", "valid_time", "amplitude_ratio", "parameters", "train_seconds",
+)  # fmt: skip
 #: Keys of a search's config.json (in best_config.yaml) that are not the model's configuration.
 _RUN_ONLY = ("seed", "device", "amp", "data", "dno_version", "model", "compile")
 
@@ -107,7 +100,9 @@ class Protocol:
         plan: the runs: every model (an approach) on every seed, paired, with its resolved
             training config; ranked on validation (the test split is scored once, at the end).
         evaluation: how the test split is scored (the same horizon in delays for every model).
-        metric: the leaderboard's ranking metric (one of the paired comparisons).
+        metric: the leaderboard's ranking metric on the test split (a score of the metric
+            table; one of the paired comparisons).
+        select: the validation metric every run keeps its best epoch by (``val_...``).
         reference: published numbers to show beside the results (``source``, ``metric``,
             ``values``), or empty.
         source: the file read.
@@ -121,6 +116,7 @@ class Protocol:
     plan: ComparisonPlan
     evaluation: EvaluationConfig
     metric: str
+    select: str = "val_rel_l2"
     reference: dict[str, Any] = field(default_factory=dict)
     source: str = ""
 
@@ -151,6 +147,7 @@ class Protocol:
             "evaluation": self.evaluation.to_dict(),
             "baseline": self.plan.baseline,
             "metric": self.metric,
+            "select": self.select,
             "alpha": self.plan.alpha,
             "shared_config": self.plan.shared,
             "models": {
@@ -183,6 +180,7 @@ def load_protocol(
     *,
     seeds: int | None = None,
     models: list[str] | None = None,
+    select: str | None = None,
 ) -> Protocol:
     """Read and validate a protocol: a shipped one by name, or a YAML file.
 
@@ -192,6 +190,7 @@ def load_protocol(
             if the file defines budgets, else the file's own values.
         seeds: run seeds ``0..seeds-1`` instead of the protocol's (at least 5).
         models: run only these of the protocol's models (the baseline is always kept).
+        select: the validation metric of the runs' selection instead of the protocol's.
 
     Raises:
         UsageError: an unknown protocol or budget, or any bad key or value (one line).
@@ -207,6 +206,8 @@ def load_protocol(
                 f"protocol {text!r} is neither a shipped protocol ({', '.join(shipped)}) nor a file"
             )
     data = read_yaml_mapping(path, "protocol file")
+    if select is not None:
+        data = {**data, "select": select}
     return parse_protocol(
         data, source=str(path), default_name=path.stem, budget=budget, seeds=seeds,
         models=models, base=path.parent,
@@ -246,9 +247,12 @@ def parse_protocol(
             )
         entries = {k: v for k, v in entries.items() if k in models or k == data.get("baseline")}
     shared = _mapping(data.get("config"), "config", source)
-    metric = data.get("metric", "rollout_rel_l2")
-    if metric not in _RANKING:
-        raise UsageError(f"{source}: metric {metric!r}; expected one of: {', '.join(_RANKING)}")
+    metric = _ranking_metric(data.get("metric", "rollout_rel_l2"), source)
+    select = _select(data.get("select", "val_rel_l2"), shared, source)
+    evaluation = _evaluation(data, source)
+    shared = {  # every run validates on the protocol's horizon and keeps its epoch by select
+        "val_horizon_delays": evaluation.horizon_delays, **shared, "select": select,
+    }  # fmt: skip
     count = seeds if seeds is not None else data.get("seeds")
     _check_seed_count(count, source)
     plan = parse_plan(
@@ -257,7 +261,7 @@ def parse_protocol(
             "description": data.get("description", ""),
             "family": family,
             "seeds": count,
-            "metric": {"name": "val_rel_l2", "split": "val"},  # runs are selected on validation
+            "metric": select,  # runs are selected on validation
             "alpha": data.get("alpha", 0.05),
             "baseline": data.get("baseline"),
             "approaches": {
@@ -269,7 +273,6 @@ def parse_protocol(
         source=source,
         default_name=name,
     )
-    evaluation = _evaluation(data, source)
     return Protocol(
         name=name,
         description=str(data.get("description", "")).strip(),
@@ -278,10 +281,37 @@ def parse_protocol(
         data=request,
         plan=plan,
         evaluation=evaluation,
-        metric=str(metric),
+        metric=metric,
+        select=select,
         reference=_reference(data.get("reference"), source),
         source=source,
     )
+
+
+def _ranking_metric(value: Any, source: str) -> str:
+    """The leaderboard's metric: a score of the metric table with a direction (test split)."""
+    try:
+        metric = get_metric(str(value))
+    except UsageError as error:
+        raise UsageError(f"{source}: metric: {error}") from None
+    if metric.kind != "score" or not metric.direction.searchable:
+        ranking = [n for n in metric_names(kind="score", searchable=True)]
+        raise UsageError(
+            f"{source}: metric {value!r} cannot rank a leaderboard; expected a score with a "
+            f"direction: {', '.join(ranking)}"
+        )
+    return metric.name
+
+
+def _select(value: Any, shared: Mapping[str, Any], source: str) -> str:
+    """The validation metric of the runs' selection (checked as the training config checks it)."""
+    if "select" in shared and shared["select"] != value:
+        raise UsageError(f"{source}: give select once, at the top level (not under config:)")
+    metric, split = parse_name(str(value), what="select metric", splits=("val",))
+    if split is None or not metric.direction.searchable:
+        raise UsageError(f"{source}: select {value!r}; expected a validation score, e.g. "
+                         "val_rollout_rel_l2")  # fmt: skip
+    return qualify(metric.name, "val")
 
 
 def _mapping(value: Any, what: str, source: str) -> dict[str, Any]:
@@ -430,7 +460,7 @@ def _reference(value: Any, source: str) -> dict[str, Any]:
         raise UsageError(f"{source}: reference: values must map models to numbers")
     return {
         "source": str(reference.get("source", "")),
-        "metric": str(reference.get("metric", "rollout_rel_l2")),
+        "metric": _ranking_metric(reference.get("metric", "rollout_rel_l2"), source),
         "values": {str(k): float(v) for k, v in values.items()},
         "note": str(reference.get("note", "")),
     }

@@ -37,7 +37,7 @@ from dno.benchmark._protocol import Protocol
 from dno.compare import run_one
 from dno.data import Dataset, generate_dataset, read_dataset
 from dno.errors import DnoError
-from dno.evaluation import evaluate_run
+from dno.evaluation import canonical_names, evaluate_run
 from dno.tracking import (
     BENCHMARK_JSON,
     EVALUATION_JSON,
@@ -65,7 +65,7 @@ class RunResult:
     status: str
     reason: str = ""
     trained_now: bool = False
-    val_rel_l2: float | None = None
+    val_score: float | None = None  # the protocol's select metric on validation
     epochs_run: int | None = None
     train_seconds: float | None = None
     evaluation: dict[str, Any] = field(default_factory=dict)
@@ -141,7 +141,7 @@ def run_benchmark(
     for result in benchmark_runs(protocol, data_path, folder / RUNS, jobs, slots):
         results[(result.seed, result.model)] = result
         if log is not None:
-            log(f"[{len(results)}/{len(jobs)}] {_describe(result)}")
+            log(f"[{len(results)}/{len(jobs)}] {_describe(result, protocol.select)}")
     seconds = time.perf_counter() - started
     write_json(folder / BENCHMARK_JSON, {**record, "status": "done", "seconds": seconds})
     return [results[job] for job in jobs]
@@ -254,14 +254,18 @@ def _test_once(run: Path, protocol: Protocol, data_path: Path, device: str) -> d
     return dict(evaluated["summary"])
 
 
-def _describe(result: RunResult) -> str:
+def _describe(result: RunResult, select: str) -> str:
     head = f"{result.model} seed {result.seed}: "
     how = f"trained in {result.train_seconds or 0.0:.1f} s" if result.trained_now else "read back"
     if not result.ok:
         return head + f"failed ({how}): {result.reason}"
-    summary = result.evaluation
+    summary = canonical_names(result.evaluation)
     return (
-        head + f"{how}, val rel L2 {result.val_rel_l2:.4g}; test one-step "
-        f"{summary['one_step_relative_l2']:.4g}, rollout {summary['rollout_relative_l2']:.4g} "
+        head + f"{how}, {select} {result.val_score:.4g}; test one-step "
+        f"{_number(summary.get('rel_l2'))}, rollout {_number(summary.get('rollout_rel_l2'))} "
         f"over {summary['horizon_delays']} delays"
     )
+
+
+def _number(value: Any) -> str:
+    return "NaN" if value is None else f"{value:.4g}"

@@ -27,6 +27,7 @@ from dno.cli._data import DataCommand
 from dno.cli._diagnose import DiagnoseCommand
 from dno.cli._evaluate import EvaluateCommand
 from dno.cli._generate import GenerateCommand
+from dno.cli._metrics import MetricsCommand
 from dno.cli._report import ReportCommand
 from dno.cli._search import SearchCommand
 from dno.cli._train import TrainCommand
@@ -45,6 +46,7 @@ COMMANDS: tuple[type[Command], ...] = (
     TrialsCommand,
     ReplayCommand,
     EvaluateCommand,
+    MetricsCommand,
     CompareCommand,
     BenchmarkCommand,
     ReportCommand,

@@ -73,6 +73,11 @@ class BenchmarkCommand(Command, shared="-q --device --devices --threads"):
             "--models", metavar="A,B", help="only these of the protocol's models (and its baseline)"
         )
         parser.add_argument(
+            "--select", metavar="METRIC",
+            help="the validation metric every run keeps its epoch by, instead of the protocol's "
+            "select (e.g. val_rel_l2 or val_rollout_rel_l2: check a result off the protocol)",
+        )  # fmt: skip
+        parser.add_argument(
             "--no-report", action="store_true", help="no HTML page (the leaderboard files only)"
         )
 
@@ -87,7 +92,9 @@ class BenchmarkCommand(Command, shared="-q --device --devices --threads"):
         if args.protocol is None:
             raise UsageError("give a PROTOCOL (a shipped name or a YAML file), or --list")
         models = [m.strip() for m in args.models.split(",")] if args.models else None
-        protocol = load_protocol(args.protocol, args.budget, seeds=args.seeds, models=models)
+        protocol = load_protocol(
+            args.protocol, args.budget, seeds=args.seeds, models=models, select=args.select
+        )
         out = Path(args.out or Path("benchmark_results") / protocol.name)
         log = None if args.quiet else print
         started = time.perf_counter()

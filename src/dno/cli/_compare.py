@@ -10,7 +10,6 @@ from dno.cli._args import positive_int, seed_count
 from dno.cli._base import Command
 from dno.cli._train import ensure_dataset
 from dno.compare import (
-    METRICS,
     compare_study,
     format_table,
     load_plan,
@@ -20,6 +19,7 @@ from dno.compare import (
 )
 from dno.data import read_dataset
 from dno.errors import UsageError
+from dno.evaluation import METRICS
 
 _EXAMPLE = """\
 example file (spectral-norm-ab.yaml):
@@ -51,10 +51,12 @@ class CompareCommand(Command, shared="-q --results --threads"):
         "Results: OUT/NAME/{comparison.md, comparison.csv, comparison.json} and a run folder\n"
         "per approach and seed, OUT/NAME/APPROACH/seed-S/. Rerunning resumes: finished runs\n"
         "are read back, interrupted ones continue from their last checkpoint.\n\n"
-        "metrics (metric: {name: NAME, split: SPLIT}; the first split is the default):\n"
+        "metric: {name: NAME, split: val|test (default test)}, or a qualified name such as\n"
+        "val_rollout_rel_l2, of a metric of the table (with their meanings: dno metrics):\n"
         + "\n".join(
-            f"  {name:<15} {'/'.join(splits):<9} {'lower' if lower else 'higher'} is better"
-            for name, (splits, lower, _) in METRICS.items()
+            f"  {name:<26} {metric.direction.words(metric.target)}"
+            for name, metric in METRICS.items()
+            if metric.direction.searchable
         )
         + "\n\n"
         + _EXAMPLE

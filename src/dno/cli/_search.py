@@ -16,8 +16,9 @@ from dno.cli._args import (
 from dno.cli._base import Command
 from dno.cli._train import ensure_dataset
 from dno.dde import FAMILIES
+from dno.errors import UsageError
 from dno.models import available
-from dno.search import OBJECTIVES, SEARCHES, SearchOptions, load_space, run_search
+from dno.search import SEARCHES, SearchOptions, load_space, objective_names, run_search
 from dno.training import progress_bar
 
 
@@ -29,7 +30,9 @@ class SearchCommand(Command, shared="-q --results --storage --device --devices -
         "validation split; per-epoch scores feed a pruner; failed trials are recorded with their\n"
         "reason and the study goes on. Rerunning the same command resumes the study (trials of a\n"
         "killed process are re-run with their parameters). After the search, the top\n"
-        "configurations are re-run on fresh seeds and scored once on the test split.\n\n"
+        "configurations are re-run on fresh seeds and compared on the validation split; the\n"
+        "one chosen is scored once on the test split. The objectives are metrics of the\n"
+        "metric table (dno metrics), e.g. --objective val_rollout_rel_l2.\n\n"
         "Results: RESULTS/STUDY/{study.journal, trials/N/, summary.csv, best_config.yaml,\n"
         "confirmation.csv}. Watch a study live: optuna-dashboard RESULTS/STUDY/study.journal\n\n"
         "Search spaces: a default per model ships with dno (dno/configs/spaces/MODEL.yaml);\n"
@@ -93,8 +96,15 @@ class SearchCommand(Command, shared="-q --results --storage --device --devices -
             "n_startup_trials; 3)",
         )  # fmt: skip
         parser.add_argument(
-            "--objectives", help="comma-separated, for --search multi: " + ", ".join(OBJECTIVES)
-        )
+            "--objective", metavar="METRIC",
+            help="what one search optimises (default val_rel_l2; each trial also keeps its best "
+            "epoch on it): " + ", ".join(objective_names()),
+        )  # fmt: skip
+        parser.add_argument(
+            "--objectives", metavar="A,B,...",
+            help="comma-separated, for --search multi (default val_rel_l2,parameters); the same "
+            "names as --objective",
+        )  # fmt: skip
         parser.add_argument("--confirm-top", type=non_negative_int, default=3)
         parser.add_argument("--confirm-seeds", type=seed_count, default=3)
         parser.add_argument("--all", action="store_true", help="every model x family")
@@ -131,7 +141,7 @@ class SearchCommand(Command, shared="-q --results --storage --device --devices -
                 **{f.name: getattr(args, f.name) for f in fields(SearchOptions) if f.name in args},
                 "model": model, "family": family, "data": data,
                 "study": args.study if not args.all else None,
-                "objectives": args.objectives.split(",") if args.objectives else [],
+                "objectives": _objectives(args),
                 "base": {"device": args.device or "auto"},
                 "progress": not args.quiet and outer is None,
             })  # fmt: skip
@@ -141,3 +151,12 @@ class SearchCommand(Command, shared="-q --results --storage --device --devices -
         if outer is not None:
             outer.close()
         return 0
+
+
+def _objectives(args: argparse.Namespace) -> list[str]:
+    """``--objective`` (one) or ``--objectives`` (several), not both."""
+    if args.objective and args.objectives:
+        raise UsageError("give --objective (one search) or --objectives (--search multi), not both")
+    if args.objective:
+        return [args.objective]
+    return [name.strip() for name in args.objectives.split(",")] if args.objectives else []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from dno._cores import use_budget
 from dno.cli._args import non_negative_int, positive_int
@@ -12,10 +13,13 @@ from dno.cli._base import Command
 from dno.data import generate_dataset, read_dataset
 from dno.dde import FAMILIES
 from dno.errors import UsageError
+from dno.evaluation import metric_names, qualify, run_metric
 from dno.models import available
-from dno.tracking import FINAL_RESULTS, METRICS, RUN_CONFIG
+from dno.tracking import FINAL_RESULTS, METRICS_CSV, RUN_CONFIG, RunFolder
 from dno.training import TRAINING_DEFAULTS, load_config_file, parse_set, resolve_config, train
 
+#: The metrics a run can be selected on: the validation scores with a direction.
+SELECTABLE = [qualify(name, "val") for name in metric_names(kind="score", searchable=True)]
 #: Trajectories generated when --data is not given and the default file does not exist.
 DEFAULT_TRAJECTORIES = 128
 
@@ -78,12 +82,17 @@ class TrainCommand(Command, shared="-q --device --threads"):
             "--set", action="append", default=[], metavar="KEY=VALUE",
             help="override one config key (repeatable); the value is read as YAML",
         )  # fmt: skip
+        parser.add_argument(
+            "--select", metavar="METRIC",
+            help="the validation metric that picks the kept epoch and stops early (the config "
+            "key select; default val_rel_l2): " + ", ".join(SELECTABLE),
+        )  # fmt: skip
         parser.add_argument("--resume", action="store_true", help="continue from last.pt")
         parser.add_argument("--overwrite", action="store_true", help="replace the run folder")
 
     def run(self, args: argparse.Namespace) -> int:
         file_layer = load_config_file(args.config) if args.config else {}
-        given = ("max_epochs", "seed", "device")  # flags that win over the config, if given
+        given = ("max_epochs", "seed", "device", "select")  # flags that win over the config
         flags = {key: getattr(args, key) for key in given if getattr(args, key) is not None}
         config = resolve_config(args.model, file_layer, flags, parse_set(args.set))
         family = args.family or "mackey"
@@ -97,13 +106,27 @@ class TrainCommand(Command, shared="-q --device --threads"):
                 "--overwrite to replace it, or another --out"
             )
         if args.overwrite and not args.resume:
-            for name in (RUN_CONFIG, METRICS, FINAL_RESULTS):
+            for name in (RUN_CONFIG, METRICS_CSV, FINAL_RESULTS):
                 (out / name).unlink(missing_ok=True)
         use_budget(args.threads)
+        before = RunFolder(out).results() if args.resume else {}
         results = train(config, dataset, out, resume=args.resume, progress=not args.quiet)
-        print(
-            f"{results['status']}: {args.model} on {dataset.family}, best validation relative "
-            f"L2 {results['best_val_rel_l2']:.4g} at epoch {results['best_epoch']} of "
-            f"{results['epochs_run']}; run folder {out}"
-        )
+        if before and results == before:
+            print(f"{out}: the run had already ended ({results['status']}); nothing to resume")
+        print(describe_results(results, out))
         return 0
+
+
+def describe_results(results: dict[str, Any], out: Path) -> str:
+    """One line: how the run ended, the selected metric at the kept epoch, the rollout error."""
+    select = str(results.get("select", "val_rel_l2"))
+    value = run_metric(results, select)
+    shown = "n/a" if value is None else f"{value:.4g}"
+    line = (
+        f"{results['status']}: {results['model']} on {results['family']}, {select} {shown} at "
+        f"epoch {results['best_epoch']} of {results['epochs_run']}"
+    )
+    rollout = run_metric(results, "val_rollout_rel_l2")
+    if select != "val_rollout_rel_l2" and rollout is not None:
+        line += f" (val_rollout_rel_l2 {rollout:.4g} over {results['val_horizon_delays']} delays)"
+    return f"{line}; run folder {out}"

@@ -7,7 +7,8 @@ A comparison file (YAML)::
     data: data/mackey.h5            # optional, relative to the working folder
                                     # (default: data/FAMILY.h5, generated if absent)
     seeds: 5                        # seeds 0..4 (or a list: [0, 3, 7]); every approach, paired
-    metric: {name: rel_l2, split: test}   # optional (this default); see METRICS
+    metric: {name: rel_l2, split: test}   # optional (this default): a metric of the table
+                                          # (dno metrics) on val or test, or a cost
     alpha: 0.05                     # optional level of the verdicts
     model: method_of_steps          # optional default model of the approaches
     max_epochs: 20                  # any other key: a config key shared by every approach
@@ -32,13 +33,14 @@ from typing import Any
 from dno._io import read_yaml_mapping
 from dno._limits import MAX_SEEDS, check_count
 from dno._names import check_name
-from dno.compare._records import Approach, ComparisonPlan, Metric
+from dno.compare._records import Approach, ComparisonPlan, RankedBy
 from dno.dde import FAMILIES
 from dno.errors import UsageError
+from dno.evaluation import SPLITS, get_metric, parse_name
 from dno.models import accepted_keys, available
 from dno.training import TRAINING_DEFAULTS, check_keys, resolve_config
 
-__all__ = ["METRICS", "PLAN_KEYS", "load_plan", "parse_plan"]
+__all__ = ["PLAN_KEYS", "load_plan", "parse_plan"]
 
 #: Keys of the comparison itself; every other top-level key is a shared config key.
 PLAN_KEYS = (
@@ -46,23 +48,6 @@ PLAN_KEYS = (
     "approaches",
 )  # fmt: skip
 _APPROACH_KEYS = ("model", "set", "description")
-#: Metrics to rank by: name -> (splits, lower is better, meaning).
-METRICS: dict[str, tuple[tuple[str, ...], bool, str]] = {
-    "val_rel_l2": (
-        ("val",), True, "best validation relative L2 of the run (final_results.json)"
-    ),
-    "rel_l2": (
-        ("test", "val"), True, "one-step relative L2 of the run's best model on the split"
-    ),
-    "rollout_rel_l2": (
-        ("test", "val"), True,
-        "rollout relative L2 over the evaluation horizon (dno evaluate) on the split",
-    ),
-    "valid_time": (
-        ("test", "val"), False,
-        "mean valid prediction time in units of tau (dno evaluate) on the split",
-    ),
-}  # fmt: skip
 
 
 def load_plan(
@@ -217,21 +202,38 @@ def _seeds(value: Any, override: int | None, source: str) -> tuple[int, ...]:
     )
 
 
-def _metric(value: Any, source: str) -> Metric:
+def _metric(value: Any, source: str) -> RankedBy:
+    """``{name, split}`` (or a name): a score of the metric table on ``val`` or ``test`` (the
+    default), a qualified name such as ``val_rollout_rel_l2``, or a cost (``train_seconds``)."""
     if isinstance(value, str):
         value = {"name": value}
     if not isinstance(value, dict) or set(value) - {"name", "split"}:
         raise UsageError(f"{source}: metric {value!r}; expected {{name: ..., split: ...}}")
-    name = value.get("name")
-    if not isinstance(name, str) or name not in METRICS:
-        raise UsageError(f"{source}: metric {name!r}; expected one of: {', '.join(METRICS)}")
-    splits, lower, meaning = METRICS[name]
-    split = value.get("split", splits[0])
-    if split not in splits:
+    name, split = value.get("name"), value.get("split")
+    if split is not None and split not in SPLITS:
+        raise UsageError(f"{source}: metric split {split!r}; expected one of: {', '.join(SPLITS)}")
+    if not isinstance(name, str):
+        raise UsageError(f"{source}: metric name {name!r}; expected a metric (dno metrics)")
+    try:
+        metric, named_split = parse_name(name, what="metric")
+    except UsageError:
+        try:
+            metric, named_split = get_metric(name), None
+        except UsageError as error:
+            raise UsageError(f"{source}: {error}") from None
+        if metric.kind == "score":
+            named_split = split or "test"
+    if split is not None and named_split is not None and split != named_split:
+        raise UsageError(f"{source}: metric {name!r} is on {named_split}, not split {split!r}")
+    if metric.kind != "score" and split is not None:
+        raise UsageError(f"{source}: metric {name!r} is a cost of the run, not of a split")
+    if not metric.direction.searchable:
         raise UsageError(
-            f"{source}: metric {name} on split {split!r}; expected one of: {', '.join(splits)}"
+            f"{source}: metric {name!r} has no direction to rank by "
+            f"({metric.direction.words(metric.target)}); rank by its distance, e.g. "
+            "amplitude_error"
         )
-    return Metric(name, split, lower, meaning)
+    return RankedBy(metric, named_split)
 
 
 def _alpha(value: Any, source: str) -> float:

@@ -7,24 +7,36 @@ from pathlib import Path
 from typing import Any
 
 from dno.compare._stats import ApproachStats
+from dno.evaluation import Metric
 from dno.training import TrainConfig
 
-__all__ = ["Approach", "ComparisonPlan", "ComparisonResult", "Metric", "RunRecord"]
+__all__ = ["Approach", "ComparisonPlan", "ComparisonResult", "RankedBy", "RunRecord"]
 
 
 @dataclass(frozen=True)
-class Metric:
-    """What the comparison ranks by: a metric on a split and its direction."""
+class RankedBy:
+    """What a comparison ranks by: a metric of the table, on a split (None for a cost)."""
 
-    name: str
-    split: str
-    lower_is_better: bool
-    meaning: str
+    metric: Metric
+    split: str | None
+
+    @property
+    def name(self) -> str:
+        """The metric's name in the table (``rollout_rel_l2``)."""
+        return self.metric.name
+
+    @property
+    def lower_is_better(self) -> bool:
+        return self.metric.lower_is_better
+
+    @property
+    def meaning(self) -> str:
+        return self.metric.description
 
     @property
     def label(self) -> str:
-        """``rel_l2 (test)``."""
-        return f"{self.name} ({self.split})"
+        """``rollout_rel_l2 (test)``."""
+        return self.name if self.split is None else f"{self.name} ({self.split})"
 
 
 @dataclass(frozen=True)
@@ -46,7 +58,7 @@ class ComparisonPlan:
     family: str
     data: str | None
     seeds: tuple[int, ...]
-    metric: Metric
+    metric: RankedBy
     alpha: float
     baseline: str
     approaches: tuple[Approach, ...]

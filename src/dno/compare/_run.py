@@ -28,7 +28,7 @@ from dno.compare._records import ComparisonPlan, ComparisonResult, RunRecord
 from dno.compare._stats import BOOTSTRAP_RESAMPLES, compare_approaches
 from dno.data import Dataset
 from dno.errors import DnoError, UsageError
-from dno.evaluation import evaluate_run, score_checkpoint
+from dno.evaluation import EvaluationConfig, get_metric, qualify, run_metric, score_run
 from dno.tracking import COMPARISON_SCORE, FINAL_RESULTS, RUN_CONFIG, RunFolder, json_safe
 from dno.training import TRAINING_DEFAULTS, NonFiniteLoss, TrainConfig, train
 
@@ -194,7 +194,12 @@ def _score(record: RunRecord, plan: ComparisonPlan, dataset: Dataset) -> None:
     if not best.exists():
         record.status, record.reason = "failed", "no best checkpoint (no finite validation score)"
         return
-    key = {"metric": metric.name, "split": metric.split, "best_mtime_ns": best.stat().st_mtime_ns}
+    key = {
+        "metric": metric.name,
+        "split": metric.split,
+        "best_mtime_ns": best.stat().st_mtime_ns,
+        "table": 2,
+    }  # the metric table's windows (older caches: other windows)
     cache = record.path / COMPARISON_SCORE
     if cache.exists() and not record.trained:
         saved = RunFolder(record.path).read_json(COMPARISON_SCORE)
@@ -208,19 +213,22 @@ def _score(record: RunRecord, plan: ComparisonPlan, dataset: Dataset) -> None:
         record.reason = f"non-finite {metric.label}"
 
 
-def _compute(name: str, split: str, record: RunRecord, dataset: Dataset) -> float | None:
-    if name == "val_rel_l2":
-        value = RunFolder(record.path).read_json(FINAL_RESULTS).get("best_val_rel_l2")
-        return None if value is None else float(value)
-    if name == "rel_l2":
-        best = RunFolder(record.path).best_checkpoint
-        return score_checkpoint(best, dataset.splits[split]).relative_l2
+def _compute(name: str, split: str | None, record: RunRecord, dataset: Dataset) -> float | None:
+    """The run's value of a metric of the table: a cost from its ``final_results.json``, a score
+    from its best weights on the split (``dno evaluate``'s windows, at the run's validation
+    horizon)."""
+    results = RunFolder(record.path).results()
+    if split is None and get_metric(name).kind == "run":
+        return run_metric(results, name)
+    if split == "val" and (recorded := run_metric(results, qualify(name, "val"))) is not None:
+        return recorded  # training scored its kept weights on these windows at this horizon
+    horizon = results.get("val_horizon_delays") or EvaluationConfig.horizon_delays
+    config = EvaluationConfig(horizon_delays=int(horizon))
     try:
-        result = evaluate_run(record.path, split, data=dataset.path or None, figures=False)
+        value = score_run(record.path, split or "val", [name], config, data=dataset.path or None)
     except DnoError as error:
         raise DnoError(f"cannot score {record.path} with {name}: {error}") from None
-    value = result["summary"]["rollout_relative_l2" if name == "rollout_rel_l2" else name]
-    return None if value is None else float(value)
+    return value[name]
 
 
 def _describe(record: RunRecord, label: str) -> str:

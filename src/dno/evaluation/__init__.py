@@ -17,6 +17,10 @@ Metrics (plain numpy arrays; ``_accuracy``, ``_stability``, ``_spectral``, ``_di
   :func:`plot_diagnostics` and :func:`format_table` (what ``dno diagnose`` runs).
 - Cost: :func:`parameter_count`, :func:`measure_cost` (throughput, peak memory).
 
+The metric table (``_metrics``): :data:`METRICS` declares every number dno reports (name,
+label, :class:`Direction`, unit, description, computation); :class:`SplitScores` computes any of
+them for a model on a split's :func:`evaluation_windows`, each part once and only when read.
+
 Protocol (``_config``, ``_scoring``, ``_run``, ``_summary``):
 
 - :func:`score_checkpoint`: a model (in memory or a checkpoint) on the windows of a split, one
@@ -37,6 +41,7 @@ from dno.evaluation import (
     _config,
     _cost,
     _diagnosis,
+    _metrics,
     _run,
     _scoring,
     _spectral,
@@ -48,6 +53,7 @@ from dno.evaluation._config import *  # noqa: F403
 from dno.evaluation._cost import *  # noqa: F403
 from dno.evaluation._diagnosis import *  # noqa: F403
 from dno.evaluation._figures import plot_diagnostics
+from dno.evaluation._metrics import *  # noqa: F403
 from dno.evaluation._run import *  # noqa: F403
 from dno.evaluation._scoring import *  # noqa: F403
 from dno.evaluation._spectral import *  # noqa: F403
@@ -59,6 +65,7 @@ __all__ = [
     *_config.__all__,
     *_cost.__all__,
     *_diagnosis.__all__,
+    *_metrics.__all__,
     *_run.__all__,
     *_scoring.__all__,
     *_spectral.__all__,

@@ -32,6 +32,7 @@ __all__ = [
     "diagnose",
     "format_table",
     "power_ratios",
+    "usable_amplitude",
 ]
 
 THRESHOLDS: dict[str, float] = {
@@ -74,6 +75,15 @@ def _median(ratios: np.ndarray) -> float:
     """The median of the finite ratios (NaN if there is none)."""
     finite = ratios[np.isfinite(ratios)]
     return float(np.median(finite)) if finite.size else math.nan
+
+
+def usable_amplitude(prediction: np.ndarray, truth: np.ndarray) -> AmplitudeRatio | None:
+    """The amplitude ratio of the samples (rows of shape (B, ...)) whose prediction is all
+    finite, as :func:`diagnose` reports it; None if no sample is."""
+    batch = prediction.shape[0]
+    flat_p, flat_t = prediction.reshape(batch, -1), truth.reshape(batch, -1)
+    usable = np.isfinite(flat_p).all(axis=1)
+    return _amplitude(flat_p[usable], flat_t[usable]) if usable.any() else None
 
 
 def amplitude_ratio(

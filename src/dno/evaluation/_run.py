@@ -18,8 +18,8 @@ The protocol is the same for every model, so runs compare fairly:
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,16 +30,16 @@ from dno._cores import select_device
 from dno._io import check_folder_writable
 from dno.errors import DnoError, UsageError
 from dno.evaluation._config import EvaluationConfig
-from dno.evaluation._cost import measure_cost
 from dno.evaluation._figures import plot_diagnostics, plot_rollout_error, plot_rollouts
-from dno.evaluation._scoring import (
-    RolloutScores,
-    predict,
-    rollout_record,
-    score_checkpoint,
-    spectral_record,
+from dno.evaluation._metrics import (
+    METRICS,
+    SplitScores,
+    evaluation_windows,
+    evenly_spread,
+    metric_names,
 )
-from dno.evaluation._stability import noise_sensitivity, rollout_noise_sensitivity
+from dno.evaluation._scoring import RolloutScores, rollout_record, spectral_record
+from dno.evaluation._stability import noise_sensitivity
 from dno.evaluation._summary import summarize
 from dno.tracking import (
     EVALUATION_FIGURES,
@@ -54,17 +54,16 @@ from dno.tracking import (
 )
 
 if TYPE_CHECKING:
-    import torch
-
     from dno.data import Dataset, Normalizer, WindowSet
     from dno.models import DelayOperator
 
-__all__ = ["EVALUATION_SPLITS", "evaluate_run"]
+__all__ = ["EVALUATION_SPLITS", "evaluate_run", "score_run"]
 
 #: Splits ``dno evaluate`` scores: validation by default, test only when asked for.
 EVALUATION_SPLITS = ("val", "test")
-
-Predict = Callable[[np.ndarray], np.ndarray]
+#: The metrics of the summary: every score and model cost of the table (the latency is the
+#: search's measure; the summary has the throughput of the evaluation's own batch instead).
+_SUMMARY = [name for name in metric_names() if METRICS[name].kind != "run" and name != "latency_ms"]
 
 
 @dataclass
@@ -144,24 +143,15 @@ def _load_run(run_dir: str | os.PathLike[str], data: str | os.PathLike[str] | No
     )
 
 
-def _windows(run: _Run, split: str, length: int, config: EvaluationConfig) -> WindowSet:
-    """Windows of ``split`` with futures of ``length`` slices, disjoint futures per trajectory."""
-    from dno.data import make_windows
-
+def _windows(run: _Run, split: str, config: EvaluationConfig) -> WindowSet:
+    """The split's evaluation windows (:func:`evaluation_windows`), checked against the model."""
     part = run.dataset.splits[split]
     if len(part) == 0:
         raise DnoError(f"dataset {run.dataset.path!r} has no {split} trajectories")
-    S = run.model.S
-    try:
-        windows = make_windows(part, S, length, None, config.max_windows)
-    except DnoError:
-        raise DnoError(
-            f"no {split} trajectory of {run.dataset.path!r} is long enough for a "
-            f"{config.horizon_delays}-delay horizon (each needs {1 + config.horizon_delays} "
-            "delays of data); lower horizon_delays (--horizon-delays)"
-        ) from None
+    what = f"the {split} split of {run.dataset.path!r}"
+    windows = evaluation_windows(part, run.model.S, config, what=what)
     run.model.check_data(
-        S=S,
+        S=run.model.S,
         X=windows.history.shape[2],
         channels=windows.history.shape[3],
         cond_dim=len(run.normalizer.cond_names),
@@ -170,52 +160,23 @@ def _windows(run: _Run, split: str, length: int, config: EvaluationConfig) -> Wi
     return windows
 
 
-def _predictor(
-    run: _Run, cond: np.ndarray, device: torch.device, batch_size: int, horizon: int | None
-) -> Predict:
-    """Physical history (B, S, X, C) -> physical prediction: one model step (m slices) if
-    ``horizon`` is None, else ``model.rollout(horizon=horizon)``; ``cond`` has shape (B, P)."""
-    import torch
-
-    cond_tensor = torch.from_numpy(cond).to(device)
-
-    def predict_physical(history: np.ndarray) -> np.ndarray:
-        state = torch.from_numpy(run.normalizer.state(history)).to(device)
-        out = predict(run.model, state, cond_tensor, horizon, batch_size)
-        return np.asarray(run.normalizer.unstate(out.cpu().numpy().astype(np.float64)))
-
-    return predict_physical
-
-
-def _spread(n: int, k: int) -> np.ndarray:
-    """``min(n, k)`` evenly spaced indices into ``range(n)``."""
-    return np.unique(np.linspace(0, n - 1, min(n, k)).round().astype(int))
-
-
-def _stability(
-    run: _Run,
-    history: np.ndarray,
-    cond: np.ndarray,
-    device: torch.device,
-    config: EvaluationConfig,
-) -> dict[str, Any]:
+def _stability(scores: SplitScores) -> dict[str, Any]:
     """One-step and rollout noise sensitivity on ``config.stability_windows`` windows."""
-    pick = _spread(history.shape[0], config.stability_windows)
-    hist, sub = history[pick], cond[pick]
+    config, pick = scores.config, scores.stability_pick
+    windows = scores.windows.select(pick)
     one = noise_sensitivity(
-        _predictor(run, sub, device, config.batch_size, None),
-        hist,
+        scores.predictor(windows),
+        windows.history.astype(np.float64),
         levels=config.noise_levels,
         seed=config.seed,
-    )
-    delay = _predictor(run, sub, device, config.batch_size, run.model.S - 1)
-    rollout = rollout_noise_sensitivity(
-        delay, hist, steps=config.horizon_delays, levels=config.noise_levels, seed=config.seed
     )
     return {
         "windows": int(pick.size),
         "one_step": one,
-        "rollout": {"delay": np.arange(1, config.horizon_delays + 1), **json_safe(rollout)},
+        "rollout": {
+            "delay": np.arange(1, config.horizon_delays + 1),
+            **json_safe(scores.rollout_noise),
+        },
     }
 
 
@@ -303,7 +264,7 @@ def evaluate_run(
 
     Example:
         >>> result = evaluate_run("runs/fno-mackey-s0")  # doctest: +SKIP
-        >>> result["summary"]["rollout_relative_l2"]  # doctest: +SKIP
+        >>> result["summary"]["rollout_rel_l2"]  # doctest: +SKIP
     """
     if split not in EVALUATION_SPLITS:
         raise UsageError(f"split {split!r}; expected one of: {', '.join(EVALUATION_SPLITS)}")
@@ -317,20 +278,11 @@ def evaluate_run(
     run.model.to(torch_device).eval()
     S, m = run.model.S, run.model.m
     horizon = config.horizon_delays * (S - 1)
-    windows = _windows(run, split, max(horizon, S), config)
+    windows = _windows(run, split, config)
+    scores = SplitScores(run.model, windows, run.normalizer, config)
     history = windows.history.astype(np.float64)
-    cond, batch = run.normalizer.cond(windows.params), config.cost_batch
-    one_step = score_checkpoint(run.model, windows, run.normalizer, batch_size=config.batch_size)
-    rollout = score_checkpoint(
-        run.model,
-        windows,
-        run.normalizer,
-        horizon_delays=config.horizon_delays,
-        config=config,
-        batch_size=config.batch_size,
-    )
-    truth, prediction, scores = rollout.truth, rollout.prediction, rollout.rollout
-    assert scores is not None
+    rollout = scores.rollout
+    truth, prediction = rollout.truth, rollout.prediction
     result: dict[str, Any] = {
         "run": str(run.path),
         "split": split,
@@ -349,29 +301,59 @@ def evaluate_run(
         },
         "one_step": {
             "m": m,
-            "relative_l2": one_step.relative_l2,
-            "relative_l2_per_step": one_step.relative_l2_per_step,
+            "relative_l2": scores.one_step.relative_l2,
+            "relative_l2_per_step": scores.one_step.relative_l2_per_step,
         },
-        "rollout": rollout_record(scores),
-        "stability": _stability(run, history, cond, torch_device, config),
-        "spectral": spectral_record(scores),
-        "cost": measure_cost(  # parameters, throughput (one model step), peak memory
-            run.model, [run.normalizer.state(history[:batch]), cond[:batch]], repeats=5, warmup=1
-        ),
+        "rollout": rollout_record(rollout),
+        "stability": _stability(scores),
+        "spectral": spectral_record(rollout),
+        "cost": scores.cost,  # parameters, throughput (one model step), peak memory
     }
-    pick = _spread(history.shape[0], config.figure_windows)  # the windows shown and kept
+    pick = evenly_spread(history.shape[0], config.figure_windows)  # the windows shown and kept
     paths = (
-        _figures(run, split, history, truth, prediction, scores, config, pick) if figures else []
+        _figures(run, split, history, truth, prediction, rollout, config, pick) if figures else []
     )
     result["figures"] = [str(path.relative_to(run.path)) for path in paths]
     result["examples"] = _write_examples(
         run.path / ROLLOUTS_NPZ.format(split=split), history, truth, prediction, pick
     )
     result = json_safe(result)
-    result["summary"] = summarize(result)
+    values = {name: METRICS[name].compute(scores) for name in _SUMMARY}
+    result["summary"] = {**summarize(result), **json_safe(values)}
     write_json(run.path / EVALUATION_JSON.format(split=split), result)
     _merge_summary(run.path, split, result["summary"])
     return dict(result)
+
+
+def score_run(
+    run_dir: str | os.PathLike[str],
+    split: str,
+    names: list[str],
+    config: EvaluationConfig | None = None,
+    *,
+    data: str | os.PathLike[str] | None = None,
+) -> dict[str, float | None]:
+    """Some metrics of a run's best weights on one split, computing only what they need (the
+    number :func:`evaluate_run` reports for each, without its files and figures).
+
+    Args:
+        run_dir: a run folder written by ``dno train``.
+        split: ``"val"`` or ``"test"``.
+        names: unqualified names of the metric table (scores and model costs).
+        config: the evaluation config (default :class:`EvaluationConfig`).
+        data: the dataset file, if it is no longer where ``config.json`` says.
+
+    Returns:
+        name -> value (None where it cannot be computed or is not finite).
+    """
+    if split not in EVALUATION_SPLITS:
+        raise UsageError(f"split {split!r}; expected one of: {', '.join(EVALUATION_SPLITS)}")
+    config = config or EvaluationConfig()
+    run = _load_run(run_dir, data)
+    run.model.eval()
+    scores = SplitScores(run.model, _windows(run, split, config), run.normalizer, config)
+    values = {name: METRICS[name].compute(scores) for name in names}
+    return {k: v if v is not None and math.isfinite(v) else None for k, v in values.items()}
 
 
 def _data_record(run: _Run, split: str, windows: WindowSet) -> dict[str, Any]:

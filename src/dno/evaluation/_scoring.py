@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,7 +28,13 @@ from dno.evaluation._accuracy import (
     valid_prediction_time,
 )
 from dno.evaluation._config import EvaluationConfig
-from dno.evaluation._diagnosis import Diagnosis, diagnose, power_ratios
+from dno.evaluation._diagnosis import (
+    AmplitudeRatio,
+    Diagnosis,
+    diagnose,
+    power_ratios,
+    usable_amplitude,
+)
 from dno.evaluation._spectral import BoxSize
 
 if TYPE_CHECKING:
@@ -196,36 +203,99 @@ def spectral_fields(
     return SpectralFields(fields(prediction), fields(truth), 2, None, "grid steps (time, x)")
 
 
-@dataclass(frozen=True)
 class RolloutScores:
-    """Every score of one rollout (definitions in :mod:`dno.evaluation`).
+    """Every score of one rollout (definitions in :mod:`dno.evaluation`), each computed the
+    first time it is read: the validation of a training epoch reads the relative L2 and the
+    valid time and never pays for the spectra.
 
     Attributes:
+        prediction, truth: the rollout and its truth, shape (N, n, X, C).
+        config: the evaluation config (horizon, thresholds, bands).
+        slices_per_delay: S - 1.
         relative_l2, relative_l2_per_step: over all windows and slices of the horizon.
         curve: relative L2 per slice (``slices_per_step = 1``), pooled over windows.
         per_delay: relative L2 per delay of the horizon (``slices_per_step = S - 1``).
         valid: valid prediction time per window, in tau.
         correlation: correlation times, in tau.
-        diagnosis: amplitude and spectral diagnostics of the rollout fields.
-        fields: the fields the diagnosis was computed on (for the figures).
-        slices_per_delay: S - 1.
+        fields: the rollouts laid out as fields for the spectral diagnostics.
+        amplitude: the amplitude ratio of those fields (the ones that are all finite).
+        diagnosis: amplitude and spectral diagnostics of the fields (the costly part).
     """
 
-    relative_l2: float
-    relative_l2_per_step: float
-    curve: RolloutError
-    per_delay: RolloutError
-    valid: ValidTime
-    correlation: CorrelationTime
-    diagnosis: Diagnosis
-    fields: SpectralFields
-    slices_per_delay: int
+    def __init__(
+        self,
+        prediction: np.ndarray,
+        truth: np.ndarray,
+        *,
+        slices_per_delay: int,
+        config: EvaluationConfig,
+    ) -> None:
+        n = config.horizon_delays * slices_per_delay
+        if prediction.ndim != 4 or prediction.shape[1] != n or prediction.shape != truth.shape:
+            raise UsageError(
+                f"rollout has shape {prediction.shape}, truth {truth.shape}; expected equal "
+                f"shapes (N, n={n}, X, C)"
+            )
+        self.prediction, self.truth = prediction, truth
+        self.slices_per_delay, self.config = slices_per_delay, config
+
+    @cached_property
+    def relative_l2(self) -> float:
+        return relative_l2(self.prediction, self.truth)
+
+    @cached_property
+    def relative_l2_per_step(self) -> float:
+        return relative_l2(self.prediction, self.truth, per_step=True)
+
+    @cached_property
+    def curve(self) -> RolloutError:
+        return rollout_error_curve(self.prediction, self.truth, slices_per_step=1)
+
+    @cached_property
+    def per_delay(self) -> RolloutError:
+        return rollout_error_curve(
+            self.prediction, self.truth, slices_per_step=self.slices_per_delay
+        )
+
+    @property
+    def _dt(self) -> float:
+        """Slice spacing in units of tau, the same for every window."""
+        return 1.0 / self.slices_per_delay
+
+    @cached_property
+    def valid(self) -> ValidTime:
+        threshold = self.config.valid_threshold
+        return valid_prediction_time(self.prediction, self.truth, dt=self._dt, threshold=threshold)
+
+    @cached_property
+    def correlation(self) -> CorrelationTime:
+        thresholds = self.config.correlation_thresholds
+        return correlation_time(self.prediction, self.truth, dt=self._dt, thresholds=thresholds)
+
+    @cached_property
+    def fields(self) -> SpectralFields:
+        return spectral_fields(self.prediction, self.truth, self.config.horizon_delays)
+
+    @cached_property
+    def amplitude(self) -> AmplitudeRatio | None:
+        return usable_amplitude(self.fields.prediction, self.fields.truth)
+
+    @cached_property
+    def diagnosis(self) -> Diagnosis:
+        fields = self.fields
+        return diagnose(
+            fields.prediction,
+            fields.truth,
+            box_size=fields.box_size,
+            spatial_dims=fields.spatial_dims,
+            band_edges=self.config.band_edges,
+        )
 
 
 def score_rollout(
     prediction: np.ndarray, truth: np.ndarray, *, slices_per_delay: int, config: EvaluationConfig
 ) -> RolloutScores:
-    """Score a rollout of ``config.horizon_delays`` delays.
+    """Score a rollout of ``config.horizon_delays`` delays (each score computed when read).
 
     Args:
         prediction: shape (N, n, X, C) with ``n = horizon_delays * slices_per_delay``.
@@ -236,33 +306,7 @@ def score_rollout(
     Returns:
         The :class:`RolloutScores`.
     """
-    n = config.horizon_delays * slices_per_delay
-    if prediction.ndim != 4 or prediction.shape[1] != n or prediction.shape != truth.shape:
-        raise UsageError(
-            f"rollout has shape {prediction.shape}, truth {truth.shape}; expected equal shapes "
-            f"(N, n={n}, X, C)"
-        )
-    dt = 1.0 / slices_per_delay  # slice spacing in units of tau, the same for every window
-    fields = spectral_fields(prediction, truth, config.horizon_delays)
-    return RolloutScores(
-        relative_l2=relative_l2(prediction, truth),
-        relative_l2_per_step=relative_l2(prediction, truth, per_step=True),
-        curve=rollout_error_curve(prediction, truth, slices_per_step=1),
-        per_delay=rollout_error_curve(prediction, truth, slices_per_step=slices_per_delay),
-        valid=valid_prediction_time(prediction, truth, dt=dt, threshold=config.valid_threshold),
-        correlation=correlation_time(
-            prediction, truth, dt=dt, thresholds=config.correlation_thresholds
-        ),
-        diagnosis=diagnose(
-            fields.prediction,
-            fields.truth,
-            box_size=fields.box_size,
-            spatial_dims=fields.spatial_dims,
-            band_edges=config.band_edges,
-        ),
-        fields=fields,
-        slices_per_delay=slices_per_delay,
-    )
+    return RolloutScores(prediction, truth, slices_per_delay=slices_per_delay, config=config)
 
 
 def rollout_record(scores: RolloutScores) -> dict[str, Any]:

@@ -20,16 +20,15 @@ def _last(row: Sequence[Any]) -> Any:
 
 
 def summarize(result: dict[str, Any]) -> dict[str, Any]:
-    """The headline numbers of an evaluation result (flat, JSON values; times in tau).
+    """What the summary of an evaluation holds besides the metric table's values (which
+    :func:`dno.evaluation.evaluate_run` adds): the horizon, the windows, and the per-threshold and
+    per-level details (flat, JSON values; times in tau).
 
     ``stability_gain`` maps each noise level to the one-step gain; ``rollout_stability_gain``
     to the gain at the end of the horizon. ``valid_time_lower_bound`` is true when some window
     never passed the threshold (its valid time is then the horizon).
     """
-    rollout, spectral = result["rollout"], result["spectral"]
-    stability, cost = result["stability"], result["cost"]
-    amplitude = spectral["diagnosis"].get("amplitude") or {}
-    power = spectral.get("power_ratio") or {}
+    rollout, stability = result["rollout"], result["stability"]
     correlation = rollout["correlation_time"]
     levels = [f"{level:g}" for level in stability["one_step"]["levels"]]
     return {
@@ -37,12 +36,6 @@ def summarize(result: dict[str, Any]) -> dict[str, Any]:
         "horizon_delays": result["horizon"]["delays"],
         "horizon_slices": result["horizon"]["slices"],
         "windows": result["data"]["windows"],
-        "one_step_relative_l2": result["one_step"]["relative_l2"],
-        "one_step_relative_l2_per_step": result["one_step"]["relative_l2_per_step"],
-        "rollout_relative_l2": rollout["relative_l2"],
-        "rollout_relative_l2_per_step": rollout["relative_l2_per_step"],
-        "rollout_final_relative_l2": rollout["final_relative_l2"],
-        "valid_time": rollout["valid_time"]["mean"],
         "valid_time_lower_bound": rollout["valid_time"]["lower_bound"],
         "correlation_time": {
             f"{threshold:g}": time
@@ -53,12 +46,6 @@ def summarize(result: dict[str, Any]) -> dict[str, Any]:
             level: _last(row)
             for level, row in zip(levels, stability["rollout"]["gain"], strict=True)
         },
-        "amplitude_ratio": amplitude.get("std_ratio"),
-        "power_ratio": power.get("all_k"),
-        "power_ratio_high_k": power.get("high_k"),
-        "parameters": cost["parameters"],
-        "samples_per_second": cost["samples_per_second"],
-        "peak_memory_bytes": cost["peak_memory_bytes"],
     }
 
 

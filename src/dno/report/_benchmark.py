@@ -16,6 +16,7 @@ import numpy as np
 
 from dno._io import atomic_path
 from dno.errors import UsageError
+from dno.evaluation import METRICS, canonical_name
 from dno.plotting import Line, Panel, color, draw_boxes, draw_panels
 from dno.report._html import CSS, STATUS_SCRIPT, figure_block
 from dno.report._plotting import (
@@ -34,17 +35,49 @@ from dno.tracking import EVALUATION_JSON, LEADERBOARD_JSON, LEADERBOARD_MD, read
 __all__ = ["BenchmarkReport", "is_benchmark", "write_benchmark_report"]
 
 _TEST_JSON = EVALUATION_JSON.format(split="test")
-#: The columns of the page's table (from leaderboard.json's rows) and their headings.
-_COLUMNS = {
-    "rank": "rank", "model": "model", "runs_ok": "runs ok",
-    "rollout_rel_l2_mean": "rollout rel L2", "rollout_rel_l2_ci_low": "CI low",
-    "rollout_rel_l2_ci_high": "CI high", "one_step_rel_l2_mean": "one-step rel L2",
-    "valid_time_mean": "valid time (tau)", "amplitude_ratio_mean": "amplitude ratio",
-    "parameters_mean": "parameters", "train_seconds_mean": "training s",
-    "rollout_rel_l2_relative_change": "rollout vs baseline",
-    "rollout_rel_l2_wilcoxon_p_holm": "Holm p", "rollout_rel_l2_hedges_g": "Hedges' g",
-    "rollout_rel_l2_verdict": "verdict",
+#: The statistics of the ranking metric shown beside its mean, and their headings.
+_RANKING_COLUMNS = {
+    "ci_low": "CI low", "ci_high": "CI high", "relative_change": "vs baseline",
+    "wilcoxon_p_holm": "Holm p", "hedges_g": "Hedges' g", "verdict": "verdict",
 }  # fmt: skip
+
+
+def _canonical(board: dict[str, Any]) -> dict[str, Any]:
+    """``leaderboard.json`` with the metric table's names, also for a file written before they
+    changed (``one_step_rel_l2`` is ``rel_l2``; its row keys ``one_step_rel_l2_mean`` ...)."""
+    aliases = [(alias, m.name) for m in METRICS.values() for alias in m.aliases]
+    name = canonical_name
+
+    def row_key(key: str) -> str:
+        for alias, new in aliases:
+            if key.startswith(alias + "_"):
+                return new + key[len(alias) :]
+        return key
+
+    board = dict(board)
+    for part in ("metrics", "values", "summaries", "comparisons", "nonfinite"):
+        if isinstance(board.get(part), dict):
+            board[part] = {name(k): v for k, v in board[part].items()}
+    board["ranking_metric"] = name(str(board.get("ranking_metric", "rollout_rel_l2")))
+    board["rows"] = [{row_key(k): v for k, v in row.items()} for row in board.get("rows", [])]
+    return board
+
+
+def _columns(board: dict[str, Any]) -> dict[str, str]:
+    """The page's table: rank, model, runs ok, the mean of every metric (the ranking metric
+    first, with its interval and paired statistics); row key -> heading."""
+    ranking = board["ranking_metric"]
+    columns = {"rank": "rank", "model": "model", "runs_ok": "runs ok"}
+    metrics = board["metrics"]
+    for key in dict.fromkeys([ranking, *metrics]):
+        info = metrics.get(key) or {"label": key}
+        unit = info.get("unit") or ""
+        columns[f"{key}_mean"] = (
+            f"{info['label']} ({unit})" if unit and unit != "parameters" else (info["label"])
+        )
+        if key == ranking:
+            columns.update({f"{key}_{stat}": text for stat, text in _RANKING_COLUMNS.items()})
+    return columns
 
 
 @dataclass
@@ -80,13 +113,14 @@ def write_benchmark_report(
         )
     if interactive:
         require_plotly()
-    board = read_json(folder / LEADERBOARD_JSON)
+    board = _canonical(read_json(folder / LEADERBOARD_JSON))
     target = Path(out) if out is not None else folder / "report"
     target.mkdir(parents=True, exist_ok=True)
     if interactive:
         write_plotly_js(target)  # for each figure's own page
     group = str(board["protocol"]["name"])
-    plots = [_boxes(board, metric) for metric in ("rollout_rel_l2", "one_step_rel_l2")]
+    shown = dict.fromkeys([board["ranking_metric"], "rollout_rel_l2", "rel_l2"])
+    plots = [_boxes(board, metric) for metric in shown if metric in board["values"]]
     plots.append(_curves(board, folder))
     figures = [render(plot, group, target, interactive) for plot in plots]
     markdown = (folder / LEADERBOARD_MD).read_text(encoding="utf-8")
@@ -103,7 +137,7 @@ def _models(board: dict[str, Any]) -> list[str]:
 def _boxes(board: dict[str, Any], metric: str) -> Plot:
     """One box per model of a metric's per-seed values (test split)."""
     models = _models(board)
-    label = board["metrics"][metric]["label"]
+    label = (board["metrics"].get(metric) or {"label": metric})["label"]
     values = [[v for v in board["values"][metric][m] if v is not None] for m in models]
     baseline = board["protocol"]["baseline"]
     colors = [color(1) if m == baseline else color(0) for m in models]
@@ -167,11 +201,11 @@ def _curves(board: dict[str, Any], folder: Path) -> Plot:
 
 
 def _cells(board: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = []
+    rows, ranking = [], board["ranking_metric"]
     for row in board["rows"]:
-        cells = {heading: row.get(key) for key, heading in _COLUMNS.items()}
-        change = row.get("rollout_rel_l2_relative_change")
-        cells["rollout vs baseline"] = (
+        cells = {heading: row.get(key) for key, heading in _columns(board).items()}
+        change = row.get(f"{ranking}_relative_change")
+        cells["vs baseline"] = (
             None if change is None or not math.isfinite(change) else f"{100 * change:+.1f}%"
         )
         if row.get("baseline"):
@@ -205,10 +239,12 @@ def _page(board: dict[str, Any], figures: list[Rendered], markdown: str, interac
         f"<p class='muted'>{html.escape(facts)}</p></header>",
         f"<p>{html.escape(protocol.get('description') or '')}</p>",
         "<section id='leaderboard'><h2>Leaderboard (test split)</h2>",
-        table_html(list(_COLUMNS.values()), _cells(board)),
-        "<p class='muted'>Means over the seeds; CI: 95% percentile-bootstrap interval of the "
-        "mean rollout relative L2; Holm p: paired Wilcoxon against the baseline after Holm's "
-        "correction (none when too few seeds could ever reject).</p></section>",
+        table_html(list(_columns(board).values()), _cells(board)),
+        f"<p class='muted'>Means over the seeds; CI: 95% percentile-bootstrap interval of the "
+        f"mean {html.escape(board['ranking_metric'])}; Holm p: paired Wilcoxon against the "
+        "baseline after Holm's correction (none when too few seeds could ever reject). Each run "
+        f"kept the epoch with the best {html.escape(str(board.get('select', 'val_rel_l2')))}."
+        "</p></section>",
         "<section id='figures'><h2>Figures</h2>",
         *(figure_block(f) for f in figures),
         "</section><section id='tables'><h2>The leaderboard file</h2>",

@@ -123,11 +123,17 @@ def headline_rows(sections: list[StudySection]) -> str:
 
 
 def _confirmed(data: StudyData) -> str | None:
-    rows = [r for r in data.confirmation if isinstance(r.get("test_mean"), int | float)]
-    if not rows:
+    """The chosen configuration's test score after the confirmation (the test counterpart of
+    the first objective, else the rollout error), or None."""
+    chosen = [r for r in data.confirmation if r.get("chosen") in (True, "True", 1)]
+    if not chosen or not data.objectives:
         return None
-    r = rows[0]
-    return f"{fmt(r['test_mean'])} ± {fmt(r.get('test_std') or 0.0)} (trial {r.get('trial')})"
+    row, objective = chosen[0], data.objectives[0]
+    name = "test_" + objective[4:] if objective.startswith("val_") else "test_rollout_rel_l2"
+    value = row.get(name)
+    if not isinstance(value, int | float):
+        return None
+    return f"{fmt(value)} {name} (trial {row.get('trial')}, fresh seeds)"
 
 
 def figure_block(fig: Rendered) -> str:

@@ -36,7 +36,7 @@ from dno.plotting import (
 )
 from dno.report._plotting import Plot, plotly_panels, spans_decades
 from dno.report._records import StudyData, TrialRecord
-from dno.tracking import EVALUATION_JSON, METRICS, PREDICTION_FIGURE, RunFolder, read_json
+from dno.tracking import EVALUATION_JSON, METRICS_CSV, PREDICTION_FIGURE, RunFolder, read_json
 
 __all__ = [
     "Artifact",
@@ -52,7 +52,8 @@ __all__ = [
 #: Columns of metrics.csv drawn by the convergence figure: (panel title, columns, log y).
 PANELS = (
     ("loss", ("train_loss", "val_loss"), True),
-    ("validation relative L2", ("val_rel_l2",), False),
+    ("validation rel. L2: one step, rollout dotted", ("val_rel_l2", "val_rollout_rel_l2"), False),
+    ("validation valid time (tau)", ("val_valid_time",), False),
     ("learning rate", ("lr",), True),
 )
 #: At most this many extra panels for metrics that PANELS does not draw (a program's own).
@@ -69,7 +70,7 @@ def _curves(t: TrialRecord) -> tuple[str, dict[str, list[tuple[float, float]]]]:
             for name, value in row.items():
                 if name != "epoch" and isinstance(value, int | float) and math.isfinite(value):
                     curves.setdefault(name, []).append((float(row["epoch"]), float(value)))
-        where = f"seed {runs[0].name}" if runs[0] != t.folder else METRICS
+        where = f"seed {runs[0].name}" if runs[0] != t.folder else METRICS_CSV
         return where, curves
     steps = sorted(t.intermediate.items())
     return "reported objective", {"objective": [(float(s), v) for s, v in steps]}
@@ -83,7 +84,7 @@ def convergence_plot(data: StudyData, best: list[TrialRecord]) -> Plot | None:
         return None
     panels = [p for p in PANELS if any(col in c[2] for c in curves for col in p[1])]
     # a program's own metrics (or only its objective, from the storage): a panel each
-    known = {col for p in PANELS for col in p[1]} | {"seconds"}  # wall time is no curve
+    known = {col for p in PANELS for col in p[1]} | {"seconds", "val_seconds"}  # times: no curve
     own = sorted({name for c in curves for name in c[2]} - known)[:MAX_OWN_PANELS]
     panels += [(name, (name,), True) for name in own]
 

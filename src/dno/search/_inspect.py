@@ -9,7 +9,7 @@ import optuna
 
 from dno.errors import DnoError, UsageError
 from dno.search._storage import open_storage
-from dno.search._study import StudySpec, load_spec
+from dno.search._study import METRICS_ATTR, StudySpec, load_spec
 from dno.tracking import (
     STUDY_JOURNAL,
     SUMMARY,
@@ -54,12 +54,19 @@ def locate_study(
 
 
 def trial_table(study: optuna.Study, spec: StudySpec) -> str:
-    """One line per trial: number, state, objective(s), epochs, seconds, parameters or reason."""
+    """One line per trial: number, state, objective(s), epochs, seconds, parameters or reason.
+
+    A pruned or failed trial shows the objectives its best epoch had, where it recorded them."""
     lines = [f"{'trial':>5}  {'state':<11} {' '.join(f'{o:>14}' for o in spec.objectives)}"
              f"  {'epochs':>6}  {'seconds':>7}  parameters / reason"]  # fmt: skip
     for t in study.get_trials(deepcopy=False):
         state = trial_state(t.state.name, t.user_attrs)
-        values = t.values if t.values and state == "complete" else [None] * len(spec.objectives)
+        recorded = t.user_attrs.get(METRICS_ATTR) or {}  # a pruned trial's best epoch
+        values = (
+            t.values
+            if t.values and state == "complete"
+            else [recorded.get(name) for name in spec.objectives]
+        )
         shown = " ".join(f"{v:>14.5g}" if v is not None else f"{'-':>14}" for v in values)
         detail = trial_reason(t.user_attrs) or ", ".join(
             f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"

@@ -37,7 +37,7 @@ import yaml
 from dno._cores import thread_environment
 from dno._io import atomic_path
 from dno.errors import DnoError, UsageError
-from dno.tracking import METRICS, write_csv
+from dno.tracking import METRICS_CSV, write_csv
 
 __all__ = [
     "CONFIG_FILE",
@@ -299,7 +299,7 @@ class ProgramRunner:
                 watchdog.wait()
                 if process.stdout is not None:
                     process.stdout.close()
-                _write_metrics(folder / METRICS, seen)
+                _write_metrics(folder / METRICS_CSV, seen)
         if getattr(timer, "fired", False):
             raise ProgramFailed(f"the program exceeded the time limit of {self.timeout:g} s")
         if code != 0:

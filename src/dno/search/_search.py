@@ -26,8 +26,9 @@ from dno._limits import MAX_SEEDS, MAX_TRIALS, Rule, at_least, check_fields, is_
 from dno._names import check_name, slug
 from dno.data import read_dataset
 from dno.errors import DnoError, UsageError
+from dno.evaluation import get_metric, parse_name, qualify
 from dno.search._program import ProgramRunner
-from dno.search._runner import OBJECTIVES, DnoModelRunner, TrialRunner
+from dno.search._runner import DnoModelRunner, TrialRunner, objective_names
 from dno.search._space import SearchSpace, default_space, load_space, space_from_description
 from dno.search._storage import describe_url, open_storage
 from dno.search._study import (
@@ -140,6 +141,7 @@ def _space_and_search(options: SearchOptions) -> tuple[SearchSpace, str]:
 def _objectives(
     options: SearchOptions, space: SearchSpace, search: str
 ) -> tuple[list[str], list[str]]:
+    """The study's objectives (the metric table's names) and their Optuna directions."""
     if space.program:
         if not space.metric and search not in ("grid", "random"):
             raise UsageError(
@@ -148,27 +150,44 @@ def _objectives(
         if not space.metric:  # W&B runs grid and random sweeps without a metric too
             return [], ["minimize"]
         return [space.metric], [space.goal]
-    if options.objectives:
-        names = options.objectives
-    elif space.metric:
-        names = [space.metric]
-    else:
-        names = ["val_rel_l2", "n_parameters"] if search == "multi" else ["val_rel_l2"]
-    for name in names:
-        if name not in OBJECTIVES:
-            raise UsageError(
-                f"objective {name!r} is not reported by dno models; known: {', '.join(OBJECTIVES)}"
-            )
+    where = "--objectives" if options.objectives else f"{space.source or 'the space'}: metric"
+    given = options.objectives or ([space.metric] if space.metric else [])
+    if not given:
+        given = ["val_rel_l2", "parameters"] if search == "multi" else ["val_rel_l2"]
+    names = [_objective(name, where) for name in given]
+    if len(set(names)) < len(names):
+        raise UsageError(f"{where}: {', '.join(given)} names an objective twice")
     if search != "multi" and len(names) > 1:
         raise UsageError(f"{len(names)} objectives need --search multi")
     if search == "multi" and len(names) < 2:
         raise UsageError(
-            "--search multi needs at least two objectives, e.g. val_rel_l2,n_parameters"
+            "--search multi needs at least two objectives, e.g. "
+            "--objectives val_rel_l2,val_rollout_rel_l2,val_noise_gain"
         )
-    directions = [OBJECTIVES[n] for n in names]
-    if space.metric and len(names) == 1 and space.goal:
-        directions = [space.goal]
+    directions = [get_metric(parse_name(name)[0].name).direction.value for name in names]
+    if space.metric and not options.objectives and space.goal != directions[0]:
+        raise UsageError(
+            f"{where}: goal {space.goal} for {names[0]}, whose direction is {directions[0]} "
+            f"({get_metric(parse_name(names[0])[0].name).description})"
+        )
     return names, directions
+
+
+def _objective(name: str, where: str) -> str:
+    """An objective's table name (an old name is read), or one line listing the valid ones."""
+    if str(name).startswith("test_"):
+        raise UsageError(
+            f"{where}: {name!r}: a search reads the validation split only (the test split is "
+            f"scored once, at the end); use {'val_' + str(name)[len('test_') :]!r}"
+        )
+    metric, split = parse_name(name, what=f"objective in {where}", splits=("val",))
+    qualified = metric.name if split is None else qualify(metric.name, split)
+    if qualified not in objective_names():
+        raise UsageError(
+            f"{where}: {name!r} cannot be an objective ({metric.direction.words(metric.target)}); "
+            f"expected one of: {', '.join(objective_names())}"
+        )
+    return qualified
 
 
 def _pruner(options: SearchOptions, space: SearchSpace) -> dict[str, Any]:
@@ -305,9 +324,12 @@ def make_runner(spec: StudySpec, wandb: bool = False, device: str | None = None)
     dataset = read_dataset(spec.data)
     if dataset.family != spec.family:
         raise UsageError(f"{spec.data} holds {dataset.family!r} data, not {spec.family!r}")
-    return DnoModelRunner(
-        spec.model, dataset, spec.max_epochs, spec.base, spec.name if wandb else None, device
-    )
+    runner = DnoModelRunner(
+        spec.model, dataset, spec.max_epochs, spec.base, spec.name if wandb else None, device,
+        objectives=spec.objectives,
+    )  # fmt: skip
+    runner.check_horizon(space_from_description(spec.space).fixed())
+    return runner
 
 
 def run_search(options: SearchOptions, log: Log = print) -> dict[str, Any]:
@@ -315,12 +337,12 @@ def run_search(options: SearchOptions, log: Log = print) -> dict[str, Any]:
     _quiet_optuna(options.quiet)
     spec, space, grid = build_spec(options, log)
     slots = plan_workers(options.workers or None, options.devices, options.threads)
+    runner = make_runner(spec, options.wandb, slots[0].device)  # checked before any file
     storage, url = open_storage(options.storage, options.results, spec.name)
     study = open_study(storage, spec, space, grid)
     _enqueue_missing(study, grid or [])
     folder = options.results / spec.name
     folder.mkdir(parents=True, exist_ok=True)
-    runner = make_runner(spec, options.wandb, slots[0].device)
     done = count_finished(study)
     what = spec.model if spec.runner == "program" else f"{spec.model} on {spec.family}"
     log(f"study {spec.name}: {spec.search} search of {what}, "
@@ -349,7 +371,8 @@ def run_search(options: SearchOptions, log: Log = print) -> dict[str, Any]:
     if isinstance(runner, DnoModelRunner) and options.confirm_top > 0 and info["best"]:
         use_budget(options.threads)  # the workers are done: one run at a time
         log(f"confirming the top {options.confirm_top} configurations on "
-            f"{options.confirm_seeds} fresh seeds; scored once on the test split")  # fmt: skip
+            f"{options.confirm_seeds} fresh seeds (validation); the chosen one is then scored "
+            "once on the test split")  # fmt: skip
         rows = confirm_top(
             study, spec, runner, runner.dataset, folder, options.confirm_top,
             options.confirm_seeds,

@@ -31,7 +31,8 @@ from optuna.trial import Trial, TrialState
 
 from dno._cores import applied_threads
 from dno.errors import DnoError, UsageError
-from dno.search._runner import TrialRunner
+from dno.evaluation import parse_name, qualify
+from dno.search._runner import TrialRunner, trial_metrics
 from dno.search._space import SearchSpace
 from dno.search._storage import WORKER_ATTR, heartbeats, stale_trials, worker_identity
 from dno.tracking import (
@@ -57,6 +58,8 @@ __all__ = [
 
 SEARCHES = ("grid", "random", "bayesian", "multi")
 SPEC_ATTR = "dno:spec"
+#: a trial's metrics (every score it recorded, mean over its seeds), complete or not
+METRICS_ATTR = "metrics"
 #: set on a study whose trials were queued when it was created
 QUEUED_ATTR = "dno:queued"
 #: Seconds a process waits for a study that another process is creating at the same moment.
@@ -87,6 +90,10 @@ class StudySpec:
     base: dict[str, Any] = field(default_factory=dict)
     runner: str = "dno"
 
+    def __post_init__(self) -> None:
+        if self.runner == "dno":  # a study made before the metric table: its names now
+            self.objectives = [_table_name(name) for name in self.objectives]
+
     def to_json(self) -> str:
         return json.dumps(self.__dict__, sort_keys=True)
 
@@ -97,6 +104,12 @@ class StudySpec:
     def seed_list(self) -> list[int]:
         """The training seeds of every configuration (the same for all, so runs are paired)."""
         return list(range(self.seeds))
+
+
+def _table_name(name: str) -> str:
+    """An objective's name in the metric table (``n_parameters`` is now ``parameters``)."""
+    metric, split = parse_name(name)
+    return metric.name if split is None else qualify(metric.name, split)
 
 
 def trial_seed(study_seed: int, number: int) -> int:
@@ -219,6 +232,8 @@ def open_study(
     except optuna.exceptions.DuplicatedStudyError:
         study = _load_same(storage, spec, space)
     else:
+        if spec.objectives:  # optuna-dashboard shows the names, not "Objective 0"
+            study.set_metric_names(spec.objectives)
         for params in grid if grid is not None else [{}] * spec.n_trials:
             study.enqueue_trial(_to_internal(params, space))
         study.set_user_attr(QUEUED_ATTR, True)
@@ -391,7 +406,8 @@ def run_one(
                 def report(step: int, value: float, first: bool = k == 0) -> None:
                     if first and len(spec.objectives) == 1 and math.isfinite(value):
                         trial.report(value, step)
-                        if trial.should_prune():
+                        # the last epoch has nothing left to save: the trial completes
+                        if step < spec.max_epochs and trial.should_prune():
                             raise optuna.TrialPruned(f"pruned at epoch {step} ({value:.4g})")
 
                 values.append(
@@ -413,7 +429,24 @@ def run_one(
             storage.set_trial_user_attr(trial_id, FAIL_ATTR, reason)
         else:
             state, reason = TrialState.COMPLETE, ""
-        return _finish(study, trial, spec, folder, state, values, started, reason)
+        metrics = _recorded_metrics(folder, spec, values)
+        storage.set_trial_user_attr(trial_id, METRICS_ATTR, metrics)
+        return _finish(study, trial, spec, folder, state, values, started, reason, metrics)
+
+
+def _recorded_metrics(
+    folder: Path, spec: StudySpec, values: list[dict[str, float]]
+) -> dict[str, float]:
+    """Every metric of the metric table the trial's seeds recorded, the mean over the seeds
+    that have it: returned by the runner, or read back from a seed's ``final_results.json``
+    (a pruned or failed run keeps the scores of its best epoch)."""
+    per_seed = [dict(v) for v in values]
+    for seed in spec.seed_list()[len(values) :]:
+        path = seed_folder(folder, seed, spec.seeds) / FINAL_RESULTS
+        if path.is_file():
+            per_seed.append(trial_metrics(RunFolder(path.parent).results()))
+    names = [n for n in dict.fromkeys(n for v in per_seed for n in v) if n != "epochs_run"]
+    return {n: statistics.fmean(v[n] for v in per_seed if n in v) for n in names}
 
 
 def _reason(error: BaseException) -> str:
@@ -435,6 +468,7 @@ def _finish(
     values: list[dict[str, float]],
     started: float,
     reason: str,
+    metrics: dict[str, float],
 ) -> optuna.trial.FrozenTrial:
     objective = (
         [statistics.fmean(v[name] for v in values) for name in spec.objectives] if values else []
@@ -454,6 +488,7 @@ def _finish(
         "trial": trial.number,
         "objectives": dict(zip(spec.objectives, objective, strict=False)),
         "seed_values": {name: [v[name] for v in values] for name in spec.objectives},
+        "metrics": metrics,
         "epochs_run": epochs,
         "seconds": seconds,
         "threads": applied_threads(),

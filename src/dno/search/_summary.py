@@ -1,5 +1,10 @@
 """What a study leaves on disk: ``summary.csv``, ``best_config.yaml``, and the confirmation of the
-top configurations on fresh seeds, scored once on the test split.
+top configurations on fresh seeds.
+
+The confirmation re-trains the top configurations on seeds the search never used and compares
+them on the validation split, with the leaderboard's metrics and horizon; the configuration it
+chooses (the best mean of the first objective) is then scored once on the test split. No choice
+reads the test split.
 """
 
 from __future__ import annotations
@@ -16,9 +21,9 @@ from optuna.trial import FrozenTrial, TrialState
 from dno._io import atomic_path
 from dno.data import Dataset
 from dno.errors import UsageError
-from dno.evaluation import score_checkpoint
-from dno.search._runner import TrialRunner
-from dno.search._study import StudySpec
+from dno.evaluation import EvaluationConfig, evaluate_run, parse_name, run_metric
+from dno.search._runner import TrialRunner, trial_metrics
+from dno.search._study import METRICS_ATTR, StudySpec
 from dno.tracking import (
     BEST_CONFIG,
     CONFIRMATION,
@@ -37,7 +42,7 @@ from dno.tracking import (
     write_csv,
 )
 
-__all__ = ["CONFIRM_SEED_BASE", "best_run", "confirm_top", "write_summary"]
+__all__ = ["CONFIRM_METRICS", "CONFIRM_SEED_BASE", "best_run", "confirm_top", "write_summary"]
 
 #: Confirmation runs use seeds from here on: never seen during the search.
 CONFIRM_SEED_BASE = 10_000
@@ -50,13 +55,18 @@ def _state_name(trial: FrozenTrial) -> str:
 
 
 def summary_rows(study: optuna.Study, spec: StudySpec) -> list[dict[str, Any]]:
-    """One tidy row per trial: state, objectives, every parameter, seeds, cost, reasons."""
+    """One tidy row per trial: state, every metric it recorded (the objectives first), every
+    parameter, seeds, cost, reasons. A complete trial's objectives are its values in the study;
+    a pruned or failed trial shows what its best epoch had."""
+    trials = study.get_trials(deepcopy=False)
+    recorded = [dict(t.user_attrs.get(METRICS_ATTR) or {}) for t in trials]
+    names = list(dict.fromkeys([*spec.objectives, *(n for r in recorded for n in r)]))
     rows = []
-    for t in study.get_trials(deepcopy=False):
+    for t, metrics in zip(trials, recorded, strict=True):
         row: dict[str, Any] = {"trial": t.number, "state": _state_name(t)}
-        values = t.values if t.state == TrialState.COMPLETE and t.values else []
-        for i, name in enumerate(spec.objectives):
-            row[name] = values[i] if i < len(values) else None
+        if t.state == TrialState.COMPLETE and t.values:
+            metrics.update(zip(spec.objectives, t.values, strict=False))
+        row.update({name: metrics.get(name) for name in names})
         row.update({f"param_{k}": v for k, v in sorted(t.params.items())})
         row["seed_values"] = " ".join(f"{v:.6g}" for v in t.user_attrs.get("seed_values", []))
         row["epochs_run"] = t.user_attrs.get("epochs_run")
@@ -89,21 +99,28 @@ def write_summary(
     states = [_state_name(t) for t in study.get_trials(deepcopy=False)]
     info: dict[str, Any] = {"trials": len(states), "states": dict(Counter(states)), "best": None}
     if best:
-        trial = best[0]
-        run = _first_run(folder, trial.number)
-        config = RunFolder(run).read_json(RUN_CONFIG) if run else {"params": trial.params}
-        document = {
-            "study": spec.name,
-            "trial": trial.number,
-            "objectives": dict(zip(spec.objectives, trial.values, strict=True)),
-            "model": spec.model,
-            "family": spec.family,
-            "config": json_safe(config),
-        }
-        with atomic_path(folder / BEST_CONFIG) as tmp:
-            tmp.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-        info["best"] = document
+        info["best"] = _write_best_config(spec, folder, best[0], "the search (one run per seed)")
     return info
+
+
+def _write_best_config(
+    spec: StudySpec, folder: Path, trial: FrozenTrial, chosen_by: str
+) -> dict[str, Any]:
+    """``best_config.yaml``: the chosen trial, its objectives, how it was chosen, its config."""
+    run = _first_run(folder, trial.number)
+    config = RunFolder(run).read_json(RUN_CONFIG) if run else {"params": trial.params}
+    document = {
+        "study": spec.name,
+        "trial": trial.number,
+        "objectives": dict(zip(spec.objectives, trial.values, strict=True)),
+        "chosen_by": chosen_by,
+        "model": spec.model,
+        "family": spec.family,
+        "config": json_safe(config),
+    }
+    with atomic_path(folder / BEST_CONFIG) as tmp:
+        tmp.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return document
 
 
 def best_run(folder: Path) -> tuple[int, Path]:
@@ -142,6 +159,10 @@ def _first_run(folder: Path, number: int) -> Path | None:
     return run if (run / RUN_CONFIG).is_file() else None
 
 
+#: What the confirmation reports besides the objectives: the leaderboard's validation scores.
+CONFIRM_METRICS = ("val_rel_l2", "val_rollout_rel_l2", "val_valid_time", "val_amplitude_ratio")
+
+
 def confirm_top(
     study: optuna.Study,
     spec: StudySpec,
@@ -151,47 +172,103 @@ def confirm_top(
     top: int,
     seeds: int,
 ) -> list[dict[str, Any]]:
-    """Re-run the top configurations on fresh seeds; score each once on the test split.
+    """Re-run the top configurations on fresh seeds, compare them on validation, and score the
+    chosen one once on the test split.
 
+    Every configuration gets the mean and standard deviation over the fresh seeds of each
+    objective and of :data:`CONFIRM_METRICS` (validation, at the runs' validation horizon). The
+    one with the best mean first objective is ``chosen``; only its runs are scored on the test
+    split (``dno evaluate``'s protocol at the same horizon), columns ``test_...``.
     Resumable: a confirmation run already completed is read back, not trained again.
     Writes ``confirmation.csv``.
     """
-    rows = []
+    names = list(dict.fromkeys([*spec.objectives, *CONFIRM_METRICS]))
+    rows: list[dict[str, Any]] = []
+    runs: dict[int, list[Path]] = {}
     for trial in best_trials(study, spec, top):
         params = trial_params(folder, trial.number) or dict(trial.params)
-        val, test = [], []
+        values: dict[str, list[float]] = {name: [] for name in names}
+        runs[trial.number] = []
         for k in range(seeds):
             seed = CONFIRM_SEED_BASE + k
             run = RunFolder(confirm_folder(folder, trial.number, seed))
             if run.status() not in ("completed", "stopped_early"):
                 runner.run(run.path, params, seed, lambda step, value: None)
-            result = run.read_json(FINAL_RESULTS)
-            val.append(float(result["best_val_rel_l2"]))
-            test.append(score_checkpoint(run.best_checkpoint, dataset.splits["test"]).relative_l2)
-        rows.append(
-            {
-                "trial": trial.number,
-                "search_score": trial.values[0],
-                "confirm_val_mean": statistics.fmean(val),
-                "test_mean": statistics.fmean(test),
-                "test_std": statistics.stdev(test) if len(test) > 1 else 0.0,
-                "test_seeds": " ".join(f"{v:.6g}" for v in test),
-                **{f"param_{k}": v for k, v in sorted(trial.params.items())},
-            }
-        )
+            recorded = trial_metrics(run.read_json(FINAL_RESULTS))
+            for name in names:
+                if name in recorded:
+                    values[name].append(recorded[name])
+            runs[trial.number].append(run.path)
+        row: dict[str, Any] = {"trial": trial.number, "search_score": trial.values[0]}
+        for name, found in values.items():
+            row[f"{name}_mean"] = statistics.fmean(found) if found else None
+            row[f"{name}_sd"] = statistics.stdev(found) if len(found) > 1 else None
+        row["seeds"] = " ".join(str(CONFIRM_SEED_BASE + k) for k in range(seeds))
+        rows.append({**row, **{f"param_{k}": v for k, v in sorted(trial.params.items())}})
     if rows:
+        chosen = _choose(rows, spec)
+        for row in rows:
+            row["chosen"] = row is chosen
+        chosen.update(_test_once(runs[chosen["trial"]], dataset, names))
         write_csv(folder / CONFIRMATION, rows)
+        trial = next(t for t in study.get_trials(deepcopy=False) if t.number == chosen["trial"])
+        how = f"confirmation: best mean {spec.objectives[0]} over seeds {chosen['seeds']}"
+        _write_best_config(spec, folder, trial, how)
     return rows
 
 
+def _choose(rows: list[dict[str, Any]], spec: StudySpec) -> dict[str, Any]:
+    """The row with the best mean first objective over the fresh seeds (validation)."""
+    key = f"{spec.objectives[0]}_mean"
+    sign = 1 if spec.directions[0] == "minimize" else -1
+    ranked = [r for r in rows if isinstance(r.get(key), float)]
+    return min(ranked, key=lambda r: sign * r[key]) if ranked else rows[0]
+
+
+def _test_once(runs: list[Path], dataset: Dataset, names: list[str]) -> dict[str, Any]:
+    """The chosen configuration's runs scored on the test split, once, at their validation
+    horizon: the test counterpart of every validation score of ``names`` (mean over the runs)."""
+    scores = [parse_name(n)[0].name for n in names if parse_name(n)[1] == "val"]
+    values: dict[str, list[float]] = {name: [] for name in scores}
+    for path in runs:
+        horizon = RunFolder(path).read_json(FINAL_RESULTS).get("val_horizon_delays")
+        config = EvaluationConfig(horizon_delays=int(horizon or EvaluationConfig.horizon_delays))
+        summary = evaluate_run(path, "test", config, data=dataset.path or None, figures=False)
+        for name in scores:
+            value = run_metric(summary["summary"], name)
+            if value is not None:
+                values[name].append(value)
+    return {
+        f"test_{name}": statistics.fmean(found) if found else None for name, found in values.items()
+    }
+
+
 def format_table(rows: list[dict[str, Any]], objective: str) -> str:
-    """The confirmation table: search score (val) beside the confirmed test score."""
+    """The confirmation table: the search's score, the fresh seeds' validation mean ± sd of the
+    objective and the rollout error, and the chosen configuration's test scores."""
+
+    def cell(row: dict[str, Any], name: str) -> str:
+        mean, sd = row.get(f"{name}_mean"), row.get(f"{name}_sd")
+        if mean is None:
+            return f"{'-':>20}"
+        return f"{mean:>11.4g} ± {sd or 0.0:<6.2g}"
+
+    shown = list(dict.fromkeys([objective, "val_rollout_rel_l2"]))
     lines = [
-        f"{'trial':>5}  {'search ' + objective:>18}  {'confirm val':>12}  {'test (mean ± std)':>22}"
+        f"{'trial':>5}  {'search ' + objective:>22}  "
+        + "  ".join(f"{name + ' (fresh seeds)':>20}" for name in shown)
     ]
     for r in rows:
+        mark = "  <- chosen" if r.get("chosen") else ""
         lines.append(
-            f"{r['trial']:>5}  {r['search_score']:>18.4g}  {r['confirm_val_mean']:>12.4g}  "
-            f"{r['test_mean']:>12.4g} ± {r['test_std']:<8.2g}"
+            f"{r['trial']:>5}  {r['search_score']:>22.4g}  "
+            + "  ".join(cell(r, name) for name in shown)
+            + mark
         )
+    chosen = next((r for r in rows if r.get("chosen")), None)
+    if chosen is not None:
+        tests = [
+            f"{k} {v:.4g}" for k, v in chosen.items() if k.startswith("test_") and v is not None
+        ]
+        lines.append(f"test split, scored once for trial {chosen['trial']}: " + ", ".join(tests))
     return "\n".join(lines)

@@ -31,14 +31,14 @@ __all__ = [
     "ARTIFACTS", "BENCHMARK_JSON", "BEST_CHECKPOINT", "BEST_CONFIG", "COMPARISON_CSV",
     "COMPARISON_JSON", "COMPARISON_MD", "COMPARISON_SCORE", "CONFIRMATION", "EVALUATION_FIGURES",
     "EVALUATION_JSON", "FINAL_RESULTS", "LAST_CHECKPOINT", "LEADERBOARD_CSV",
-    "LEADERBOARD_JSON", "LEADERBOARD_MD", "LEADERBOARD_RUNS", "METRICS", "PREDICTION_FIGURE",
+    "LEADERBOARD_JSON", "LEADERBOARD_MD", "LEADERBOARD_RUNS", "METRICS_CSV", "PREDICTION_FIGURE",
     "ROLLOUTS_NPZ", "RUN_CONFIG", "STUDY_JOURNAL", "SUMMARY", "TRIAL_RECORD", "RunFolder",
     "json_safe", "parse_cell", "read_csv", "read_json", "write_csv", "write_json",
 ]  # fmt: skip
 
 # a run folder (dno train)
 RUN_CONFIG = "config.json"  # the configuration as it ran (after defaulting)
-METRICS = "metrics.csv"  # one row per epoch
+METRICS_CSV = "metrics.csv"  # one row per epoch
 FINAL_RESULTS = "final_results.json"  # the final metrics (and dno evaluate's summary)
 ARTIFACTS = "artifacts"  # checkpoints and figures
 BEST_CHECKPOINT = "best.pt"  # in artifacts/, loads with dno.models.load alone
@@ -170,7 +170,7 @@ class RunFolder:
         self.path = Path(path)
         self.artifacts = self.path / ARTIFACTS
         self.config_path = self.path / RUN_CONFIG
-        self.metrics_path = self.path / METRICS
+        self.metrics_path = self.path / METRICS_CSV
         self.results_path = self.path / FINAL_RESULTS
         self.best_checkpoint = self.artifacts / BEST_CHECKPOINT
         self.last_checkpoint = self.artifacts / LAST_CHECKPOINT

@@ -20,6 +20,7 @@ import yaml
 from dno._io import read_yaml_mapping
 from dno._limits import Rule, at_least, check_fields, is_device, is_number, one_of
 from dno.errors import UsageError
+from dno.evaluation import parse_name
 from dno.models import accepted_keys, model_class
 
 __all__ = [
@@ -72,10 +73,14 @@ class TrainConfig:
     amp: bool = True  # mixed precision where it helps (CUDA only)
     compile: bool = False  # torch.compile the training steps: ~30 s at the start, faster after
     rollout_steps: int = 1  # model steps unrolled in the loss, own predictions fed back (1: one)
+    select: str = "val_rel_l2"  # the validation metric that picks the kept epoch, stops early
+    val_horizon_delays: int | None = None  # horizon of the validation rollout (None: 3 delays)
+    val_rollout_every: int = 1  # rollout metrics every k epochs (0: only for the kept weights)
 
     def __post_init__(self) -> None:
         check_keys(self.model, self.model_config)
         check_fields(self, _RULES)
+        _check_select(self.select, self.val_rollout_every)
         object.__setattr__(self, "model_config", dict(self.model_config))
         for name in ("cond_params", "band_weights", "band_edges", "edge_params", "channel_weights"):
             if isinstance(getattr(self, name), list):
@@ -119,7 +124,9 @@ _RULES: tuple[Rule, ...] = (
      lambda v: is_number(v) and v >= 0, "a finite number >= 0"),
     (("lr",), lambda v: v > 0, "a number > 0"),
     (("edge_quantile",), lambda v: v < 0.5, "0 <= q < 0.5"),
-    (("patience", "seed"), at_least(0), "an integer >= 0"),
+    (("patience", "seed", "val_rollout_every"), at_least(0), "an integer >= 0"),
+    (("val_horizon_delays",), at_least(1, optional=True), "an integer >= 1 (or null: 3)"),
+    (("select",), lambda v: isinstance(v, str), "a validation metric name, e.g. val_rel_l2"),
     (("cond_params", "edge_params"),
      lambda v: isinstance(v, list | tuple) and all(isinstance(n, str) for n in v),
      "a list of parameter names"),
@@ -127,6 +134,31 @@ _RULES: tuple[Rule, ...] = (
     (("band_edges",), lambda v: isinstance(v, list | tuple) and len(v) == 2
      and all(is_number(e) for e in v) and 0 < v[0] < v[1] < 1, "[a, b] with 0 < a < b < 1"),
 )  # fmt: skip
+
+
+def _check_select(select: object, rollout_every: int) -> None:
+    """``select`` must be a validation score Optuna-style directed (the test split never picks)."""
+    if isinstance(select, str) and select.startswith("test_"):
+        raise UsageError(
+            f"select={select!r}: selection reads the validation split only (the test split is "
+            f"scored once, at the end); use {'val_' + select[len('test_') :]!r}"
+        )
+    metric, split = parse_name(str(select), what="select metric", splits=("val",))
+    if split is None:
+        raise UsageError(
+            f"select={select!r} is a cost, not a validation score; expected a val_ metric"
+        )
+    if not metric.direction.searchable:
+        words = metric.direction.words(metric.target)
+        raise UsageError(
+            f"select={select!r} has no direction to optimise ({words}); select a metric that "
+            "is lower or higher is better, e.g. val_amplitude_error"
+        )
+    if metric.rollout and rollout_every == 0:
+        raise UsageError(
+            f"select={select!r} needs the validation rollout every few epochs; "
+            "val_rollout_every=0 computes it only at the end"
+        )
 
 
 def _plain(value: Any) -> Any:

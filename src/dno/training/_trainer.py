@@ -1,10 +1,17 @@
 """The training loop: one trainer for every model.
 
-AdamW; a plateau, cosine or one-cycle schedule; gradient clipping; early stopping on the
-validation relative L2; best and last checkpoints written atomically every epoch; the best weights
-really restored at the end (and checked); resume from ``last.pt`` to the same result as an
-uninterrupted run; seeds for python, numpy, torch and the data order; a non-finite loss stops the
-run with that reason. The test split is never read here.
+AdamW; a plateau, cosine or one-cycle schedule; gradient clipping; selection and early stopping
+on one validation metric of the metric table (``select``, default the one-step ``val_rel_l2``);
+best and last checkpoints written atomically every epoch; the best weights really restored at the
+end and scored with every validation metric; resume from ``last.pt`` to the same result as an
+uninterrupted run, and a finished run left as it is; seeds for python, numpy, torch and the data
+order; a non-finite loss stops the run with that reason. The test split is never read here.
+
+Validation: every epoch scores the weights on the validation split's evaluation windows (those
+``dno evaluate`` uses, :func:`dno.evaluation.evaluation_windows`): the one-step error every epoch,
+and every ``val_rollout_every`` epochs the rollout over ``val_horizon_delays`` delays (its relative
+L2, valid time and amplitude ratio, and the selected metric). So ``val_rollout_rel_l2`` of an epoch
+is what ``dno evaluate --split val`` reports for that epoch's weights.
 """
 
 from __future__ import annotations
@@ -12,8 +19,9 @@ from __future__ import annotations
 import math
 import random
 import time
+import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +31,35 @@ import torch
 from dno import __version__
 from dno._cores import adapt_threads, select_device
 from dno.data import Dataset, Normalizer, WindowSet, make_windows
-from dno.errors import DnoError, UsageError
-from dno.evaluation import score_checkpoint
+from dno.errors import DnoError, DnoWarning, UsageError
+from dno.evaluation import (
+    METRICS,
+    EvaluationConfig,
+    SplitScores,
+    evaluation_windows,
+    metric_names,
+    parse_name,
+    qualify,
+)
 from dno.models import CompiledModel, DelayOperator, build, load_checkpoint, roll_out, save
 from dno.tracking import FINAL_RESULTS, PREDICTION_FIGURE, RUN_CONFIG, RunFolder
-from dno.training._config import TrainConfig, _plain
+from dno.training._config import TRAINING_DEFAULTS, TrainConfig, _plain
 from dno.training._losses import training_loss
 
-__all__ = ["NonFiniteLoss", "TrainData", "build_model", "prepare_data", "progress_bar", "train"]
+__all__ = [
+    "EPOCH_METRICS",
+    "NonFiniteLoss",
+    "TrainData",
+    "build_model",
+    "prepare_data",
+    "progress_bar",
+    "train",
+    "validation_config",
+]
+
+#: Scores of the rollout every ``val_rollout_every`` epochs (besides the selected one): one
+#: rollout of the validation windows gives them all.
+EPOCH_METRICS = ("rollout_rel_l2", "valid_time", "amplitude_ratio")
 
 #: Called after every epoch with (epoch, metrics row); may raise to stop the run (pruning).
 EpochCallback = Callable[[int, dict[str, Any]], None]
@@ -42,7 +71,16 @@ class NonFiniteLoss(DnoError):
 
 @dataclass
 class TrainData:
-    """Normalized train and validation windows, and what the model needs to know of them."""
+    """Train windows and the validation split's evaluation windows, the normalization fitted on
+    train, and what the model needs to know of them.
+
+    Attributes:
+        train: windows with targets of ``rollout_steps * m`` slices.
+        val: the validation split's evaluation windows (futures of the validation horizon).
+        evaluation: the validation's horizon, thresholds and windows.
+        rollout: whether ``val`` covers the horizon (False: the validation trajectories are too
+            short, and only one-step scores are computed).
+    """
 
     train: WindowSet
     val: WindowSet
@@ -50,6 +88,15 @@ class TrainData:
     family: str
     X: int
     channels: int
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    rollout: bool = True
+
+
+def validation_config(config: TrainConfig) -> EvaluationConfig:
+    """The evaluation config of training's validation: ``dno evaluate``'s, at the config's
+    ``val_horizon_delays`` (default: dno evaluate's 3 delays)."""
+    default = EvaluationConfig()
+    return replace(default, horizon_delays=config.val_horizon_delays or default.horizon_delays)
 
 
 def seed_everything(seed: int) -> None:
@@ -70,31 +117,47 @@ def build_model(config: TrainConfig, X: int, channels: int = 1) -> DelayOperator
 def prepare_data(dataset: Dataset, config: TrainConfig, m: int) -> TrainData:
     """Windows of the train and val splits (never test), normalization fitted on train.
 
-    The validation targets are always the model's m slices; the train targets span
-    ``rollout_steps * m`` slices (the unrolled loss), from the same window ends.
+    The train targets span ``rollout_steps * m`` slices (the unrolled loss). The validation
+    windows are ``dno evaluate``'s (:func:`dno.evaluation.evaluation_windows`) at the validation
+    horizon; where no validation trajectory is long enough for it, a selected rollout metric is
+    an error (before any training), otherwise a warning and one-step scores only.
+
+    Raises:
+        UsageError: a selected rollout metric on a horizon the validation trajectories do not
+            cover.
     """
     for split in ("train", "val"):
         if len(dataset.splits[split]) == 0:
             raise DnoError(f"the dataset has no {split} trajectories; generate more (--n)")
     steps, cap = config.rollout_steps, config.max_windows_per_trajectory
-    windows = {  # train windows end where one-step ones would: stride m unless set
-        "train": make_windows(
-            dataset.splits["train"], config.S, steps * m, config.stride or m, cap
-        ),
-        "val": make_windows(dataset.splits["val"], config.S, m, config.stride, cap),
-    }
-    normalizer = Normalizer.fit(windows["train"], config.cond_params)
+    train = make_windows(  # train windows end where one-step ones would: stride m unless set
+        dataset.splits["train"], config.S, steps * m, config.stride or m, cap
+    )
+    evaluation, rollout = validation_config(config), True
+    what = f"the validation split of {dataset.path or 'the dataset'}"
+    try:
+        val = evaluation_windows(dataset.splits["val"], config.S, evaluation, what=what)
+    except DnoError as error:
+        if parse_name(config.select)[0].rollout:
+            raise UsageError(f"select={config.select}: {error}") from None
+        warning = f"{error}; training computes one-step validation scores only"
+        warnings.warn(warning, DnoWarning, stacklevel=2)
+        evaluation, rollout = replace(evaluation, horizon_delays=1), False
+        val = evaluation_windows(dataset.splits["val"], config.S, evaluation, what=what)
+    normalizer = Normalizer.fit(train, config.cond_params)
     weights = config.channel_weights
-    channels = windows["train"].history.shape[-1]
+    channels = train.history.shape[-1]
     if weights is not None and len(weights) != channels:
         raise UsageError(f"channel_weights has {len(weights)} entries; the data has {channels}")
     return TrainData(
-        train=windows["train"],
-        val=windows["val"],
+        train=train,
+        val=val,
         normalizer=normalizer,
         family=dataset.family,
         X=int(dataset.x.shape[0]),
         channels=channels,
+        evaluation=evaluation,
+        rollout=rollout,
     )
 
 
@@ -146,12 +209,16 @@ class Progress:
     """Where a run stands; saved in ``last.pt`` every epoch, so a resumed run goes on from it."""
 
     epoch: int = 0
-    best: float = math.inf  # the best validation relative L2 so far
+    best: float = math.nan  # the best value of the selected metric so far (NaN: none yet)
     best_epoch: int = 0
-    since_best: int = 0  # epochs since the best one
     rows: list[dict[str, Any]] = field(default_factory=list)  # the rows of metrics.csv
-    status: str = "completed"  # or stopped_early, failed
+    status: str = "completed"  # or stopped_early, stopped (by the caller), failed
     reason: str = ""
+
+    @property
+    def seconds(self) -> float:
+        """Training time: the epochs' own seconds (restored with the rows on resume)."""
+        return float(sum(row.get("seconds") or 0.0 for row in self.rows))
 
 
 @dataclass
@@ -172,11 +239,13 @@ class Session:
     train_set: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
     #: normalized validation targets (N, m, X, C), for the validation loss
     val_target: torch.Tensor
+    #: the validation scores of every epoch: one step, and these of the rollout when it is due
+    rollout_metrics: tuple[str, ...]
     epoch_index: np.ndarray  # the train windows of one epoch (edge windows repeated), (E,)
     batch_size: int
     checkpoint_extra: dict[str, Any]  # what every checkpoint records besides the weights
     progress: Progress = field(default_factory=Progress)
-    started: float = 0.0  # time.perf_counter() when the epochs began
+    finished: bool = False  # resumed a run that had already ended: nothing to do
 
 
 def train(
@@ -207,17 +276,24 @@ def train(
     """
     session = _set_up(config, dataset, out, resume)
     state = session.progress
+    if session.finished:
+        return session.run.results()
+    stop: Exception | None = None
     bar = progress_bar(config.max_epochs, state.epoch, progress, "training", "epoch")
     try:
         for epoch in range(state.epoch + 1, config.max_epochs + 1):
+            if _stops_early(session):  # a resumed run that had met its stopping rule
+                break
             row = _run_epoch(session, epoch)
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(
-                    loss=f"{row['train_loss']:.3g}", val_rel_l2=f"{row['val_rel_l2']:.3g}"
-                )
+                bar.set_postfix(loss=f"{row['train_loss']:.3g}", **_shown(row, config.select))
             if on_epoch is not None:
-                on_epoch(epoch, row)
+                try:
+                    on_epoch(epoch, row)
+                except Exception as error:  # the caller stops the run (pruning): finish it first
+                    state.status, state.reason, stop = "stopped", str(error), error
+                    break
             if _stops_early(session):
                 break
     except NonFiniteLoss as error:
@@ -226,9 +302,20 @@ def train(
         if bar is not None:
             bar.close()
     results = _finish(session)
+    if stop is not None:
+        raise stop
     if state.status == "failed":
         raise NonFiniteLoss(state.reason)
     return results
+
+
+def _shown(row: dict[str, Any], select: str) -> dict[str, str]:
+    """The progress bar's validation scores: the one-step error and the selected metric."""
+    return {
+        key: f"{row[key]:.3g}"
+        for key in dict.fromkeys(["val_rel_l2", select])
+        if isinstance(row.get(key), float)
+    }
 
 
 def _set_up(config: TrainConfig, dataset: Dataset, out: str | Path, resume: bool) -> Session:
@@ -253,39 +340,86 @@ def _set_up(config: TrainConfig, dataset: Dataset, out: str | Path, resume: bool
         scheduler=_scheduler(optimizer, config, math.ceil(len(epoch_index) / batch_size)),
         scaler=torch.amp.GradScaler("cuda", enabled=config.amp and device.type == "cuda"),
         train_set=_tensors(data.train, data.normalizer, device),
-        val_target=torch.from_numpy(data.normalizer.state(data.val.target)).to(device),
-        epoch_index=epoch_index, batch_size=batch_size,
+        val_target=_val_target(data, model.m, device),
+        rollout_metrics=_rollout_metrics(config, data), epoch_index=epoch_index,
+        batch_size=batch_size,
         checkpoint_extra={"normalizer": data.normalizer.to_dict(), "family": dataset.family,
                           "train_config": config.to_dict()},
     )  # fmt: skip
     session.run.create()  # only now: a run failing in its set-up leaves no folder
     if resume:
         session.progress = _resume(session)
+        session.finished = _is_finished(session)
+        if session.finished:
+            return session
     else:
         session.run.write_json(RUN_CONFIG, _config_record(config, dataset))
     session.run.write_json(
         FINAL_RESULTS, {"status": "running", "model": config.model, "family": data.family}
     )
-    session.started = time.perf_counter()
     return session
 
 
+def _val_target(data: TrainData, m: int, device: torch.device) -> torch.Tensor:
+    """The normalized one-step targets of the validation windows, (N, m, X, C)."""
+    return torch.from_numpy(data.normalizer.state(data.val.target[:, :m])).to(device)
+
+
+def _rollout_metrics(config: TrainConfig, data: TrainData) -> tuple[str, ...]:
+    """The rollout scores of an epoch when the rollout is due: :data:`EPOCH_METRICS` and the
+    selected metric (none if the validation trajectories cannot cover the horizon)."""
+    if not data.rollout:
+        return ()
+    selected = parse_name(config.select)[0]
+    extra = [selected.name] if selected.rollout else []
+    return tuple(dict.fromkeys([*EPOCH_METRICS, *extra]))
+
+
+def _is_finished(s: Session) -> bool:
+    """A resumed run that already ended (completed, stopped early or stopped by its stopping
+    rule) is left as it is; a completed run given more epochs goes on."""
+    status = s.run.status()
+    done = status == "stopped_early" or (
+        status == "completed" and s.progress.epoch >= s.config.max_epochs
+    )
+    return done and s.run.results().get("epochs_run") == s.progress.epoch
+
+
 def _run_epoch(s: Session, epoch: int) -> dict[str, Any]:
-    """Train one epoch, validate, step the schedule, write the checkpoints; the metrics row."""
+    """Train one epoch, validate, step the schedule, write the checkpoints; the metrics row.
+
+    The row: ``epoch``, ``train_loss``, ``val_loss``, every validation score of the epoch
+    (``val_rel_l2``; the rollout's when due, else None), ``lr``, ``seconds`` (the epoch) and
+    ``val_seconds`` (its validation).
+    """
     started = time.perf_counter()
     train_loss = _train_epoch(s, epoch)
-    val_loss, val_rel = _validate(s)
     lr = s.optimizer.param_groups[0]["lr"]
+    validated = time.perf_counter()
+    val_loss, scores = _validate(s, _rollout_due(s, epoch))
+    val_seconds = time.perf_counter() - validated
+    val_rel = scores["val_rel_l2"]
+    assert val_rel is not None  # scored every epoch
     if s.config.schedule == "plateau":
         s.scheduler.step(val_rel if math.isfinite(val_rel) else math.inf)
     elif s.config.schedule == "cosine":
         s.scheduler.step()
     row = {
-        "epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
-        "val_rel_l2": val_rel, "lr": lr, "seconds": time.perf_counter() - started,
+        "epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, **scores, "lr": lr,
+        "seconds": time.perf_counter() - started, "val_seconds": val_seconds,
     }  # fmt: skip
     _checkpoint(s, row)
     return row
+
+
+def _rollout_due(s: Session, epoch: int) -> bool:
+    """Whether this epoch scores the rollout: every ``val_rollout_every`` epochs and the last."""
+    every = s.config.val_rollout_every
+    return (
+        bool(s.rollout_metrics)
+        and every > 0
+        and (epoch % every == 0 or epoch == s.config.max_epochs)
+    )
 
 
 def _train_epoch(s: Session, epoch: int) -> float:
@@ -329,27 +463,45 @@ def _predict(s: Session, history: torch.Tensor, cond: torch.Tensor) -> torch.Ten
     return roll_out(lambda window: s.step_model(window, cond), history, s.config.rollout_steps)
 
 
-def _validate(s: Session) -> tuple[float, float]:
-    """The validation loss and relative L2 (in the data's units) of the model's weights now."""
-    val = score_checkpoint(s.model, s.data.val, s.data.normalizer)
-    return training_loss(val.output, s.val_target, s.config).item(), val.relative_l2
+def _scores(s: Session) -> SplitScores:
+    """The model's weights now, on the validation windows (each score computed when read)."""
+    return SplitScores(s.model, s.data.val, s.data.normalizer, s.data.evaluation)
+
+
+def _validate(s: Session, rollout: bool) -> tuple[float, dict[str, float | None]]:
+    """The validation loss and scores of the weights now, in the data's units: ``val_rel_l2``
+    always, the rollout's scores when ``rollout`` (None otherwise)."""
+    scores = _scores(s)
+    names = ["rel_l2", *s.rollout_metrics]
+    values = {
+        qualify(name, "val"): _finite(METRICS[name].compute(scores))
+        if name == "rel_l2" or rollout
+        else None
+        for name in names
+    }
+    loss = training_loss(scores.one_step.output, s.val_target, s.config).item()
+    return loss, values
+
+
+def _finite(value: float | None) -> float:
+    """A score as a plain float; NaN where it could not be computed (no finite window)."""
+    return math.nan if value is None else float(value)
 
 
 def _checkpoint(s: Session, row: dict[str, Any]) -> None:
     """Record the epoch: ``best.pt`` if it improved, ``last.pt`` and ``metrics.csv`` always."""
-    state, epoch, val_rel = s.progress, row["epoch"], row["val_rel_l2"]
+    state, epoch = s.progress, row["epoch"]
+    value = row.get(s.config.select)
     state.rows.append(row)
     state.epoch = epoch
-    if math.isfinite(val_rel) and val_rel < state.best:
-        state.best, state.best_epoch, state.since_best = val_rel, epoch, 0
+    if value is not None and parse_name(s.config.select)[0].better(value, state.best):
+        state.best, state.best_epoch = value, epoch
         save(s.model, s.run.best_checkpoint, {**s.checkpoint_extra, "epoch": epoch})
-    else:
-        state.since_best += 1
     training_state = {
         "epoch": epoch,
+        "select": s.config.select,
         "best": state.best if math.isfinite(state.best) else None,
         "best_epoch": state.best_epoch,
-        "since_best": state.since_best,
         "optimizer": _keyed(s.optimizer.state_dict(), str),
         "scheduler": _plain(s.scheduler.state_dict()) if s.scheduler is not None else None,
         "torch_rng": torch.get_rng_state(),
@@ -359,37 +511,53 @@ def _checkpoint(s: Session, row: dict[str, Any]) -> None:
 
 
 def _stops_early(s: Session) -> bool:
-    """True (and the run's status says why) after ``patience`` epochs without improvement."""
-    patience = s.config.patience
-    if not patience or s.progress.since_best < patience:
+    """True (and the run's status says why) once ``patience`` epochs have passed since the best
+    one, checked on the epochs that score the selected metric (a non-finite score counts)."""
+    state, patience = s.progress, s.config.patience
+    if not patience or not state.rows or state.epoch - state.best_epoch < patience:
         return False
-    s.progress.status = "stopped_early"
-    s.progress.reason = f"no validation improvement for {patience} epochs"
+    if state.rows[-1].get(s.config.select) is None:
+        return False  # not scored this epoch: the next scoring may still improve
+    state.status = "stopped_early"
+    state.reason = f"no improvement of {s.config.select} for {patience} epochs"
     return True
 
 
 def _finish(s: Session) -> dict[str, Any]:
-    """Restore the best weights, check them, write the figure and ``final_results.json``."""
-    seconds = time.perf_counter() - s.started
-    restored = None
+    """Restore the best weights, score them with every validation metric, write the figure and
+    ``final_results.json`` (the same file, to the bit, whether or not the run was resumed)."""
+    scores: dict[str, float | None] = {}
     if s.run.best_checkpoint.exists():
         best_model, _ = load_checkpoint(s.run.best_checkpoint, s.config.model)
         s.model.load_state_dict(best_model.state_dict())
-        restored = _validate(s)[1]
+        scores = _final_scores(s)
         _plot_prediction(s)
     state, config = s.progress, s.config
     results = {
         "status": state.status, "reason": state.reason, "model": config.model,
-        "family": s.data.family, "seed": config.seed, "epochs_run": state.epoch,
-        "best_epoch": state.best_epoch, "best_val_rel_l2": state.best,
-        "restored_val_rel_l2": restored,
-        "n_parameters": sum(p.numel() for p in s.model.parameters()),
+        "family": s.data.family, "seed": config.seed, "select": config.select,
+        "epochs_run": state.epoch, "best_epoch": state.best_epoch,
+        "best_score": state.best if math.isfinite(state.best) else None, **scores,
+        "val_horizon_delays": s.data.evaluation.horizon_delays if s.data.rollout else None,
         "n_train_windows": len(s.data.train), "n_val_windows": len(s.data.val),
         "S": config.S, "m": s.model.m, "device": str(s.device),
-        "threads": torch.get_num_threads(), "seconds": seconds, "dno_version": __version__,
+        "threads": torch.get_num_threads(), "seconds": state.seconds, "dno_version": __version__,
     }  # fmt: skip
     s.run.write_json(FINAL_RESULTS, results)
     return results
+
+
+#: What the kept weights are scored with at the end: every score of the table, and the size.
+FINAL_METRICS = (*metric_names(kind="score"), "parameters")
+
+
+def _final_scores(s: Session) -> dict[str, float | None]:
+    """Every validation score of the weights now (qualified names), and their parameter count;
+    the rollout's only where the validation windows cover the horizon."""
+    scores = _scores(s)
+    names = [n for n in FINAL_METRICS if s.data.rollout or not METRICS[n].rollout]
+    values = {qualify(name, "val"): METRICS[name].compute(scores) for name in names}
+    return {k: v if v is None or math.isfinite(v) else None for k, v in values.items()}
 
 
 def _plot_prediction(s: Session) -> None:
@@ -399,7 +567,7 @@ def _plot_prediction(s: Session) -> None:
     count = len(s.data.val)
     pick = np.linspace(0, count - 1, min(3, count)).astype(int)
     windows = s.data.val.select(pick)
-    scores = score_checkpoint(s.model, windows, s.data.normalizer)
+    scores = SplitScores(s.model, windows, s.data.normalizer, s.data.evaluation).one_step
     save_figure(
         s.run.artifacts / PREDICTION_FIGURE,
         draw_rollouts,
@@ -419,8 +587,9 @@ def _resume(s: Session) -> Progress:
         raise DnoError(f"cannot resume: {last} does not exist")
     saved, plain = run.read_json(RUN_CONFIG), config.to_dict()
     free = ("max_epochs", "dno_version", "data", "compile")  # may change on resume
+    recorded = {**TRAINING_DEFAULTS, **saved}  # a key added since the run began: its default
     differing = sorted(
-        k for k in set(saved) | set(plain) if k not in free and saved.get(k) != plain.get(k)
+        k for k in set(saved) | set(plain) if k not in free and recorded.get(k) != plain.get(k)
     )
     if differing:
         raise UsageError(f"cannot resume {run.path}: the config differs in {', '.join(differing)}")
@@ -440,10 +609,8 @@ def _resume(s: Session) -> Progress:
         s.scheduler.load_state_dict(extra["scheduler"])
     torch.set_rng_state(extra["torch_rng"])
     rows = [r for r in run.read_metrics() if int(r["epoch"]) <= int(extra["epoch"])]
-    best = extra["best"] if extra["best"] is not None else math.inf
-    return Progress(
-        int(extra["epoch"]), float(best), int(extra["best_epoch"]), int(extra["since_best"]), rows
-    )
+    best = extra["best"] if extra["best"] is not None else math.nan
+    return Progress(int(extra["epoch"]), float(best), int(extra["best_epoch"]), rows)
 
 
 def _config_record(config: TrainConfig, dataset: Dataset) -> dict[str, Any]:
