@@ -175,10 +175,16 @@ class Distribution:
 
     def grid_values(self, name: str, s: dict[str, Any], where: str) -> list[Any]:
         """The values W&B's grid visits, in W&B's order; most distributions have none."""
+        *others, last = [n for n, d in DISTRIBUTIONS.items() if d.has_grid()]
         raise UsageError(
             f"{where}: parameter {name!r} has distribution {self.name}, which a grid cannot "
-            "enumerate; W&B's grid takes values, value, int_uniform and q_uniform only"
+            f"enumerate; W&B's grid takes values, value, {', '.join(others)} and {last} only"
         )
+
+    @classmethod
+    def has_grid(cls) -> bool:
+        """W&B's grid enumerates it (it overrides :meth:`grid_values`)."""
+        return cls.grid_values is not Distribution.grid_values
 
     def value(self, transform: dict[str, Any], sampled: Any) -> Any:
         """The config value at what Optuna sampled for a parameter with this ``transform``."""
