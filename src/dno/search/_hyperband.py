@@ -1,6 +1,7 @@
 """W&B's hyperband early termination (wandb/sweeps ``hyperband_stop_runs``) as an Optuna pruner.
 
-W&B compares runs at fixed iterations, its *bands* (see :func:`dno.search._space.wandb_hyperband`).
+W&B compares runs at fixed iterations, its *bands* (see
+:func:`dno.search._wandb_sweep.wandb_hyperband`).
 A run's history is its metric's finite values in the order reported (negated when the goal is
 maximize). At band ``b``, every run of the sweep (running or finished) with more than ``b``
 values contributes its value at index ``b``; the threshold is those values sorted, at position
