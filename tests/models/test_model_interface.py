@@ -100,8 +100,7 @@ def test_output_depends_on_the_history(name: str) -> None:
 
 
 def test_default_m_per_model() -> None:
-    ms = {name: build(name, S=16, X=1, channels=1, cond_dim=1).m for name in available()}
-    assert ms == {
+    expected = {
         "deeponet": 16,
         "fno": 16,
         "history_space": 4,
@@ -110,6 +109,8 @@ def test_default_m_per_model() -> None:
         "method_of_steps": 16,
         "stacked_history": 16,
     }
+    ms = {name: build(name, S=16, X=1, channels=1, cond_dim=1).m for name in expected}
+    assert ms == expected
 
 
 @pytest.mark.parametrize("name", available())
