@@ -3,13 +3,20 @@
 ``reference_outputs.npz`` (next to this file) holds, per case, the model's state_dict, a batch of
 inputs and the model's outputs on them, as computed by the code at the time the file was made.
 ``test_reference_outputs.py`` rebuilds each model from its config, loads the stored weights and
-compares. Regenerate (only when a model is meant to compute something else) with::
+compares. A new model's cases are added (the others kept as stored, those of a removed model
+dropped) with::
 
     .venv/bin/python tests/models/reference_cases.py
+
+and every case is made again (only when a model is meant to compute something else) with
+``--all``. A case's seed is its place in :func:`cases`, so ``--all`` on unchanged models gives
+the same weights and inputs.
 """
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +57,13 @@ def inputs(config: dict[str, Any], seed: int) -> tuple[torch.Tensor, torch.Tenso
     )
 
 
-def generate() -> dict[str, np.ndarray]:
-    """Build every case with fixed seeds, perturb the weights off their init, record outputs."""
+def generate(keys: Collection[str] | None = None) -> dict[str, np.ndarray]:
+    """Build every case (or those of ``keys``) with fixed seeds, perturb the weights off their
+    init, record outputs."""
     arrays: dict[str, np.ndarray] = {}
     for seed, (key, name, config) in enumerate(cases()):
+        if keys is not None and key not in keys:
+            continue
         torch.manual_seed(seed)
         model = build(name, **config)
         with torch.no_grad():  # every parameter matters, not only those the init left non-zero
@@ -70,6 +80,19 @@ def generate() -> dict[str, np.ndarray]:
     return arrays
 
 
+def update(everything: bool) -> list[str]:
+    """Write the file with the missing cases added (every case with ``everything``)."""
+    wanted = [key for key, _, _ in cases()]
+    arrays: dict[str, np.ndarray] = {}
+    if PATH.exists() and not everything:
+        with np.load(PATH) as stored:
+            arrays = {k: stored[k] for k in stored.files if k.split("/")[0] in wanted}
+    made = [key for key in wanted if f"{key}/output" not in arrays]
+    arrays.update(generate(made))
+    np.savez_compressed(PATH, **arrays)  # type: ignore[arg-type]
+    return made
+
+
 if __name__ == "__main__":
-    np.savez_compressed(PATH, **generate())  # type: ignore[arg-type]
-    print(f"wrote {PATH}")
+    made = update(everything="--all" in sys.argv[1:])
+    print(f"wrote {PATH}: made {', '.join(made) or 'no case'}, the others kept")

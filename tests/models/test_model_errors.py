@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from dno.errors import UsageError
-from dno.models import accepted_keys, build
+from dno.models import accepted_keys, available, build, model_class
 
 DIMS = {"S": 32, "X": 1, "channels": 1, "cond_dim": 1}
 
@@ -20,10 +20,25 @@ def _message(error: pytest.ExceptionInfo[UsageError]) -> str:
 def test_unknown_model_lists_the_known() -> None:
     with pytest.raises(UsageError) as error:
         build("transformer", **DIMS)
-    assert _message(error) == (
-        "unknown model 'transformer'; known models: deeponet, fno, history_space, lag_stack, "
-        "memory_kernel, method_of_steps, stacked_history"
+    assert (
+        _message(error) == f"unknown model 'transformer'; expected one of: {', '.join(available())}"
     )
+    with pytest.raises(UsageError, match=r"unknown model 'lagstack' \(did you mean 'lag_stack'"):
+        build("lagstack", **DIMS)
+
+
+def test_a_model_built_directly_checks_its_config_too() -> None:
+    with pytest.raises(UsageError) as error:
+        model_class("fno")(**DIMS, modes_theta=8)
+    assert _message(error).startswith("model 'fno' does not use config key 'modes_theta'")
+    with pytest.raises(UsageError, match="model 'fno' needs S"):
+        model_class("fno")(X=1, channels=1, cond_dim=1)
+
+
+def test_several_bad_values_name_the_first_common_one() -> None:
+    # Common arguments are checked first, whatever the model declares before them.
+    with pytest.raises(UsageError, match="dropout must be"):
+        build("stacked_history", **DIMS, m=99, dropout=2.0)
 
 
 def test_unused_config_key_is_named_with_the_accepted_keys() -> None:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 
-from dno.models import DelayOperator, accepted_keys, available, build
+import dno.models
+from dno.models import DelayOperator, accepted_keys, available, build, model_class
 
 SMALL = {"width": 8, "layers": 2}
 
@@ -26,18 +31,38 @@ def _batch(S: int, X: int, P: int = 2, batch: int = 3) -> tuple[torch.Tensor, to
     return history, torch.randn(batch, P, generator=generator)
 
 
+def _model_classes() -> dict[str, type[DelayOperator]]:
+    """Every named DelayOperator class defined in a module of dno.models."""
+    found: dict[str, type[DelayOperator]] = {}
+    for module in pkgutil.iter_modules(dno.models.__path__):
+        for value in vars(importlib.import_module(f"dno.models.{module.name}")).values():
+            if isinstance(value, type) and issubclass(value, DelayOperator) and value.name:
+                assert found.setdefault(value.name, value) is value, f"two models {value.name!r}"
+    return found
+
+
 def test_the_registry_lists_every_model() -> None:
-    assert available() == sorted(
-        [
-            "deeponet",
-            "fno",
-            "history_space",
-            "lag_stack",
-            "memory_kernel",
-            "method_of_steps",
-            "stacked_history",
-        ]
-    )
+    # A model file without its registry entry (or a registry entry without a file) fails here.
+    classes = _model_classes()
+    assert available() == sorted(classes)
+    assert all(model_class(name) is cls for name, cls in classes.items())
+    assert all(hasattr(dno.models, cls.__name__) for cls in classes.values())
+
+
+def test_every_model_has_pinned_reference_outputs() -> None:
+    # tests/models/reference_outputs.npz pins every model; a new one is added by regenerating it.
+    with np.load(Path(__file__).with_name("reference_outputs.npz")) as stored:
+        pinned = {key.split(".")[0] for key in stored.files}
+    assert pinned == set(available()), "regenerate with tests/models/reference_cases.py"
+
+
+@pytest.mark.parametrize("name", available())
+def test_the_docstring_lists_the_arguments_with_their_defaults(name: str) -> None:
+    doc = model_class(name).__doc__ or ""
+    for key in accepted_keys(name):
+        assert f"\n    {key}: " in doc
+    width = build(name, S=8, X=1, channels=1, cond_dim=1).config["width"]
+    assert f"width: hidden channels (or hidden size); default {width}." in doc
 
 
 @pytest.mark.parametrize("X", [1, 20])
@@ -75,8 +100,7 @@ def test_output_depends_on_the_history(name: str) -> None:
 
 
 def test_default_m_per_model() -> None:
-    ms = {name: build(name, S=16, X=1, channels=1, cond_dim=1).m for name in available()}
-    assert ms == {
+    expected = {
         "deeponet": 16,
         "fno": 16,
         "history_space": 4,
@@ -85,6 +109,8 @@ def test_default_m_per_model() -> None:
         "method_of_steps": 16,
         "stacked_history": 16,
     }
+    ms = {name: build(name, S=16, X=1, channels=1, cond_dim=1).m for name in expected}
+    assert ms == expected
 
 
 @pytest.mark.parametrize("name", available())

@@ -1,4 +1,4 @@
-"""The one model interface, :class:`DelayOperator`, and the checks of constructor arguments.
+"""The one model interface, :class:`DelayOperator`, and the one rollout loop, :func:`roll_out`.
 
 Every model maps a batch of history windows and their conditioning to the next slices::
 
@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import numbers
-import operator
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -25,6 +23,7 @@ import torch
 from torch import nn
 
 from dno.errors import UsageError
+from dno.models._arguments import Argument, check_int, describe, resolve
 from dno.models._shift import ArrayT, shift_append
 from dno.models._spectral import OutputScale
 
@@ -63,104 +62,22 @@ def roll_out(
     return np.concatenate(predicted, axis=1)
 
 
-def check_int(name: str, value: object, minimum: int = 1) -> int:
-    """``value`` as an int ``>= minimum`` (bools refused), else a UsageError naming it."""
-    if isinstance(value, bool):
-        raise UsageError(f"{name} must be an int >= {minimum}, got {value!r}")
-    try:
-        number = operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        raise UsageError(f"{name} must be an int >= {minimum}, got {value!r}") from None
-    if number < minimum:
-        raise UsageError(f"{name} must be an int >= {minimum}, got {number}")
-    return int(number)
-
-
-def check_modes(name: str, value: object, n: int, n_name: str, default: int) -> int:
-    """Modes on an axis of ``n`` points: at most ``n // 2 + 1``; None means ``default`` clamped."""
-    if value is None:
-        return min(default, n // 2 + 1)
-    modes = check_int(name, value)
-    if modes > n // 2 + 1:
-        raise UsageError(
-            f"{name}={modes} exceeds {n_name}={n} (at most {n_name}//2+1={n // 2 + 1})"
-        )
-    return modes
-
-
-def check_float(name: str, value: object, low: float, high: float | None = None) -> float:
-    """A real number in ``[low, high)`` (``[low, inf)`` without ``high``)."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    number = float(value) if ok else math.nan  # type: ignore[arg-type]
-    inside = low <= number and (high is None or number < high)
-    if not inside:
-        wanted = f"in [{low}, {high})" if high is not None else f">= {low}"
-        raise UsageError(f"{name} must be a number {wanted}, got {value!r}")
-    return number
-
-
-def check_bound(value: object) -> float | None:
-    """The spectral-norm bound: None (off) or a positive number."""
-    if value is None:
-        return None
-    real = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    bound = float(value) if real else math.nan  # type: ignore[arg-type]
-    if not (math.isfinite(bound) and bound > 0.0):
-        raise UsageError(f"spectral_norm must be a positive number or None, got {value!r}")
-    return bound
-
-
-def check_bool(name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise UsageError(f"{name} must be true or false, got {value!r}")
-    return value
-
-
-def common_config(arguments: Mapping[str, Any]) -> dict[str, Any]:
-    """The validated common constructor arguments, as a dict in the recorded order.
-
-    ``arguments`` holds every model's common arguments (a constructor's ``locals()``): S, X,
-    channels, cond_dim, width, layers, dropout, spectral_norm and output_scale; others are
-    left to the model.
-    """
-    a = arguments
-    return {
-        "S": check_int("S", a["S"], minimum=2),
-        "X": check_int("X", a["X"]),
-        "channels": check_int("channels", a["channels"]),
-        "cond_dim": check_int("cond_dim", a["cond_dim"]),
-        "width": check_int("width", a["width"]),
-        "layers": check_int("layers", a["layers"]),
-        "dropout": check_float("dropout", a["dropout"], 0.0, 1.0),
-        "spectral_norm": check_bound(a["spectral_norm"]),
-        "output_scale": check_bool("output_scale", a["output_scale"]),
-    }
-
-
-def check_m(value: object, S: int, default: int, below_s: bool = False) -> int:
-    """New slices per step: ``1 <= m <= S`` (``m < S`` if ``below_s``); None means ``default``."""
-    if value is None:
-        return default
-    m = check_int("m", value)
-    if m > S or (below_s and m == S):
-        need = "1 <= m < S" if below_s else "1 <= m <= S"
-        raise UsageError(f"m={m} is out of range: need {need}={S}")
-    return m
-
-
 class DelayOperator(nn.Module):
     """Base class of every model: ``forward(history, cond) -> next``, plus steps and rollouts.
 
-    Subclasses set :attr:`name`, call :meth:`_setup` from their constructor with the validated,
-    resolved constructor arguments (they become :attr:`config`) and implement :meth:`_predict`.
-    Most models predict a change from the current state, ``next = u(t) + scale * delta``
-    (:meth:`_residual`), so at initialization every model starts near persistence.
+    Subclasses set :attr:`name` and :attr:`arguments` (:func:`~dno.models._arguments.declare`),
+    create their layers in :meth:`_build` from the checked arguments (they become
+    :attr:`config`) and implement :meth:`_predict`. Most models predict a change from the
+    current state, ``next = u(t) + scale * delta`` (:meth:`_residual`), so at initialization
+    every model starts near persistence.
 
     Shapes:
         ``history``: (batch, S, X, C); ``cond``: (batch, P); output: (batch, m, X, C).
     """
 
     name: ClassVar[str] = ""
+    #: The constructor arguments (keyword-only), their defaults and checks, in config order.
+    arguments: ClassVar[Mapping[str, Argument]] = {}
     #: Points on the history window's θ-grid.
     S: int
     #: Spatial points.
@@ -169,17 +86,32 @@ class DelayOperator(nn.Module):
     channels: int
     #: Length P of the conditioning vector (τ first).
     cond_dim: int
-    #: New slices predicted per step.
+    #: New slices predicted per step (S for a model without an ``m`` argument).
     m: int
 
-    def _setup(self, *, m: int, config: dict[str, Any]) -> None:
-        """Record the validated configuration (see :func:`common_config`) and ``m``."""
-        self.S, self.X, self.m = config["S"], config["X"], m
-        self.channels, self.cond_dim = config["channels"], config["cond_dim"]
-        # Record in constructor order, so the config reads like the signature.
-        keys = inspect.signature(type(self).__init__).parameters
-        self._config: dict[str, Any] = {k: config[k] for k in keys if k in config}
-        self.out_scale = OutputScale(self.channels, config["output_scale"])
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "arguments" in cls.__dict__:  # the declaration is the documentation
+            cls.__doc__ = f"{inspect.cleandoc(cls.__doc__ or '')}\n\n{describe(cls.arguments)}"
+
+    def __init__(self, **config: Any) -> None:
+        """Check ``config`` against :attr:`arguments` (see the class for them), build the layers.
+
+        Raises:
+            UsageError: a key the model does not use, a missing data dimension or a bad value;
+                one line naming it.
+        """
+        super().__init__()
+        checked = resolve(self.name, self.arguments, config)
+        self.S, self.X, self.m = checked["S"], checked["X"], checked.get("m", checked["S"])
+        self.channels, self.cond_dim = checked["channels"], checked["cond_dim"]
+        self._config: dict[str, Any] = checked
+        self.out_scale = OutputScale(self.channels, checked["output_scale"])
+        self._build(checked)
+
+    def _build(self, config: dict[str, Any]) -> None:
+        """Create the layers for the checked arguments ``config`` (after :attr:`out_scale`)."""
+        raise NotImplementedError
 
     @property
     def config(self) -> dict[str, Any]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 from dno.errors import UsageError
-from dno.models._base import check_int, check_m, check_modes, common_config
-from dno.models._fno import LaggedFNO
+from dno.models._arguments import M_WINDOW, MODES_X, Argument, check_int, declare
+from dno.models._fourier import LaggedFNO
 
 __all__ = ["LagStack", "lag_indices"]
 
@@ -16,47 +19,27 @@ def lag_indices(S: int, lags: int) -> list[int]:
     return sorted({int(i) for i in np.rint(np.linspace(S - 1, 0, lags))})
 
 
+def _check_lags(name: str, value: object, dims: Mapping[str, Any]) -> int:
+    S = dims["S"]
+    lags = min(4, S) if value is None else check_int(name, value)
+    if lags > S:
+        raise UsageError(f"{name}={lags} exceeds S={S} (at most S history points)")
+    return lags
+
+
 class LagStack(LaggedFNO):
     """Baseline: a 1-D FNO over x on the states at ``lags`` evenly spread θ-grid points.
 
-    With ``lags >= 2`` the inputs include ``u(t)`` and the delayed state ``u(t - τ)``.
-
-    Args:
-        S, X, channels, cond_dim: data dimensions (history (B, S, X, C), cond (B, P)).
-        m: new slices per step, ``1 <= m <= S``; default S.
-        width: hidden channels.
-        modes_x: x-frequencies kept, at most X//2+1; default min(8, X//2+1).
-        layers: Fourier layers.
-        lags: number of lagged states, ``1 <= lags <= S``; default min(4, S).
-        dropout: dropout probability.
-        spectral_norm: Lipschitz bound of every linear map, or None.
-        output_scale: learn a per-channel output scale.
+    With ``lags >= 2`` the inputs include ``u(t)`` and the delayed state ``u(t - τ)``;
+    ``width`` is the hidden channels.
     """
 
     name = "lag_stack"
+    arguments = declare(
+        m=M_WINDOW,
+        modes_x=MODES_X,
+        lags=Argument(None, _check_lags, "lagged states, ``1 <= lags <= S``; default min(4, S)"),
+    )
 
-    def __init__(
-        self,
-        *,
-        S: int,
-        X: int,
-        channels: int,
-        cond_dim: int,
-        m: int | None = None,
-        width: int = 32,
-        modes_x: int | None = None,
-        layers: int = 3,
-        lags: int | None = None,
-        dropout: float = 0.0,
-        spectral_norm: float | None = None,
-        output_scale: bool = False,
-    ) -> None:
-        super().__init__()
-        c = common_config(locals())
-        steps = check_m(m, c["S"], default=c["S"])
-        mx = check_modes("modes_x", modes_x, c["X"], "X", 8)
-        n_lags = min(4, c["S"]) if lags is None else check_int("lags", lags)
-        if n_lags > c["S"]:
-            raise UsageError(f"lags={n_lags} exceeds S={c['S']} (at most S history points)")
-        self._setup(m=steps, config={**c, "m": steps, "modes_x": mx, "lags": n_lags})
-        self._build(c, steps, mx, lag_indices(c["S"], n_lags))
+    def _build(self, c: dict[str, Any]) -> None:
+        self._build_lagged(c, lag_indices(c["S"], c["lags"]))

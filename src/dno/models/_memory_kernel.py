@@ -13,10 +13,13 @@ explicit Euler steps of ``h`` (in units of τ: ``1 / (S - 1)``).
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
-from dno.models._base import OUT_GAIN, DelayOperator, check_m, check_modes, common_config
+from dno.models._arguments import M_WINDOW, MODES_THETA, declare
+from dno.models._base import OUT_GAIN, DelayOperator
 from dno.models._layers import MLP, FiLM, window_features
 from dno.models._spectral import BoundedLinear, ChannelMLP, SpectralConv1d
 
@@ -26,44 +29,19 @@ __all__ = ["MemoryKernel"]
 class MemoryKernel(DelayOperator):
     """Memory kernel in frequency space over the history, plus local dynamics, integrated.
 
-    Args:
-        S, X, channels, cond_dim: data dimensions (history (B, S, X, C), cond (B, P)).
-        m: new slices per step, ``1 <= m <= S``; default S.
-        width: channels of the memory features and hidden size of the local MLP.
-        modes_theta: θ-frequencies of the memory kernel (on the history grid), at most S//2+1;
-            default min(16, S//2+1).
-        layers: hidden layers of the local-dynamics MLP.
-        dropout: dropout probability.
-        spectral_norm: Lipschitz bound of every linear map, or None.
-        output_scale: learn a per-channel scale of the rate.
+    ``width`` is the channels of the memory features and the hidden size of the local MLP,
+    ``layers`` the hidden layers of the local-dynamics MLP, ``modes_theta`` the θ-frequencies of
+    the memory kernel (on the history grid) and ``output_scale`` a per-channel scale of the rate.
     """
 
     name = "memory_kernel"
+    arguments = declare(m=M_WINDOW, modes_theta=MODES_THETA, layers=2)
 
-    def __init__(
-        self,
-        *,
-        S: int,
-        X: int,
-        channels: int,
-        cond_dim: int,
-        m: int | None = None,
-        width: int = 32,
-        modes_theta: int | None = None,
-        layers: int = 2,
-        dropout: float = 0.0,
-        spectral_norm: float | None = None,
-        output_scale: bool = False,
-    ) -> None:
-        super().__init__()
-        c = common_config(locals())
-        steps = check_m(m, c["S"], default=c["S"])
-        mt = check_modes("modes_theta", modes_theta, c["S"], "S", 16)
-        self._setup(m=steps, config={**c, "m": steps, "modes_theta": mt})
+    def _build(self, c: dict[str, Any]) -> None:
         w, n_c, p, bound = c["width"], c["channels"], c["cond_dim"], c["spectral_norm"]
         self.encode = ChannelMLP(n_c + 2 + p, w, w, bound, c["dropout"])
         # The same bandwidth on the 2S-point padded grid needs twice the frequency index.
-        self.kernel = SpectralConv1d(w, w, 2 * mt - 1, bound)
+        self.kernel = SpectralConv1d(w, w, 2 * c["modes_theta"] - 1, bound)
         self.memory_film = FiLM(p, w, 1, bound)
         self.memory_out = BoundedLinear(w, n_c, bound, gain=OUT_GAIN)
         self.local = MLP(2 * n_c + p, w, n_c, c["layers"], c["dropout"], bound, out_gain=OUT_GAIN)

@@ -8,11 +8,13 @@ current state and the conditioning. Rollout is by whole intervals (m = S).
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
-from dno.models._base import check_modes, common_config
+from dno.models._arguments import MODES_THETA, MODES_X, declare
+from dno.models._fourier import FieldOperator
 from dno.models._layers import window_features
-from dno.models._stacked_history import FieldOperator
 
 __all__ = ["MethodOfSteps"]
 
@@ -21,42 +23,15 @@ class MethodOfSteps(FieldOperator):
     """Fourier layers over (θ, x) give a rate on the next interval, integrated from ``u(t)``.
 
     ``next_j = u(t) + scale * sum_{i <= j} g_i / (S - 1)``, ``g = Q(F(P(history, u(t), θ, x,
-    cond)))``; always ``m = S`` (not a constructor argument).
-
-    Args:
-        S, X, channels, cond_dim: data dimensions (history (B, S, X, C), cond (B, P)).
-        width: channels of the hidden field.
-        modes_theta: θ-frequencies kept, at most S//2+1; default min(16, S//2+1).
-        modes_x: x-frequencies kept, at most X//2+1; default min(8, X//2+1).
-        layers: Fourier layers.
-        dropout: dropout probability.
-        spectral_norm: Lipschitz bound of every linear map, or None.
-        output_scale: learn a per-channel output scale.
+    cond)))``; always ``m = S`` (not a constructor argument); ``width`` is the channels of the
+    hidden field.
     """
 
     name = "method_of_steps"
+    arguments = declare(modes_theta=MODES_THETA, modes_x=MODES_X)
 
-    def __init__(
-        self,
-        *,
-        S: int,
-        X: int,
-        channels: int,
-        cond_dim: int,
-        width: int = 32,
-        modes_theta: int | None = None,
-        modes_x: int | None = None,
-        layers: int = 3,
-        dropout: float = 0.0,
-        spectral_norm: float | None = None,
-        output_scale: bool = False,
-    ) -> None:
-        super().__init__()
-        c = common_config(locals())
-        mt = check_modes("modes_theta", modes_theta, c["S"], "S", 16)
-        mx = check_modes("modes_x", modes_x, c["X"], "X", 8)
-        self._setup(m=c["S"], config={**c, "modes_theta": mt, "modes_x": mx})
-        self._build_field(c, 2 * c["channels"] + 2 + c["cond_dim"], (mx, mt))
+    def _build(self, c: dict[str, Any]) -> None:
+        self._build_field(c, 2 * c["channels"] + 2 + c["cond_dim"])
 
     def _predict(self, history: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         now = history[:, -1:].expand_as(history)
