@@ -23,6 +23,7 @@ from typing import Any, cast
 from dno.errors import DnoError, UsageError
 
 __all__ = [
+    "LOCK_FILE",
     "MAX_TEXT_BYTES",
     "MAX_YAML_NODES",
     "atomic_path",
@@ -31,6 +32,7 @@ __all__ = [
     "check_writable",
     "confine_writes",
     "disk_full_error",
+    "folder_lock",
     "load_yaml",
     "make_folder",
     "process_alive",
@@ -370,6 +372,48 @@ def check_confined(path: str | os.PathLike[str]) -> Path:
                 "by a folder, or give that place as the results folder"
             )
     return target
+
+
+#: The lock file :func:`folder_lock` takes in a folder.
+LOCK_FILE = ".dno.lock"
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike[str], what: str) -> Iterator[Path]:
+    """Hold the folder for this process while the block runs, or refuse at once.
+
+    The lock is ``flock`` on :data:`LOCK_FILE` in the folder (which holds the holder's host and
+    process id for the message): the kernel drops it when the process ends, however it ends,
+    so a killed command leaves no stale lock. The file itself is left in place.
+
+    Args:
+        folder: an existing folder.
+        what: the command that locks it, in the message (``"dno benchmark"``).
+
+    Raises:
+        DnoError: another process holds the folder (naming it, and how to go on).
+    """
+    import fcntl
+
+    path = check_confined(Path(folder) / LOCK_FILE)
+    handle = path.open("a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise DnoError(
+                f"{str(folder)!r} is in use by another {what} ({holder}); wait for it to end, "
+                "or give another folder"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"process {os.getpid()} on {socket.gethostname()}\n")
+        handle.flush()
+        yield Path(folder)
+    finally:
+        handle.close()  # releases the lock
 
 
 def make_folder(path: str | os.PathLike[str]) -> Path:
