@@ -8,6 +8,7 @@ is refused instead of mixing two experiments in one study.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import statistics
@@ -30,10 +31,17 @@ from optuna.distributions import (
 from optuna.trial import Trial, TrialState
 
 from dno._cores import applied_threads
+from dno._io import disk_full_error
 from dno.errors import DnoError, UsageError
 from dno.search._runner import TrialRunner
 from dno.search._space import SearchSpace
-from dno.search._storage import WORKER_ATTR, heartbeats, stale_trials, worker_identity
+from dno.search._storage import (
+    WORKER_ATTR,
+    StorageLost,
+    heartbeats,
+    stale_trials,
+    worker_identity,
+)
 from dno.tracking import (
     FAIL_ATTR,
     FINAL_RESULTS,
@@ -43,6 +51,7 @@ from dno.tracking import (
     RunFolder,
     seed_folder,
     trial_folder,
+    trial_reason,
     trial_state,
 )
 
@@ -52,6 +61,7 @@ __all__ = [
     "count_finished",
     "load_spec",
     "open_study",
+    "requeue_interrupted",
     "run_trials",
 ]
 
@@ -409,11 +419,57 @@ def run_one(
             study.enqueue_trial(trial.params, user_attrs={RETRY_ATTR: trial.number})
             raise
         except Exception as error:  # a failed trial is recorded with its reason; the study goes on
+            _stop_if_infrastructure(study, trial, error)
             state, reason = TrialState.FAIL, _reason(error)
             storage.set_trial_user_attr(trial_id, FAIL_ATTR, reason)
         else:
             state, reason = TrialState.COMPLETE, ""
         return _finish(study, trial, spec, folder, state, values, started, reason)
+
+
+def _stop_if_infrastructure(study: optuna.Study, trial: Trial, error: Exception) -> None:
+    """Stop the study, in one line, when the machine failed the trial rather than its
+    configuration: the disk is full (the trial is recorded as interrupted, with the file, and
+    queued again), or the database is lost (nothing can be recorded; a rerun finds the trial's
+    process gone). A configuration's failure returns, to be recorded as failed.
+
+    Raises:
+        DnoError: naming what failed and how to resume.
+    """
+    if isinstance(error, StorageLost):
+        raise error
+    full = disk_full_error(error)
+    if full is None:
+        return
+    reason = f"no space left on the device writing {full.filename!r}"
+    with contextlib.suppress(Exception):  # the study's journal may be on the full disk too
+        study._storage.set_trial_user_attr(trial._trial_id, INTERRUPTED_ATTR, reason)
+        study.tell(trial, state=TrialState.FAIL)
+        study.enqueue_trial(trial.params, user_attrs={RETRY_ATTR: trial.number})
+    raise DnoError(
+        f"trial {trial.number} stopped: {reason}; free space there and rerun the same command "
+        f"(finished trials are kept; trial {trial.number}'s parameters are run again)"
+    ) from None
+
+
+def requeue_interrupted(study: optuna.Study, log: Callable[[str], None] | None = None) -> int:
+    """Queue again every interrupted trial (disk full, killed, interrupted) that no queued or
+    later trial repeats: the idea of Optuna's ``RetryFailedTrialCallback``, on resume, for a
+    process that could not queue its own repeat. Run by the process that starts a search."""
+    trials = study.get_trials(deepcopy=False)
+    repeated = {t.user_attrs.get(RETRY_ATTR) for t in trials}
+    requeued = 0
+    for trial in trials:
+        if trial_state(trial.state.name, trial.user_attrs) != "interrupted":
+            continue
+        if trial.number in repeated:
+            continue
+        study.enqueue_trial(trial.params, user_attrs={RETRY_ATTR: trial.number})
+        requeued += 1
+        if log is not None:
+            log(f"trial {trial.number} was interrupted ({trial_reason(trial.user_attrs)}); "
+                "re-running its parameters")  # fmt: skip
+    return requeued
 
 
 def _reason(error: BaseException) -> str:
