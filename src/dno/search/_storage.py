@@ -91,12 +91,11 @@ def open_storage(url: str | None, results: Path, study: str) -> tuple[BaseStorag
             else Path(url.split(":", 1)[-1] if url.startswith("journal:") else url)
         )
         make_folder(path.parent)
-        from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock, JournalStorage
+        from optuna.storages.journal import JournalFileOpenLock, JournalStorage
 
         lock = JournalFileOpenLock(str(check_confined(path)))
         mend_torn_journal(path, lock)
-        backend = JournalFileBackend(str(path), lock_obj=lock)
-        return JournalStorage(backend), f"journal:{path.resolve()}"
+        return JournalStorage(_journal_file(path, lock)), f"journal:{path.resolve()}"
     if not re.match(r"^(postgresql|postgres|sqlite|mysql)(\+\w+)?://", url):
         raise UsageError(
             f"storage {describe_url(url)!r} is not supported; expected a .journal file or a "
@@ -123,6 +122,40 @@ def open_storage(url: str | None, results: Path, study: str) -> tuple[BaseStorag
             first = text.splitlines()[0] if text else type(error).__name__
             raise DnoError(f"cannot reach storage {describe_url(url)}: {first}") from None
     raise AssertionError("unreachable")
+
+
+def _journal_file(path: Path, lock: Any) -> Any:
+    """Optuna's journal file, except that an append that fails (a full disk) leaves no torn
+    record (the file is cut back to where the append began) and its error names the file."""
+    from optuna.storages.journal import JournalFileBackend
+
+    class JournalFile(JournalFileBackend):
+        def append_logs(self, logs: list[dict[str, Any]]) -> None:
+            text = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs)
+            lock.acquire()
+            try:
+                _append(path, text.encode("utf-8"))
+            finally:
+                lock.release()
+
+    return JournalFile(str(path), lock_obj=lock)
+
+
+def _append(path: Path, data: bytes) -> None:
+    """Append ``data`` to ``path`` whole and synced, or not at all (raising, naming the file)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    start = os.lseek(fd, 0, os.SEEK_END)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, start)
+        raise OSError(error.errno, error.strerror, str(path)) from None
+    finally:
+        os.close(fd)
 
 
 def mend_torn_journal(path: Path, lock: Any) -> Path | None:

@@ -441,7 +441,8 @@ def _stop_if_infrastructure(study: optuna.Study, trial: Trial, error: Exception)
     full = disk_full_error(error)
     if full is None:
         return
-    reason = f"no space left on the device writing {full.filename!r}"
+    where = f" writing {full.filename!r}" if full.filename else ""
+    reason = f"no space left on the device{where}"
     with contextlib.suppress(Exception):  # the study's journal may be on the full disk too
         study._storage.set_trial_user_attr(trial._trial_id, INTERRUPTED_ATTR, reason)
         study.tell(trial, state=TrialState.FAIL)
