@@ -6,8 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from dno._io import load_yaml, read_yaml_mapping
-from dno.errors import UsageError
+from dno._io import (
+    atomic_path,
+    confine_writes,
+    disk_full_error,
+    folder_lock,
+    load_yaml,
+    make_folder,
+    read_yaml_mapping,
+)
+from dno.errors import DnoError, UsageError
 
 
 @pytest.mark.parametrize(
@@ -94,3 +102,58 @@ def test_anchors_within_the_bound_are_read() -> None:
     assert load_yaml("base: &b {lr: 1e-3}\nrun: {<<: *b, seed: 1}\n", "protocol") == {
         "base": {"lr": 1e-3}, "run": {"lr": 1e-3, "seed": 1}
     }  # fmt: skip
+
+
+def test_writes_are_confined_to_the_results_folder_which_may_itself_be_a_link(
+    tmp_path: Path,
+) -> None:
+    real, elsewhere = tmp_path / "real", tmp_path / "elsewhere"
+    (real / "study").mkdir(parents=True)
+    elsewhere.mkdir()
+    results = tmp_path / "results"
+    results.symlink_to(real)  # the results folder on another disk: fine
+    (real / "study" / "inside").symlink_to(real / "study")  # a link that stays inside: fine
+    (real / "study" / "out").symlink_to(elsewhere)
+    with confine_writes(results):
+        make_folder(results / "study" / "inside" / "run")
+        with atomic_path(results / "study" / "inside" / "a.json") as tmp:
+            tmp.write_text("{}")
+        with pytest.raises(DnoError, match=r"'.*/results/study/out' is a symbolic link to"):
+            make_folder(results / "study" / "out" / "run")
+        refused = pytest.raises(DnoError, match="outside the results folder")
+        with refused, atomic_path(results / "study" / "out" / "b.json") as tmp:
+            tmp.write_text("{}")
+    make_folder(results / "study" / "out" / "run")  # unconfined: the caller's choice
+    assert (real / "study" / "run").is_dir() and (real / "study" / "a.json").is_file()
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["run"]
+
+
+def test_a_folder_lock_refuses_a_second_holder_and_is_released(tmp_path: Path) -> None:
+    refused = pytest.raises(DnoError, match=r"in use by another dno benchmark \(process \d+ on ")
+    with folder_lock(tmp_path, "dno benchmark"), refused, folder_lock(tmp_path, "dno benchmark"):
+        pass
+    with folder_lock(tmp_path, "dno benchmark"):
+        pass
+
+
+def test_a_write_on_a_full_disk_names_the_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    import dno._io
+
+    monkeypatch.setattr(dno._io, "_disk_full", lambda folder: True)
+    target = tmp_path / "best.pt"
+    with pytest.raises(OSError) as caught, atomic_path(target):
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 576")
+    assert (caught.value.errno, caught.value.filename) == (errno.ENOSPC, str(target))
+    assert disk_full_error(DnoError("wrapped").with_traceback(None)) is None
+    try:
+        try:
+            raise caught.value
+        except OSError:
+            raise DnoError("cannot write checkpoint") from None
+    except DnoError as wrapped:
+        assert disk_full_error(wrapped) is caught.value  # found behind the wrapping error
+    assert list(tmp_path.iterdir()) == []

@@ -6,10 +6,13 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import optuna
 import pytest
 
 from dno.cli import main
+from dno.search import open_storage
 
 #: A search small enough to run three trials in a few seconds: random, so that trial N draws
 #: the same parameters in every study of the same seed, whatever happened to the others.
@@ -61,3 +64,18 @@ def one_line(err: str, kind: str = "error") -> str:
 
 def no_traceback(err: str) -> None:
     assert "Traceback" not in err and "dno: error:" not in err, err
+
+
+def trials(results: Path, storage: str | None = None) -> list[optuna.trial.FrozenTrial]:
+    """The trials of study ``s`` (in its journal under ``results``, or in ``storage``)."""
+    opened, _ = open_storage(storage, results, "s")
+    return optuna.load_study(study_name="s", storage=opened).get_trials()
+
+
+def outcomes(results: Path, storage: str | None = None) -> dict[tuple[tuple[str, Any], ...], Any]:
+    """Each complete trial's parameters and value: what a search promises to keep."""
+    return {
+        tuple(sorted(t.params.items())): t.value
+        for t in trials(results, storage)
+        if t.state == optuna.trial.TrialState.COMPLETE
+    }

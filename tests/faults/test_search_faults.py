@@ -19,23 +19,8 @@ import torch
 
 import dno._io as dno_io
 from dno.cli import describe_os_error
-from dno.search import open_storage
 from dno.tracking import write_json
-from faults.faultkit import dno, dno_process, one_line, search_args
-
-
-def trials(results: Path, study: str = "s") -> list[optuna.trial.FrozenTrial]:
-    storage, _ = open_storage(None, results, study)
-    return optuna.load_study(study_name=study, storage=storage).get_trials()
-
-
-def outcomes(results: Path) -> dict[tuple[tuple[str, object], ...], float]:
-    """Each complete trial's parameters and value (what a search promises to keep)."""
-    return {
-        tuple(sorted(t.params.items())): t.value
-        for t in trials(results)
-        if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None
-    }
+from faults.faultkit import dno, dno_process, one_line, outcomes, search_args, trials
 
 
 @pytest.fixture(scope="module")

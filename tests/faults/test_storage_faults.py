@@ -12,11 +12,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import optuna
 import pytest
 
-from dno.search import open_storage
-from faults.faultkit import dno, dno_process, one_line, search_args
+from faults.faultkit import dno, dno_process, one_line, outcomes, search_args
 from services import PostgresServer
 
 pytestmark = pytest.mark.slow_fault
@@ -28,23 +26,12 @@ SHORT_PATIENCE = (
 )
 
 
-def outcomes(storage: str | None, results: Path) -> dict[tuple[tuple[str, object], ...], float]:
-    """Each complete trial's parameters and value."""
-    opened, _ = open_storage(storage, results, "s")
-    trials = optuna.load_study(study_name="s", storage=opened).get_trials()
-    return {
-        tuple(sorted(t.params.items())): t.value
-        for t in trials
-        if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None
-    }
-
-
 @pytest.fixture(scope="module")
 def reference(tiny_data: Path, tiny_space: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The trials of the search below without any fault (on a journal file)."""
     results = tmp_path_factory.mktemp("reference")
     assert dno_process(_search(tiny_data, tiny_space, results))[0] == 0
-    return outcomes(None, results)
+    return outcomes(results)
 
 
 def _search(data: Path, space: Path, results: Path, *extra: str) -> list[str]:
@@ -91,7 +78,7 @@ def test_a_short_database_restart_loses_no_trial(
     _, err = child.communicate(timeout=600)
     assert child.returncode == 0, err
     assert "Traceback" not in err and "dno: error" not in err
-    assert outcomes(server.url, results) == reference
+    assert outcomes(results, server.url) == reference
 
 
 def test_a_long_database_outage_is_one_line_and_a_rerun_resumes(
@@ -111,7 +98,7 @@ def test_a_long_database_outage_is_one_line_and_a_rerun_resumes(
     )
     code, err = dno(args, capsys)
     assert code == 0 and "dno: error" not in err
-    assert outcomes(server.url, results) == reference
+    assert outcomes(results, server.url) == reference
 
 
 def test_a_full_disk_is_one_line_and_a_rerun_resumes(
@@ -135,6 +122,6 @@ def test_a_full_disk_is_one_line_and_a_rerun_resumes(
         code, err = dno_process(args)
         assert code == 0, err
         assert "Traceback" not in err and "dno: error" not in err
-        assert outcomes(None, disk / "r") == reference
+        assert outcomes(disk / "r") == reference
     finally:
         subprocess.run(["umount", str(disk)], check=False)
