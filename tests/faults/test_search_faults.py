@@ -19,6 +19,8 @@ import torch
 
 import dno._io as dno_io
 from dno.cli import describe_os_error
+from dno.errors import DnoWarning
+from dno.search import open_storage
 from dno.tracking import write_json
 from faults.faultkit import dno, dno_process, one_line, outcomes, search_args, trials
 
@@ -192,3 +194,24 @@ def test_a_refused_search_creates_nothing(
     code, err = dno(search_args(tiny_data, tiny_space, tmp_path / "r", *extra), capsys)
     assert code == 2 and message in one_line(err)
     assert not (tmp_path / "r").exists()
+
+
+def test_a_torn_journal_in_a_folder_dno_may_not_write_is_read_without_its_tear(
+    tmp_path: Path,
+) -> None:
+    storage, _ = open_storage(None, tmp_path, "s")
+    study = optuna.create_study(study_name="s", storage=storage)
+    study.enqueue_trial({"x": 1.0})
+    study.add_trial(optuna.trial.create_trial(params={}, distributions={}, value=0.5))
+    journal = tmp_path / "s" / "study.journal"
+    whole = journal.read_bytes()
+    journal.write_bytes(whole + b'{"op_code":6,"worker_id":"w","tri')  # a tear after them
+    _immutable(journal.parent)
+    try:
+        with pytest.warns(DnoWarning, match="ends in a torn record; it cannot be mended here"):
+            storage, _ = open_storage(None, tmp_path, "s")
+        loaded = optuna.load_study(study_name="s", storage=storage)
+        assert [t.state.name for t in loaded.get_trials()] == ["WAITING", "COMPLETE"]
+    finally:
+        _writable(journal.parent)
+    assert sorted(p.name for p in journal.parent.iterdir()) == ["study.journal"]

@@ -167,15 +167,21 @@ def mend_torn_journal(path: Path, lock: Any) -> Path | None:
     the study fails. The journal is checked and cut under Optuna's own lock (``lock``), so no
     process appends meanwhile; one line (a :class:`~dno.errors.DnoWarning`) says what was done.
     """
-    if not path.is_file() or path.stat().st_size == 0:
-        return None
-    lock.acquire()
+    if not _is_torn(path):
+        return None  # the usual case, checked without the lock (a read-only study stays readable)
     try:
-        with path.open("rb") as journal:
+        lock.acquire()
+    except OSError as error:  # a folder the user may not write: Optuna reads up to the tear
+        warnings.warn(f"{path} ends in a torn record; it cannot be mended here "
+                      f"({error.strerror or error}), so it is read without it", DnoWarning,
+                      stacklevel=2)  # fmt: skip
+        return None
+    try:
+        with path.open("rb") as journal:  # again, now that no process appends
             size = journal.seek(0, os.SEEK_END)
             keep = _torn_tail(journal, size)
             if keep == size:
-                return None
+                return None  # it was an append in progress
             stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
             copy = path.with_name(f"{path.name}.torn-{stamp}")
             journal.seek(0)
@@ -192,6 +198,14 @@ def mend_torn_journal(path: Path, lock: Any) -> Path | None:
         stacklevel=2,
     )
     return copy
+
+
+def _is_torn(path: Path) -> bool:
+    if not path.is_file():
+        return False
+    with path.open("rb") as journal:
+        size = journal.seek(0, os.SEEK_END)
+        return size > 0 and _torn_tail(journal, size) < size
 
 
 def _torn_tail(journal: Any, size: int) -> int:
