@@ -20,7 +20,7 @@ import torch
 import dno._io as dno_io
 from dno.cli import describe_os_error
 from dno.errors import DnoWarning
-from dno.search import open_storage
+from dno.search import connection_lost, open_storage
 from dno.tracking import write_json
 from faults.faultkit import dno, dno_process, one_line, outcomes, search_args, trials
 
@@ -215,3 +215,30 @@ def test_a_torn_journal_in_a_folder_dno_may_not_write_is_read_without_its_tear(
     finally:
         _writable(journal.parent)
     assert sorted(p.name for p in journal.parent.iterdir()) == ["study.journal"]
+
+
+def test_what_counts_as_a_lost_database() -> None:
+    import sqlite3
+
+    import psycopg
+    import sqlalchemy.exc as exc
+
+    class Deadlock(psycopg.OperationalError):
+        sqlstate = "40P01"
+
+    class AdminShutdown(psycopg.OperationalError):
+        sqlstate = "57P01"
+
+    refused = psycopg.OperationalError("connection failed: Connection refused")
+    lost = [exc.OperationalError("q", {}, refused), exc.OperationalError("q", {}, AdminShutdown()),
+            exc.DisconnectionError("gone")]  # fmt: skip
+    kept = [exc.OperationalError("q", {}, Deadlock()), ValueError("x"),
+            exc.OperationalError("q", {}, sqlite3.OperationalError("no such table"))]  # fmt: skip
+    assert all(connection_lost(e) for e in lost) and not any(connection_lost(e) for e in kept)
+    try:
+        try:
+            raise lost[0]
+        except exc.OperationalError as error:  # as Optuna wraps what fails in a commit
+            raise optuna.exceptions.StorageInternalError("commit failed") from error
+    except optuna.exceptions.StorageInternalError as wrapped:
+        assert connection_lost(wrapped) == "connection failed: Connection refused"

@@ -488,7 +488,8 @@ def _run_workers(
 
 
 def _end_groups(children: list[subprocess.Popen[bytes]], grace: float = 5.0) -> None:
-    """End each child's process group (the worker and a program trial it runs): SIGTERM, then
+    """End each child's process group (a worker and what it started in its group; a program
+    trial has a group of its own, ended by its watchdog when the worker is gone): SIGTERM, then
     SIGKILL for those still there after ``grace`` seconds."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for child in children:

@@ -301,8 +301,10 @@ ReconnectingStorage.__abstractmethods__ = frozenset()
 
 def connection_lost(error: BaseException) -> str | None:
     """One line on why the database connection was lost, if that is what ``error`` (or an error
-    behind it) says: SQLAlchemy's operational and interface errors (a refused, closed or
-    broken connection), and a connection SQLAlchemy found invalidated; else None."""
+    behind it) says, else None: a connection SQLAlchemy found broken, an interface error, or an
+    operational error of the connection itself (refused, closed, the server shutting down:
+    SQLSTATE classes 08 and 57P, or none at all). A query's own failure is not one (nor any
+    SQLite error: SQLite has no connection to lose)."""
     try:
         from sqlalchemy import exc
     except ImportError:
@@ -311,13 +313,22 @@ def connection_lost(error: BaseException) -> str | None:
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(
-            current, exc.OperationalError | exc.InterfaceError | exc.DisconnectionError
-        ) or (isinstance(current, exc.DBAPIError) and current.connection_invalidated):
+        if _broken(current, exc):
             text = str(getattr(current, "orig", None) or current).strip()
             return text.splitlines()[0] if text else type(current).__name__
         current = current.__cause__ or current.__context__
     return None
+
+
+def _broken(error: BaseException, exc: Any) -> bool:
+    if isinstance(error, exc.InterfaceError | exc.DisconnectionError):
+        return True
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        return True
+    if not isinstance(error, exc.OperationalError) or type(error.orig).__module__ == "sqlite3":
+        return False
+    state = getattr(error.orig, "sqlstate", None)
+    return state is None or str(state).startswith(("08", "57P"))
 
 
 def _connect_args(url: str) -> dict[str, Any]:
