@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.dno-installed
 DEMO   := demo_output
 
-.PHONY: demo test lint imports typecheck pytest bench install clean
+.PHONY: demo test lint imports typecheck pytest faults bench install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,12 @@ pytest: $(STAMP)
 	$(BIN)/pytest
 
 test: lint imports typecheck pytest
+
+# The fault suite (docs/reliability.md) with its slow faults too: a PostgreSQL server restarted
+# and stopped under a search, a full tmpfs (as root), SIGKILL and SIGTERM to searches and
+# benchmarks. `make test` runs its fast faults only.
+faults: $(STAMP)
+	DNO_FAULTS=1 $(BIN)/pytest tests/faults
 
 # Benchmarks need the benchmark-only anchors: jitcdde, and neuraloperator's SpectralConv (its
 # own dependencies minus the tracking stack it would pull in). `make bench` runs them all.

@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dno.errors import UsageError
 
@@ -38,12 +40,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "THREAD_VARIABLES",
+    "WORKERS_PER_CORE",
     "WorkerSlot",
     "adapt_threads",
+    "check_workers",
     "core_budget",
     "idle_cores",
+    "max_workers",
     "plan_workers",
     "select_device",
+    "sigterm_interrupts",
     "thread_environment",
     "usable_cores",
     "use_budget",
@@ -57,6 +63,8 @@ THREAD_VARIABLES = (
 )  # fmt: skip
 #: The most threads a process may be given (``--threads``).
 MAX_THREADS = 1024
+#: Local worker processes per usable core at most (``--workers``; more devices allow more).
+WORKERS_PER_CORE = 4
 #: How long :func:`idle_cores` watches the CPUs (seconds).
 IDLE_WINDOW = 0.2
 #: How often :func:`adapt_threads` looks at the other processes' load (seconds).
@@ -279,7 +287,8 @@ def plan_workers(
         idle: passed to :func:`core_budget`.
 
     Raises:
-        UsageError: an empty or malformed device list.
+        UsageError: an empty or malformed device list, or more workers than
+            :func:`max_workers`.
     """
     names: list[str | None] = [None]
     if devices == "auto":
@@ -294,8 +303,51 @@ def plan_workers(
                     "comma-separated list such as cuda:0,cuda:1 (or cpu)"
                 )
     count = workers if workers is not None else len(names)
+    check_workers(count, len(names))
     share = core_budget(count, threads, idle)
     return [WorkerSlot(names[i % len(names)], share, threads is None) for i in range(count)]
+
+
+def max_workers(devices: int = 1) -> int:
+    """The most local worker processes: :data:`WORKERS_PER_CORE` per usable core, or one per
+    device when there are more devices (at most :data:`MAX_THREADS`)."""
+    return min(MAX_THREADS, max(WORKERS_PER_CORE * usable_cores(), devices))
+
+
+def check_workers(workers: int, devices: int = 1) -> int:
+    """``workers`` if this machine can hold that many local worker processes.
+
+    Raises:
+        UsageError: more than :func:`max_workers` (each worker is a process with its own
+            copy of torch, about 340 MB, and at least one thread).
+    """
+    limit = max_workers(devices)
+    if workers > limit:
+        raise UsageError(
+            f"--workers {workers:,} is beyond this machine's limit of {limit} "
+            f"({WORKERS_PER_CORE} per usable core, {usable_cores()} cores); more would only "
+            "queue for the cores (each worker is a process of about 340 MB)"
+        )
+    return workers
+
+
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """Within the block, SIGTERM (``kill``, a batch system ending a job) interrupts the main
+    thread like Ctrl-C, so that the block's own clean-up ends its child processes; outside it
+    the handler is what it was. Only in the main thread (elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _device_name(name: str) -> bool:

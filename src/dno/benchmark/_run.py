@@ -32,7 +32,15 @@ from pathlib import Path
 from typing import Any
 
 from dno import __version__
-from dno._cores import WorkerSlot, plan_workers, select_device, usable_cores, use_threads
+from dno._cores import (
+    WorkerSlot,
+    plan_workers,
+    select_device,
+    sigterm_interrupts,
+    usable_cores,
+    use_threads,
+)
+from dno._io import confine_writes, folder_lock, make_folder
 from dno.benchmark._protocol import Protocol
 from dno.compare import run_one
 from dno.data import Dataset, generate_dataset, read_dataset
@@ -81,7 +89,7 @@ def prepare_data(protocol: Protocol, folder: Path, log: Log | None = None) -> Pa
     path = folder / "data" / protocol.data_file()
     if path.is_file():
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     if log is not None:
         log(f"generating {request['n']} {protocol.family} trajectories into {path}")
     generate_dataset(
@@ -116,13 +124,29 @@ def run_benchmark(
 
     Returns:
         Every run, in the order of the protocol (seed-major, then model).
+
+    Raises:
+        UsageError: more ``workers`` than this machine holds, or an unavailable device (before
+            anything is made).
+        DnoError: another ``dno benchmark`` runs in ``out`` (:func:`dno._io.folder_lock`), or
+            a symbolic link in ``out`` leads out of it (:func:`dno._io.confine_writes`).
     """
     slots = plan_workers(workers, devices, threads)
     slots = [WorkerSlot(s.device or device, s.threads, s.adaptive) for s in slots]
     for slot in slots:  # an unavailable device fails now, not in every run
         select_device(slot.device or "auto")
     folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
+    with (
+        confine_writes(folder),
+        sigterm_interrupts(),
+        folder_lock(make_folder(folder), "dno benchmark"),
+    ):
+        return _run(protocol, folder, slots, log)
+
+
+def _run(
+    protocol: Protocol, folder: Path, slots: list[WorkerSlot], log: Log | None
+) -> list[RunResult]:
     started = time.perf_counter()
     data_path = prepare_data(protocol, folder, log)
     record = {
@@ -181,8 +205,26 @@ def benchmark_runs(
                     "are kept: rerun the same command to resume, with fewer --workers if memory "
                     "ran out"
                 ) from None
-    finally:  # an interrupt or a failure: no new run starts; finished ones are on disk
+    except BaseException:  # an interrupt or a failure: the runs in progress end now
+        _end_workers(executor)
+        raise
+    finally:  # no new run starts; finished ones are on disk
         executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _end_workers(executor: ProcessPoolExecutor, grace: float = 5.0) -> None:
+    """End the pool's worker processes (their runs continue from their last checkpoint on a
+    rerun): SIGTERM, then SIGKILL for those still there after ``grace`` seconds. Python 3.14's
+    ``terminate_workers`` does the same; before it, the pool's processes are private."""
+    processes = list(getattr(executor, "_processes", {}).values())
+    for process in processes:
+        process.terminate()
+    deadline = time.monotonic() + grace
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join()
 
 
 _SLOT: list[WorkerSlot] = []
@@ -207,7 +249,8 @@ def _end_with(parent: int) -> None:
 def _run_in_worker(
     protocol: Protocol, data_path: Path, runs: Path, seed: int, model: str
 ) -> RunResult:
-    return _run_job(protocol, data_path, runs, seed, model, _SLOT[0].device)
+    with confine_writes(runs.parent):
+        return _run_job(protocol, data_path, runs, seed, model, _SLOT[0].device)
 
 
 def _dataset(path: Path) -> Dataset:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -18,10 +19,12 @@ from dno._cores import (
     WorkerSlot,
     core_budget,
     plan_workers,
+    sigterm_interrupts,
     thread_environment,
     use_budget,
     use_threads,
 )
+from dno._io import confine_writes, make_folder
 from dno._limits import MAX_SEEDS, MAX_TRIALS, Rule, at_least, check_fields, is_number, one_of
 from dno._names import check_name, slug
 from dno.data import read_dataset
@@ -39,6 +42,7 @@ from dno.search._study import (
     make_pruner,
     make_sampler,
     open_study,
+    requeue_interrupted,
     run_trials,
 )
 from dno.search._summary import confirm_top, format_table, write_summary
@@ -337,12 +341,25 @@ def run_search(options: SearchOptions, log: Log = print) -> dict[str, Any]:
     _quiet_optuna(options.quiet)
     spec, space, grid = build_spec(options, log)
     slots = plan_workers(options.workers or None, options.devices, options.threads)
-    runner = make_runner(spec, options.wandb, slots[0].device)  # checked before any file
+    runner = make_runner(spec, options.wandb, slots[0].device)  # checks the data: before files
+    with confine_writes(options.results), sigterm_interrupts():
+        return _search(options, spec, space, grid, slots, runner, log)
+
+
+def _search(
+    options: SearchOptions,
+    spec: StudySpec,
+    space: SearchSpace,
+    grid: list[dict[str, Any]] | None,
+    slots: list[WorkerSlot],
+    runner: TrialRunner,
+    log: Log,
+) -> dict[str, Any]:
     storage, url = open_storage(options.storage, options.results, spec.name)
     study = open_study(storage, spec, space, grid)
     _enqueue_missing(study, grid or [])
-    folder = options.results / spec.name
-    folder.mkdir(parents=True, exist_ok=True)
+    requeue_interrupted(study, log)
+    folder = make_folder(options.results / spec.name)
     done = count_finished(study)
     what = spec.model if spec.runner == "program" else f"{spec.model} on {spec.family}"
     log(f"study {spec.name}: {spec.search} search of {what}, "
@@ -441,17 +458,18 @@ def run_worker(
     """
     use_threads(core_budget(1, threads), adaptive=threads is None or adapt_threads)
     _quiet_optuna(quiet)
-    storage, _ = open_storage(storage_url, results, study_name)
-    try:
-        study = optuna.load_study(study_name=study_name, storage=storage)
-    except KeyError:
-        raise DnoError(f"no study {study_name!r} in {storage_url}") from None
-    spec = load_spec(study)
-    space = space_from_description(spec.space)
-    study.sampler = make_sampler(spec)  # seeded per trial: workers never share a stream
-    study.pruner = make_pruner(spec)
-    run_trials(study, spec, space, make_runner(spec, wandb, device), results, log=log)
-    return count_finished(study)
+    with confine_writes(results):
+        storage, _ = open_storage(storage_url, results, study_name)
+        try:
+            study = optuna.load_study(study_name=study_name, storage=storage)
+        except KeyError:
+            raise DnoError(f"no study {study_name!r} in {storage_url}") from None
+        spec = load_spec(study)
+        space = space_from_description(spec.space)
+        study.sampler = make_sampler(spec)  # seeded per trial: workers never share a stream
+        study.pruner = make_pruner(spec)
+        run_trials(study, spec, space, make_runner(spec, wandb, device), results, log=log)
+        return count_finished(study)
 
 
 def _run_workers(
@@ -462,26 +480,27 @@ def _run_workers(
                "--results", str(options.results), "--parent", str(os.getpid()), "-q"]  # fmt: skip
     if options.wandb:
         command.append("--wandb")
-    children = []
-    for slot in slots:
-        own = ["--threads", str(slot.threads)] + (["--device", slot.device] if slot.device else [])
-        own += ["--adapt-threads"] if slot.adaptive else []
-        env = {**os.environ, **thread_environment(slot.threads)}
-        child = subprocess.Popen(
-            command + own, start_new_session=True, stdout=subprocess.DEVNULL, env=env
-        )
-        children.append(child)
+    children: list[subprocess.Popen[bytes]] = []
     bar = progress_bar(spec.n_trials, count_finished(study), options.progress, spec.name, "trial")
     try:
+        for slot in slots:  # in the try: a failed start ends those already started
+            own = ["--threads", str(slot.threads)]
+            own += (["--device", slot.device] if slot.device else []) + (
+                ["--adapt-threads"] if slot.adaptive else []
+            )
+            env = {**os.environ, **thread_environment(slot.threads)}
+            children.append(
+                subprocess.Popen(
+                    command + own, start_new_session=True, stdout=subprocess.DEVNULL, env=env
+                )
+            )
         while any(child.poll() is None for child in children):
             time.sleep(1.0)
             if bar is not None:
                 bar.n = min(count_finished(study), spec.n_trials)
                 bar.refresh()
     except BaseException:
-        for child in children:
-            if child.poll() is None:
-                os.killpg(child.pid, signal.SIGTERM)
+        _end_groups(children)
         raise
     finally:
         if bar is not None:
@@ -489,3 +508,17 @@ def _run_workers(
     failed = [c.returncode for c in children if c.returncode not in (0, None)]
     if failed:
         raise DnoError(f"{len(failed)} of {len(children)} workers failed (exit {failed[0]})")
+
+
+def _end_groups(children: list[subprocess.Popen[bytes]], grace: float = 5.0) -> None:
+    """End each child's process group (a worker and what it started in its group; a program
+    trial has a group of its own, ended by its watchdog when the worker is gone): SIGTERM, then
+    SIGKILL for those still there after ``grace`` seconds."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for child in children:
+            if child.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.pid, sig)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(c.poll() is None for c in children):
+            time.sleep(0.05)

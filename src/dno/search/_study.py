@@ -8,6 +8,7 @@ is refused instead of mixing two experiments in one study.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import statistics
@@ -30,11 +31,18 @@ from optuna.distributions import (
 from optuna.trial import Trial, TrialState
 
 from dno._cores import applied_threads
+from dno._io import disk_full_error
 from dno.errors import DnoError, UsageError
 from dno.evaluation import parse_name, qualify
 from dno.search._runner import TrialRunner, trial_metrics
 from dno.search._space import SearchSpace
-from dno.search._storage import WORKER_ATTR, heartbeats, stale_trials, worker_identity
+from dno.search._storage import (
+    WORKER_ATTR,
+    StorageLost,
+    heartbeats,
+    stale_trials,
+    worker_identity,
+)
 from dno.tracking import (
     FAIL_ATTR,
     FINAL_RESULTS,
@@ -44,6 +52,7 @@ from dno.tracking import (
     RunFolder,
     seed_folder,
     trial_folder,
+    trial_reason,
     trial_state,
 )
 
@@ -53,6 +62,7 @@ __all__ = [
     "count_finished",
     "load_spec",
     "open_study",
+    "requeue_interrupted",
     "run_trials",
 ]
 
@@ -425,6 +435,7 @@ def run_one(
             study.enqueue_trial(trial.params, user_attrs={RETRY_ATTR: trial.number})
             raise
         except Exception as error:  # a failed trial is recorded with its reason; the study goes on
+            _stop_if_infrastructure(study, trial, error)
             state, reason = TrialState.FAIL, _reason(error)
             storage.set_trial_user_attr(trial_id, FAIL_ATTR, reason)
         else:
@@ -447,6 +458,52 @@ def _recorded_metrics(
             per_seed.append(trial_metrics(RunFolder(path.parent).results()))
     names = [n for n in dict.fromkeys(n for v in per_seed for n in v) if n != "epochs_run"]
     return {n: statistics.fmean(v[n] for v in per_seed if n in v) for n in names}
+
+
+def _stop_if_infrastructure(study: optuna.Study, trial: Trial, error: Exception) -> None:
+    """Stop the study, in one line, when the machine failed the trial rather than its
+    configuration: the disk is full (the trial is recorded as interrupted, with the file, and
+    queued again), or the database is lost (nothing can be recorded; a rerun finds the trial's
+    process gone). A configuration's failure returns, to be recorded as failed.
+
+    Raises:
+        DnoError: naming what failed and how to resume.
+    """
+    if isinstance(error, StorageLost):
+        raise error
+    full = disk_full_error(error)
+    if full is None:
+        return
+    where = f" writing {full.filename!r}" if full.filename else ""
+    reason = f"no space left on the device{where}"
+    with contextlib.suppress(Exception):  # the study's journal may be on the full disk too
+        study._storage.set_trial_user_attr(trial._trial_id, INTERRUPTED_ATTR, reason)
+        study.tell(trial, state=TrialState.FAIL)
+        study.enqueue_trial(trial.params, user_attrs={RETRY_ATTR: trial.number})
+    raise DnoError(
+        f"trial {trial.number} stopped: {reason}; free space there and rerun the same command "
+        f"(finished trials are kept; trial {trial.number}'s parameters are run again)"
+    ) from None
+
+
+def requeue_interrupted(study: optuna.Study, log: Callable[[str], None] | None = None) -> int:
+    """Queue again every interrupted trial (disk full, killed, interrupted) that no queued or
+    later trial repeats: the idea of Optuna's ``RetryFailedTrialCallback``, on resume, for a
+    process that could not queue its own repeat. Run by the process that starts a search."""
+    trials = study.get_trials(deepcopy=False)
+    repeated = {t.user_attrs.get(RETRY_ATTR) for t in trials}
+    requeued = 0
+    for trial in trials:
+        if trial_state(trial.state.name, trial.user_attrs) != "interrupted":
+            continue
+        if trial.number in repeated:
+            continue
+        study.enqueue_trial(trial.params, user_attrs={RETRY_ATTR: trial.number})
+        requeued += 1
+        if log is not None:
+            log(f"trial {trial.number} was interrupted ({trial_reason(trial.user_attrs)}); "
+                "re-running its parameters")  # fmt: skip
+    return requeued
 
 
 def _reason(error: BaseException) -> str:

@@ -18,7 +18,7 @@ import optuna
 import yaml
 from optuna.trial import FrozenTrial, TrialState
 
-from dno._io import atomic_path
+from dno._io import atomic_path, read_yaml_mapping
 from dno.data import Dataset
 from dno.errors import UsageError
 from dno.evaluation import EvaluationConfig, evaluate_run, parse_name, run_metric
@@ -138,7 +138,7 @@ def best_run(folder: Path) -> tuple[int, Path]:
             f"{str(folder)!r} has no best_config.yaml: the study has no completed trial yet, or "
             "it is not a study folder"
         )
-    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    document = read_yaml_mapping(path, "best configuration file")
     number = int(document.get("trial", -1))
     if str(document.get("model", "")).startswith("program:"):
         raise UsageError(

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from dno._io import atomic_path
+from dno._io import atomic_path, make_folder
 from dno.errors import DnoError
 
 __all__ = [
@@ -176,8 +176,9 @@ class RunFolder:
         self.last_checkpoint = self.artifacts / LAST_CHECKPOINT
 
     def create(self) -> RunFolder:
-        """Make the folder and ``artifacts/``."""
-        self.artifacts.mkdir(parents=True, exist_ok=True)
+        """Make the folder and ``artifacts/`` (through no link out of a confined results folder,
+        :func:`dno._io.make_folder`)."""
+        make_folder(self.artifacts)
         return self
 
     def write_json(self, name: str, data: Mapping[str, Any]) -> Path:

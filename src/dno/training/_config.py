@@ -15,9 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
-from dno._io import read_yaml_mapping
+from dno._io import load_yaml, read_yaml_mapping
 from dno._limits import Rule, at_least, check_fields, is_device, is_number, one_of
 from dno.errors import UsageError
 from dno.evaluation import parse_name
@@ -177,10 +175,7 @@ def parse_set(items: Iterable[str]) -> dict[str, Any]:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise UsageError(f"--set {item!r} is malformed; expected key=value")
-        try:
-            parsed[key.strip()] = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError:
-            raise UsageError(f"--set {item!r}: the value is not valid YAML") from None
+        parsed[key.strip()] = load_yaml(text, f"--set {item!r}") if text.strip() else None
     return parsed
 
 
