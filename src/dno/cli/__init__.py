@@ -52,7 +52,7 @@ COMMANDS: tuple[type[Command], ...] = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> Parser:
     """Return the top-level parser with one sub-parser per registered command."""
     parser = Parser(
         prog="dno",
@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
             parents=command.parents,
         )
         command.add_arguments(sub)
+        command.parser = sub
         sub.set_defaults(handler=command)
     return parser
 
@@ -80,8 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``dno`` command line and return its exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
     handler = getattr(args, "handler", None)
+    if extra:
+        (parser if handler is None else handler.parser).refuse_unrecognized(extra)
     if handler is None:
         parser.print_help(sys.stderr)
         return 2

@@ -22,6 +22,8 @@ class Command:
     #: the parent parsers of the shared flags it takes, named on the class line:
     #: ``class TrainCommand(Command, shared="-q --device --threads")`` (see SHARED_FLAGS)
     parents: tuple[Parser, ...] = ()
+    #: its own sub-parser, once :func:`dno.cli.build_parser` made it
+    parser: Parser
 
     def __init_subclass__(cls, shared: str | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

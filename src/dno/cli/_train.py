@@ -11,10 +11,17 @@ from dno.cli._args import non_negative_int, positive_int
 from dno.cli._base import Command
 from dno.data import generate_dataset, read_dataset
 from dno.dde import FAMILIES
-from dno.errors import UsageError
+from dno.errors import UsageError, unknown_name
 from dno.models import available
 from dno.tracking import FINAL_RESULTS, METRICS, RUN_CONFIG
-from dno.training import TRAINING_DEFAULTS, load_config_file, parse_set, resolve_config, train
+from dno.training import (
+    TRAINING_DEFAULTS,
+    check_keys,
+    load_config_file,
+    parse_set,
+    resolve_config,
+    train,
+)
 
 #: Trajectories generated when --data is not given and the default file does not exist.
 DEFAULT_TRAJECTORIES = 128
@@ -33,7 +40,7 @@ def ensure_dataset(family: str, data: str | None, quiet: bool) -> Path:
             raise UsageError(f"dataset {data!r} does not exist (make one with dno generate)")
         return path
     if family not in FAMILIES:
-        raise UsageError(f"unknown family {family!r}; expected one of: {', '.join(FAMILIES)}")
+        raise unknown_name("family", family, FAMILIES)
     path = default_data_path(family)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -63,10 +70,15 @@ class TrainCommand(Command, shared="-q --device --threads"):
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--model", required=True, help="one of: " + ", ".join(available()))
         parser.add_argument(
-            "--family", help="DDE family (default: the dataset's, or mackey without --data)"
-        )
+            "--model", required=True, choices=available(), metavar="MODEL",
+            help=f"one of: {', '.join(available())}",
+        )  # fmt: skip
+        parser.add_argument(
+            "--family", choices=sorted(FAMILIES), metavar="FAMILY",
+            help=f"one of: {', '.join(sorted(FAMILIES))} (default: the dataset's, or mackey "
+            "without --data)",
+        )  # fmt: skip
         parser.add_argument(
             "--data", help="dataset file (default: data/FAMILY.h5, generated if absent)"
         )
@@ -85,7 +97,9 @@ class TrainCommand(Command, shared="-q --device --threads"):
         file_layer = load_config_file(args.config) if args.config else {}
         given = ("max_epochs", "seed", "device")  # flags that win over the config, if given
         flags = {key: getattr(args, key) for key in given if getattr(args, key) is not None}
-        config = resolve_config(args.model, file_layer, flags, parse_set(args.set))
+        overrides = parse_set(args.set)
+        check_keys(args.model, overrides, kind="--set key")
+        config = resolve_config(args.model, file_layer, flags, overrides)
         family = args.family or "mackey"
         dataset = read_dataset(ensure_dataset(family, args.data, args.quiet))
         if args.family is not None and dataset.family != args.family:
