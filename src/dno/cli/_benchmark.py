@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import textwrap
 import time
+import warnings
 from pathlib import Path
 
 from dno.benchmark import (
@@ -18,7 +19,8 @@ from dno.benchmark import (
 )
 from dno.cli._args import positive_int, seed_count
 from dno.cli._base import Command
-from dno.errors import UsageError
+from dno.compare import seeds_warning
+from dno.errors import DnoWarning, UsageError
 
 __all__ = ["BenchmarkCommand"]
 
@@ -88,6 +90,8 @@ class BenchmarkCommand(Command, shared="-q --device --devices --threads"):
             raise UsageError("give a PROTOCOL (a shipped name or a YAML file), or --list")
         models = [m.strip() for m in args.models.split(",")] if args.models else None
         protocol = load_protocol(args.protocol, args.budget, seeds=args.seeds, models=models)
+        if warning := seeds_warning(protocol.plan):
+            warnings.warn(warning, DnoWarning, stacklevel=1)
         out = Path(args.out or Path("benchmark_results") / protocol.name)
         log = None if args.quiet else print
         started = time.perf_counter()

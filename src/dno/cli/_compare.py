@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import warnings
 from pathlib import Path
 
 from dno._cores import use_budget
@@ -16,10 +17,11 @@ from dno.compare import (
     load_plan,
     notes,
     run_comparison,
+    seeds_warning,
     write_comparison,
 )
 from dno.data import read_dataset
-from dno.errors import UsageError
+from dno.errors import DnoWarning, UsageError
 
 _EXAMPLE = """\
 example file (spectral-norm-ab.yaml):
@@ -99,6 +101,8 @@ class CompareCommand(Command, shared="-q --results --threads"):
             print(f"\nwritten: {folder / 'comparison.md'}, {folder / 'comparison.csv'}")
             return 0
         plan = load_plan(args.file, seeds=args.seeds, max_epochs=args.max_epochs)
+        if warning := seeds_warning(plan):
+            warnings.warn(warning, DnoWarning, stacklevel=1)
         dataset = read_dataset(ensure_dataset(plan.family, plan.data, args.quiet))
         use_budget(args.threads)
         result = run_comparison(
