@@ -105,7 +105,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DnoError as error:
         return _fail(str(error), error.exit_status)
     except KeyboardInterrupt:
-        print("dno: interrupted", file=sys.stderr)
+        # one line: what was kept and how to go on; 130 is a shell's status for SIGINT
+        with contextlib.suppress(Exception):
+            if (line := handler.interrupted(args)) is not None:
+                print(f"dno: interrupted: {line}", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # The reader of our output went away (``dno data info FILE | head``): stop quietly

@@ -93,6 +93,7 @@ class BenchmarkCommand(Command, shared="-q --device --devices --threads"):
         if warning := seeds_warning(protocol.plan):
             warnings.warn(warning, DnoWarning, stacklevel=1)
         out = Path(args.out or Path("benchmark_results") / protocol.name)
+        self.out = out
         log = None if args.quiet else print
         started = time.perf_counter()
         runs = run_benchmark(
@@ -109,3 +110,13 @@ class BenchmarkCommand(Command, shared="-q --device --devices --threads"):
             files["html"] = write_benchmark_report(out).index
         print(f"written: {', '.join(str(p) for p in files.values())}")
         return 0
+
+    out: Path | None = None
+
+    def interrupted(self, args: argparse.Namespace) -> str:
+        if self.out is None:
+            return "no run had started"
+        return (
+            f"finished runs and their test scores are kept in {self.out}; rerun the same command "
+            "to resume (an interrupted run continues from its last finished epoch)"
+        )

@@ -104,6 +104,7 @@ class CompareCommand(Command, shared="-q --results --threads"):
         if warning := seeds_warning(plan):
             warnings.warn(warning, DnoWarning, stacklevel=1)
         dataset = read_dataset(ensure_dataset(plan.family, plan.data, args.quiet))
+        self.folder = Path(args.out) / plan.name
         use_budget(args.threads)
         result = run_comparison(
             plan, dataset, args.out, progress=not args.quiet, log=None if args.quiet else print
@@ -118,3 +119,13 @@ class CompareCommand(Command, shared="-q --results --threads"):
         files = write_comparison(result)
         print(f"\nwritten: {', '.join(str(p) for p in files.values())}")
         return 0
+
+    folder: Path | None = None
+
+    def interrupted(self, args: argparse.Namespace) -> str:
+        if self.folder is None:
+            return "no run had started"
+        return (
+            f"finished runs are kept in {self.folder}; rerun the same command to resume (an "
+            "interrupted run continues from its last finished epoch)"
+        )

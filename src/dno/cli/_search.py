@@ -164,3 +164,10 @@ class SearchCommand(Command, shared="-q --results --storage --device --devices -
         if outer is not None:
             outer.close()
         return 0
+
+    def interrupted(self, args: argparse.Namespace) -> str:
+        where = args.storage or f"{args.results}/{args.study or 'STUDY'}/"
+        return (
+            f"finished trials are kept in {where}; rerun the same command to resume (an "
+            "interrupted trial runs again with its parameters; dno trials lists them)"
+        )

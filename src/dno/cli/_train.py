@@ -113,6 +113,7 @@ class TrainCommand(Command, shared="-q --device --threads"):
         if args.overwrite and not args.resume:
             for name in (RUN_CONFIG, METRICS, FINAL_RESULTS):
                 (out / name).unlink(missing_ok=True)
+        self.out = out
         use_budget(args.threads)
         results = train(config, dataset, out, resume=args.resume, progress=not args.quiet)
         print(
@@ -121,3 +122,14 @@ class TrainCommand(Command, shared="-q --device --threads"):
             f"{results['epochs_run']}; run folder {out}"
         )
         return 0
+
+    out: Path | None = None
+
+    def interrupted(self, args: argparse.Namespace) -> str:
+        if self.out is None or not (self.out / "artifacts" / "last.pt").is_file():
+            return "no epoch had finished, so nothing was kept; rerun the same command"
+        again = "rerun the same command" if args.resume else "rerun the same command with --resume"
+        return (
+            f"the run folder {self.out} keeps its last finished epoch (artifacts/last.pt); "
+            f"{again} to resume from it"
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -46,6 +47,8 @@ from dno.training import check_keys, progress_bar
 __all__ = ["SearchOptions", "build_spec", "run_search", "run_worker"]
 
 Log = Callable[[str], None]
+#: Seconds a stopped search waits for its local workers to record their trials as interrupted.
+STOP_WAIT = 15.0
 
 
 @dataclass(frozen=True)
@@ -534,6 +537,9 @@ def _run_workers(
         for child in children:
             if child.poll() is None:
                 os.killpg(child.pid, signal.SIGTERM)
+        for child in children:  # each records its trial as interrupted, then exits
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=STOP_WAIT)
         raise
     finally:
         if bar is not None:
