@@ -44,8 +44,10 @@ COLORS = tuple(f"#{c}" for c in _TAB10.split())
 TRUTH, PREDICTION, HISTORY, GUIDE = "#222222", COLORS[1], "#777777", "#d0d0d0"
 #: A field figure's scatter of predicted against true values shows at most this many points.
 SCATTER_POINTS = 20_000
-#: The wavenumber axis: per unit length of the box (``box_size``), or per grid spacing.
-WAVENUMBER = "wavenumber k (1 / length of the box's units; 1 / grid spacing without one)"
+#: The units of the spectral axes: those of the box size (``box_size``; the horizon in delays
+#: tau for ``dno evaluate``'s time series), else grid spacings.
+LENGTH = "the box size's unit, else grid spacings"
+WAVENUMBER = f"wavenumber k (radians per unit: {LENGTH})"
 LEGEND = 8
 
 
@@ -260,8 +262,7 @@ def draw_correlation_function(
     axes = figure.subplots()
     _pair(axes, r, truth, prediction)
     axes.axhline(0.0, color=TRUTH, lw=0.5)
-    axes.set(xlabel="separation r (length of the box's units; grid spacings without one)",
-             ylabel="xi(r)")  # fmt: skip
+    axes.set(xlabel=f"separation r ({LENGTH})", ylabel="xi(r)")
 
 
 def draw_rollout_error(
