@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
 from dno._limits import MAX_SEEDS, MAX_TRIALS, is_device
@@ -48,6 +48,22 @@ class Parser(argparse.ArgumentParser):
         where = f"dno {command}: " if command else ""
         text = " ".join(message.splitlines())
         self.exit(2, f"dno: error: {where}{text} (see {self.prog} --help)\n")
+
+
+def add_choice(
+    parser: argparse.ArgumentParser,
+    flag: str,
+    names: Iterable[str],
+    note: str = "",
+    **settings: Any,
+) -> None:
+    """A flag that takes one of ``names`` (a registry's keys): its help lists them, and an
+    unknown one is refused with the closest (:class:`Parser`). ``note`` follows the list."""
+    names = list(names)
+    parser.add_argument(
+        flag, choices=names, metavar=flag.lstrip("-").upper(),
+        help=f"one of: {', '.join(names)}{note}", **settings,
+    )  # fmt: skip
 
 
 def _checked(convert: Callable[[str], Any], ok: Callable[[Any], bool], expected: str) -> Any:

@@ -9,7 +9,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from dno.cli._args import non_negative_int, positive_float, positive_int
+from dno.cli._args import add_choice, non_negative_int, positive_float, positive_int
 from dno.cli._base import Command
 from dno.cli._train import default_data_path
 from dno.data import describe_dataset, generate_dataset, read_dataset
@@ -38,10 +38,7 @@ class GenerateCommand(Command, shared="-q"):
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument(
-            "--family", default="mackey", choices=sorted(FAMILIES), metavar="FAMILY",
-            help=f"one of: {', '.join(sorted(FAMILIES))} (%(default)s)",
-        )  # fmt: skip
+        add_choice(parser, "--family", sorted(FAMILIES), " (mackey)", default="mackey")
         parser.add_argument("--n", type=positive_int, default=256, help="trajectories (256)")
         parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (0)")
         parser.add_argument(

@@ -7,6 +7,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from dno.cli._args import (
+    add_choice,
     non_negative_int,
     positive_float,
     positive_int,
@@ -56,14 +57,10 @@ class SearchCommand(Command, shared="-q --results --storage --device --devices -
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument(
-            "--model", default="method_of_steps", choices=available(), metavar="MODEL",
-            help=f"one of: {', '.join(available())} (method_of_steps)",
-        )  # fmt: skip
-        parser.add_argument(
-            "--family", choices=sorted(FAMILIES), metavar="FAMILY",
-            help=f"one of: {', '.join(sorted(FAMILIES))} (default: the --data file's, else "
-            "mackey; given with --data, it must be the file's)",
+        add_choice(parser, "--model", available(), " (method_of_steps)", default="method_of_steps")
+        add_choice(
+            parser, "--family", sorted(FAMILIES),
+            " (default: the --data file's, else mackey; given with --data, it must be the file's)",
         )  # fmt: skip
         parser.add_argument("--search", choices=SEARCHES, help="default: bayesian (or the sweep's)")
         parser.add_argument(

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from dno._cores import use_budget
-from dno.cli._args import non_negative_int, positive_int
+from dno.cli._args import add_choice, non_negative_int, positive_int
 from dno.cli._base import Command
 from dno.data import generate_dataset, read_dataset
 from dno.dde import FAMILIES
@@ -70,15 +70,13 @@ class TrainCommand(Command, shared="-q --device --threads"):
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument(
-            "--model", required=True, choices=available(), metavar="MODEL",
-            help=f"one of: {', '.join(available())}",
-        )  # fmt: skip
-        parser.add_argument(
-            "--family", choices=sorted(FAMILIES), metavar="FAMILY",
-            help=f"one of: {', '.join(sorted(FAMILIES))} (default: the dataset's, or mackey "
-            "without --data)",
-        )  # fmt: skip
+        add_choice(parser, "--model", available(), required=True)
+        add_choice(
+            parser,
+            "--family",
+            sorted(FAMILIES),
+            " (default: the dataset's, or mackey without --data)",
+        )
         parser.add_argument(
             "--data", help="dataset file (default: data/FAMILY.h5, generated if absent)"
         )
