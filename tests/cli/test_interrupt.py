@@ -41,8 +41,12 @@ def dno(*argv: str) -> subprocess.CompletedProcess[str]:
 def interrupt_when(argv: list[str], ready: Path) -> tuple[int, str]:
     """Start ``dno ARGV``, press Ctrl-C (SIGINT) once ``ready`` holds an epoch's row; return the
     exit status and standard error."""
-    process = subprocess.Popen([sys.executable, "-m", "dno", *argv], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)  # fmt: skip
+    # SIGINT as a terminal sends it, even where this test runs in a background job (whose
+    # children inherit SIGINT ignored, so Python would not turn it into KeyboardInterrupt)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dno", *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
     deadline = time.time() + 120
     while not (ready.is_file() and len(ready.read_text().splitlines()) >= 2):
         assert process.poll() is None and time.time() < deadline, process.communicate()[1]
