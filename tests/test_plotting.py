@@ -117,3 +117,33 @@ def test_importing_draws_nothing() -> None:
 def test_an_empty_line_is_left_out(tmp_path: Path) -> None:
     panel = Panel([Line([], [], "no points"), Line([1.0, 2.0], [1.0, 4.0], "two")], logy=True)
     assert save_figure(tmp_path / "p.png", draw_panels, [panel]).stat().st_size > 1000
+
+
+#: axes named by their tick labels (models, parameters), so they need no axis label
+CATEGORICAL = {"boxes": "x", "importance": "y", "parallel": "x"}
+
+
+@pytest.mark.parametrize(
+    ("name", "draw", "good"), [c[:3] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_every_axis_is_labelled(
+    name: str, draw: Callable[..., None], good: tuple[Any, ...]
+) -> None:
+    """Each axis says what it shows: its own label, or that of an axis it shares (a column of
+    panels labels its x axis once); each colour bar says what its colours are."""
+    from matplotlib.figure import Figure
+
+    figure = Figure()
+    if name == "panels":  # a panel named by what it shows: the name labels its y axis
+        good = ([Panel(LINES[0].lines, "loss", "epoch")],)
+    draw(figure, *good)
+    for ax in (ax for ax in figure.axes if ax.get_visible()):
+        if hasattr(ax, "_colorbar"):
+            assert ax.get_ylabel() or ax.get_xlabel(), f"{name}: a colour bar without a label"
+            continue
+        for axis in "xy":
+            if CATEGORICAL.get(name) == axis:
+                continue
+            shared = getattr(ax, f"get_shared_{axis}_axes")().get_siblings(ax)
+            labels = [getattr(other, f"get_{axis}label")() for other in shared]
+            assert any(labels), f"{name}: panel {ax.get_title()!r} has no {axis} label"

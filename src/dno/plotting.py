@@ -44,6 +44,10 @@ COLORS = tuple(f"#{c}" for c in _TAB10.split())
 TRUTH, PREDICTION, HISTORY, GUIDE = "#222222", COLORS[1], "#777777", "#d0d0d0"
 #: A field figure's scatter of predicted against true values shows at most this many points.
 SCATTER_POINTS = 20_000
+#: The units of the spectral axes: those of the box size (``box_size``; the horizon in delays
+#: tau for ``dno evaluate``'s time series), else grid spacings.
+LENGTH = "the box size's unit, else grid spacings"
+WAVENUMBER = f"wavenumber k (radians per unit: {LENGTH})"
 LEGEND = 8
 
 
@@ -122,7 +126,7 @@ def _images(
     low, high = _range(truth)
     for ax, field in zip(axes, (truth, prediction), strict=True):
         image = ax.imshow(field, origin="lower", vmin=low, vmax=high, **kw)
-    figure.colorbar(image, ax=list(axes), shrink=0.8)
+    figure.colorbar(image, ax=list(axes), shrink=0.8, label="value")
 
 
 def draw_rollouts(
@@ -167,7 +171,7 @@ def draw_rollouts(
             ax.plot(before, h[:, 0], color=HISTORY, lw=1, label="history")
             _pair(ax, after, t[:, 0], p[:, 0], legend=ax is axes[0])
             _delays(ax, -before[0], after[-1])
-            ax.set(title=name, xlabel=xlabel)
+            ax.set(title=name, xlabel=xlabel, ylabel="value")
         return
     figure.set_size_inches(12.0, 3.0 * k + 0.4)
     rows = figure.subplots(k, 3, squeeze=False)
@@ -179,8 +183,8 @@ def draw_rollouts(
         spread = float(np.nanmax(np.abs(p - t), initial=0.0)) or 1.0  # centred on zero
         diff = right.imshow((p - t).T, aspect="auto", origin="lower", extent=extent,
                             cmap="RdBu_r", vmin=-spread, vmax=spread)  # fmt: skip
-        right.set(title="prediction - truth", xlabel=xlabel)
-        figure.colorbar(diff, ax=right, shrink=0.8)
+        right.set(title="prediction - truth", xlabel=xlabel, ylabel="x index")
+        figure.colorbar(diff, ax=right, shrink=0.8, label="prediction - truth")
 
 
 def draw_field(figure: Figure, prediction: np.ndarray, truth: np.ndarray) -> None:
@@ -196,13 +200,14 @@ def draw_field(figure: Figure, prediction: np.ndarray, truth: np.ndarray) -> Non
     if pred.ndim == 1:
         line, scatter = figure.subplots(1, 2, width_ratios=(2, 1))
         _pair(line, np.arange(true.size), true, pred)
-        line.set_xlabel("index")
+        line.set(xlabel="index", ylabel="value")
     else:
         *pair, scatter = figure.subplots(1, 3)
         middle = (pred.shape[0] // 2,) if pred.ndim == 3 else ()
         _images(figure, pair, true[middle], pred[middle])
         for ax, what in zip(pair, ("truth", "prediction"), strict=True):
             ax.set_title(what + (" (middle slice)" if middle else ""))
+            ax.set(xlabel=f"axis {pred.ndim} index", ylabel=f"axis {pred.ndim - 1} index")
     flat_p, flat_t = pred.ravel(), true.ravel()
     ok = np.flatnonzero(np.isfinite(flat_p) & np.isfinite(flat_t))
     if ok.size > SCATTER_POINTS:
@@ -228,11 +233,11 @@ def draw_power_spectrum(
     figure.set_size_inches(6.0, 6.0)
     top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=(2, 1))
     _pair(top, k, truth, prediction)
-    top.set(xscale="log", yscale="log", ylabel="P(k)")
+    top.set(xscale="log", yscale="log", ylabel="power P(k)")
     with np.errstate(divide="ignore", invalid="ignore"):
         bottom.semilogx(k, prediction / truth, "-", color=PREDICTION)
     bottom.axhline(1.0, color=TRUTH, lw=0.8)
-    bottom.set(ylabel="P_pred / P_true", xlabel="k")
+    bottom.set(ylabel="P_pred / P_true", xlabel=WAVENUMBER)
 
 
 def draw_cross_correlation(figure: Figure, k: np.ndarray, r: np.ndarray) -> None:
@@ -245,7 +250,7 @@ def draw_cross_correlation(figure: Figure, k: np.ndarray, r: np.ndarray) -> None
     axes.semilogx(k, r, "-", color=COLORS[0])
     axes.axhline(1.0, color=TRUTH, lw=0.8)
     axes.set_ylim(min(-0.05, float(np.nanmin(r, initial=0.0))), 1.05)
-    axes.set(xlabel="k", ylabel="r(k) = P_pt / sqrt(P_pp P_tt)")
+    axes.set(xlabel=WAVENUMBER, ylabel="r(k) = P_pt / sqrt(P_pp P_tt)")
 
 
 def draw_correlation_function(
@@ -257,7 +262,7 @@ def draw_correlation_function(
     axes = figure.subplots()
     _pair(axes, r, truth, prediction)
     axes.axhline(0.0, color=TRUTH, lw=0.5)
-    axes.set(xlabel="r", ylabel="xi(r)")
+    axes.set(xlabel=f"separation r ({LENGTH})", ylabel="xi(r)")
 
 
 def draw_rollout_error(
@@ -337,7 +342,8 @@ def draw_panels(figure: Figure, panels: Sequence[Panel]) -> None:
                 ax.plot(x, y, ls=line.style, **style)
             for xi, yi, note in zip(x, y, line.notes, strict=False):
                 ax.annotate(note, (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
-        ax.set(title=panel.title, xlabel=panel.xlabel, ylabel=panel.ylabel)
+        # a panel named by what it shows (``loss``) and no y label: the name labels its y axis
+        ax.set(title=panel.title, xlabel=panel.xlabel, ylabel=panel.ylabel or panel.title)
         ax.set(xscale="log" if panel.logx else "linear", yscale="log" if panel.logy else "linear")
     if figure.axes[0].get_legend_handles_labels()[1]:
         figure.axes[0].legend(fontsize=LEGEND - 1)
@@ -505,4 +511,4 @@ def draw_parallel(
         ax.text(d, -0.06, ends[0], ha="center", va="top", fontsize=7)
         ax.text(d, 1.06, ends[1], ha="center", va="bottom", fontsize=7)
     ax.set_xticks(range(len(labels)), list(labels), rotation=20)
-    ax.set(ylim=(-0.15, 1.15), yticks=[])
+    ax.set(ylim=(-0.15, 1.15), yticks=[], ylabel="each axis from its lowest to its highest value")

@@ -230,7 +230,7 @@ def test_cli_errors_and_list(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     listed = capsys.readouterr().out
     assert "hsfno_reaction_diffusion" in listed and "mackey" in listed
     assert main(["benchmark", "no_such_protocol"]) == 2
-    assert "neither a shipped protocol" in capsys.readouterr().err
+    assert "unknown protocol 'no_such_protocol'" in capsys.readouterr().err
     assert main(["benchmark", "mackey", "--budget", "huge"]) == 2
     assert "budget 'huge'; the protocol defines: small, full" in capsys.readouterr().err
     assert main(["benchmark", "mackey", "--models", "unet"]) == 2

@@ -178,7 +178,7 @@ BAD_FILES = [
     ({"approaches": {"plain": {"model": "nosuch"}, "b": {"model": "fno"}}}, "unknown model"),
     (
         {"approaches": {"plain": {"model": "fno"}, "b": {"model": "fno", "set": {"wdth": 3}}}},
-        "approach 'b': config key 'wdth' is neither",
+        "approach 'b': unknown config key 'wdth' (did you mean 'width'?)",
     ),
     ({"widht": 8}, "unknown top-level key 'widht'"),
     ({"baseline": "nope"}, "baseline 'nope' is not the name of one of the approaches"),

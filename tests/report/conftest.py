@@ -2,7 +2,7 @@
 
 - ``single_study``: a random search of ``method_of_steps`` (12 trials of 2 epochs, no pruning,
   so PED-ANOVA has enough completed trials), with its best trial evaluated (``dno evaluate``);
-- ``multi_study``: a multi-objective search of ``fno`` (val_rel_l2, n_parameters);
+- ``multi_study``: a multi-objective search of ``fno`` (val_rel_l2, parameters);
 - ``failed_study``: every trial fails (spectral modes beyond the grid): zero completed trials.
 """
 
@@ -83,7 +83,7 @@ def multi_study(report_root: Path, report_dataset: Path) -> Path:
         model="fno",
         n_trials=6,
         search="multi",
-        objectives=["val_rel_l2", "n_parameters"],
+        objectives=["val_rel_l2", "parameters"],
     )
 
 

@@ -233,7 +233,7 @@ def test_killed_search_resumes_with_postgresql(
     ("kwargs", "parameters", "error", "match"),
     [
         ({}, {"lags": {"type": "int", "low": 1, "high": 3}}, UsageError,
-         "'lags' is neither a training option nor used by model 'method_of_steps'"),
+         "unknown config key 'lags'.*keys of model 'method_of_steps'"),
         ({}, {"lr": {"type": "float", "low": 1e-3, "high": 1e-3}}, UsageError, "empty range"),
         ({"storage": "postgresql://nobody@127.0.0.1:1/nothing"}, {}, DnoError,
          "cannot reach storage postgresql://nobody@127.0.0.1:1/nothing"),

@@ -16,7 +16,7 @@ from dno.training import TRAINING_DEFAULTS, TrainConfig, resolve_config
 @pytest.mark.parametrize(
     ("layer", "match"),
     [
-        ({"batchsize": 8}, "config key 'batchsize' is neither a training option nor used by"),
+        ({"batchsize": 8}, "unknown config key 'batchsize' \\(did you mean 'batch_size'\\?\\)"),
         ({"lr": "fast"}, r"^lr='fast'; expected a finite number >= 0$"),
         ({"lr": 0}, r"^lr=0; expected a number > 0$"),
         ({"S": True}, r"^S=True; expected an integer >= 1$"),

@@ -124,7 +124,7 @@ def test_non_finite_loss_stops_with_reason(linear_dde: data.Dataset, tmp_path: P
     ("model", "layer", "match"),
     [
         ("transformer", {}, "unknown model 'transformer'"),
-        ("fno", {"lags": 3}, "config key 'lags' is neither a training option nor used by model"),
+        ("fno", {"lags": 3}, "unknown config key 'lags'.*keys of model 'fno'"),
         ("fno", {"X": 20}, "set by the data"),
         ("fno", {"schedule": "linear"}, "schedule='linear'; expected one of"),
         ("fno", {"batch_size": 0}, "batch_size=0; expected an integer >= 1"),

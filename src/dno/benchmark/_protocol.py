@@ -50,7 +50,7 @@ from typing import Any
 
 from dno._io import read_yaml_mapping
 from dno.compare import ComparisonPlan, parse_plan
-from dno.errors import DnoWarning, UsageError
+from dno.errors import DnoWarning, UsageError, unknown_name
 from dno.evaluation import EvaluationConfig, get_metric, metric_names, parse_name, qualify
 from dno.models import accepted_keys
 from dno.training import DATA_KEYS, TRAINING_DEFAULTS, load_config_file
@@ -201,10 +201,11 @@ def load_protocol(
         path = shipped[text]
     else:
         path = Path(text)
+        if not path.is_file() and (path.suffix or len(path.parts) > 1):
+            raise UsageError(f"protocol file {text!r} does not exist")
         if not path.is_file():
-            raise UsageError(
-                f"protocol {text!r} is neither a shipped protocol ({', '.join(shipped)}) nor a file"
-            )
+            hint = "Or give a protocol YAML file (see docs/benchmarks.md)"
+            raise unknown_name("protocol", text, shipped, hint=hint)
     data = read_yaml_mapping(path, "protocol file")
     if select is not None:
         data = {**data, "select": select}

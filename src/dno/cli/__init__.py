@@ -54,7 +54,7 @@ COMMANDS: tuple[type[Command], ...] = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> Parser:
     """Return the top-level parser with one sub-parser per registered command."""
     parser = Parser(
         prog="dno",
@@ -75,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
             parents=command.parents,
         )
         command.add_arguments(sub)
+        command.parser = sub
         sub.set_defaults(handler=command)
     return parser
 
@@ -82,8 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``dno`` command line and return its exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
     handler = getattr(args, "handler", None)
+    if extra:
+        (parser if handler is None else handler.parser).refuse_unrecognized(extra)
     if handler is None:
         parser.print_help(sys.stderr)
         return 2
@@ -104,7 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DnoError as error:
         return _fail(str(error), error.exit_status)
     except KeyboardInterrupt:
-        print("dno: interrupted", file=sys.stderr)
+        # one line: what was kept and how to go on; 130 is a shell's status for SIGINT
+        with contextlib.suppress(Exception):
+            if (line := handler.interrupted(args)) is not None:
+                print(f"dno: interrupted: {line}", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # The reader of our output went away (``dno data info FILE | head``): stop quietly

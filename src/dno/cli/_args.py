@@ -4,21 +4,66 @@ and the flags several commands take, each declared once on a parent parser."""
 from __future__ import annotations
 
 import argparse
+import difflib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
 from dno._limits import MAX_SEEDS, MAX_TRIALS, is_device
+from dno.errors import unknown_name
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with its usage errors as one ``dno: error:`` line (exit status 2)."""
+    """argparse with its usage errors as one ``dno: error:`` line (exit status 2).
+
+    A long flag is never abbreviated (``--n-trial`` is an error, not ``--n-trials``), so a flag
+    added later cannot change what a script means; a value outside an argument's choices gets
+    the closest valid one (``did you mean ...?``).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        if action.choices is not None and value not in action.choices:
+            kind = "command" if action.dest == "command" else action.dest.replace("_", " ")
+            error = unknown_name(kind, value, [str(c) for c in action.choices])
+            raise argparse.ArgumentError(action, str(error))
+
+    def refuse_unrecognized(self, extra: list[str]) -> NoReturn:
+        """The usage error for arguments this parser does not take, with the closest flag."""
+        flags = [flag for flag in self._option_string_actions if flag.startswith("--")]
+        guesses = [
+            close[0]
+            for word in extra
+            if word.startswith("--")
+            and (close := difflib.get_close_matches(word.split("=")[0], flags, n=1, cutoff=0.6))
+        ]
+        hint = f" (did you mean {', '.join(guesses)}?)" if guesses else ""
+        self.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
 
     def error(self, message: str) -> NoReturn:
         command = self.prog.removeprefix("dno").strip()
         where = f"dno {command}: " if command else ""
         text = " ".join(message.splitlines())
         self.exit(2, f"dno: error: {where}{text} (see {self.prog} --help)\n")
+
+
+def add_choice(
+    parser: argparse.ArgumentParser,
+    flag: str,
+    names: Iterable[str],
+    note: str = "",
+    **settings: Any,
+) -> None:
+    """A flag that takes one of ``names`` (a registry's keys): its help lists them, and an
+    unknown one is refused with the closest (:class:`Parser`). ``note`` follows the list."""
+    names = list(names)
+    parser.add_argument(
+        flag, choices=names, metavar=flag.lstrip("-").upper(),
+        help=f"one of: {', '.join(names)}{note}", **settings,
+    )  # fmt: skip
 
 
 def _checked(convert: Callable[[str], Any], ok: Callable[[Any], bool], expected: str) -> Any:

@@ -22,6 +22,8 @@ class Command:
     #: the parent parsers of the shared flags it takes, named on the class line:
     #: ``class TrainCommand(Command, shared="-q --device --threads")`` (see SHARED_FLAGS)
     parents: tuple[Parser, ...] = ()
+    #: its own sub-parser, once :func:`dno.cli.build_parser` made it
+    parser: Parser
 
     def __init_subclass__(cls, shared: str | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -34,3 +36,12 @@ class Command:
     def run(self, args: argparse.Namespace) -> int:
         """Do the command's action and return its exit status."""
         raise NotImplementedError
+
+    def interrupted(self, args: argparse.Namespace) -> str | None:
+        """After Ctrl-C: what was kept, and how to go on (one line, after ``dno: interrupted``;
+        None: no line).
+
+        Every file dno writes is written whole or not at all, so by default nothing partial was
+        left behind; a command that keeps finished work says where and how to resume it.
+        """
+        return "nothing partial was written"

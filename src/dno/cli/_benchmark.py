@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import textwrap
 import time
+import warnings
 from pathlib import Path
 
 from dno.benchmark import (
@@ -18,7 +19,8 @@ from dno.benchmark import (
 )
 from dno.cli._args import positive_int, seed_count
 from dno.cli._base import Command
-from dno.errors import UsageError
+from dno.compare import seeds_warning
+from dno.errors import DnoWarning, UsageError
 
 __all__ = ["BenchmarkCommand"]
 
@@ -95,7 +97,10 @@ class BenchmarkCommand(Command, shared="-q --device --devices --threads"):
         protocol = load_protocol(
             args.protocol, args.budget, seeds=args.seeds, models=models, select=args.select
         )
+        if warning := seeds_warning(protocol.plan):
+            warnings.warn(warning, DnoWarning, stacklevel=1)
         out = Path(args.out or Path("benchmark_results") / protocol.name)
+        self.out = out
         log = None if args.quiet else print
         started = time.perf_counter()
         runs = run_benchmark(
@@ -112,3 +117,13 @@ class BenchmarkCommand(Command, shared="-q --device --devices --threads"):
             files["html"] = write_benchmark_report(out).index
         print(f"written: {', '.join(str(p) for p in files.values())}")
         return 0
+
+    out: Path | None = None
+
+    def interrupted(self, args: argparse.Namespace) -> str:
+        if self.out is None:
+            return "no run had started"
+        return (
+            f"finished runs and their test scores are kept in {self.out}; rerun the same command "
+            "to resume (an interrupted run continues from its last finished epoch)"
+        )

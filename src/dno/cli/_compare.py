@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import warnings
 from pathlib import Path
 
 from dno._cores import use_budget
@@ -15,10 +16,11 @@ from dno.compare import (
     load_plan,
     notes,
     run_comparison,
+    seeds_warning,
     write_comparison,
 )
 from dno.data import read_dataset
-from dno.errors import UsageError
+from dno.errors import DnoWarning, UsageError
 from dno.evaluation import METRICS
 
 _EXAMPLE = """\
@@ -47,7 +49,9 @@ class CompareCommand(Command, shared="-q --results --threads"):
         "change against the baseline, a paired Wilcoxon signed-rank test (Welch's t-test\n"
         "alongside), Holm's correction across approaches, Hedges' g and a verdict: better,\n"
         "worse or not distinguishable at alpha. With too few seeds for a test the table says\n"
-        "so instead of printing a p-value (Wilcoxon needs >= 6 non-zero pairs at 0.05).\n\n"
+        "so instead of printing a p-value (Wilcoxon needs >= 6 non-zero pairs at 0.05, more\n"
+        "with several approaches after Holm's correction: dno compare warns before training\n"
+        "when the seeds can never give a verdict).\n\n"
         "Results: OUT/NAME/{comparison.md, comparison.csv, comparison.json} and a run folder\n"
         "per approach and seed, OUT/NAME/APPROACH/seed-S/. Rerunning resumes: finished runs\n"
         "are read back, interrupted ones continue from their last checkpoint.\n\n"
@@ -101,7 +105,10 @@ class CompareCommand(Command, shared="-q --results --threads"):
             print(f"\nwritten: {folder / 'comparison.md'}, {folder / 'comparison.csv'}")
             return 0
         plan = load_plan(args.file, seeds=args.seeds, max_epochs=args.max_epochs)
+        if warning := seeds_warning(plan):
+            warnings.warn(warning, DnoWarning, stacklevel=1)
         dataset = read_dataset(ensure_dataset(plan.family, plan.data, args.quiet))
+        self.folder = Path(args.out) / plan.name
         use_budget(args.threads)
         result = run_comparison(
             plan, dataset, args.out, progress=not args.quiet, log=None if args.quiet else print
@@ -116,3 +123,13 @@ class CompareCommand(Command, shared="-q --results --threads"):
         files = write_comparison(result)
         print(f"\nwritten: {', '.join(str(p) for p in files.values())}")
         return 0
+
+    folder: Path | None = None
+
+    def interrupted(self, args: argparse.Namespace) -> str:
+        if self.folder is None:
+            return "no run had started"
+        return (
+            f"finished runs are kept in {self.folder}; rerun the same command to resume (an "
+            "interrupted run continues from its last finished epoch)"
+        )

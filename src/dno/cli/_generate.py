@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import warnings
+from pathlib import Path
 from typing import Any
 
-from dno.cli._args import non_negative_int, positive_float, positive_int
+from dno.cli._args import add_choice, non_negative_int, positive_float, positive_int
 from dno.cli._base import Command
+from dno.cli._train import default_data_path
 from dno.data import describe_dataset, generate_dataset, read_dataset
 from dno.dde import FAMILIES
 from dno.errors import DnoWarning
@@ -27,7 +30,7 @@ class GenerateCommand(Command, shared="-q"):
         "into train/val/test (80/10/10) and write one HDF5 file (see the README for its layout).\n"
         "The same seed and options give a byte-identical file.\n\n"
         "example:\n"
-        "  dno generate --family mackey --n 512 --seed 0 --out mackey.h5\n"
+        "  dno generate --family mackey --n 512 --seed 0      # -> data/mackey.h5\n"
         "  dno generate --family reaction_diffusion --prior D=0.004:0.02 --prior r=1:2 \\\n"
         "      --prior tau=0.1:0.2 --grid-points 64 --out rd64.h5\n\n"
         "families and default priors (uniform; one number = fixed):\n"
@@ -35,13 +38,13 @@ class GenerateCommand(Command, shared="-q"):
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument(
-            "--family", default="mackey", help="DDE family: %(default)s (default), "
-            + ", ".join(f for f in FAMILIES if f != "mackey"),
-        )  # fmt: skip
+        add_choice(parser, "--family", sorted(FAMILIES), " (mackey)", default="mackey")
         parser.add_argument("--n", type=positive_int, default=256, help="trajectories (256)")
         parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (0)")
-        parser.add_argument("--out", help="output file (default: FAMILY.h5)")
+        parser.add_argument(
+            "--out", help="output file (default: data/FAMILY.h5, where dno train, search and "
+            "compare look for a family's data)",
+        )  # fmt: skip
         parser.add_argument(
             "--prior", action="append", default=[], metavar="NAME=LO:HI",
             help="override a prior: a range NAME=LO:HI or a fixed value NAME=VALUE (repeatable)",
@@ -59,7 +62,11 @@ class GenerateCommand(Command, shared="-q"):
     def run(self, args: argparse.Namespace) -> int:
         from tqdm import tqdm
 
-        out = args.out or f"{args.family}.h5"
+        out = args.out or str(default_data_path(args.family))
+        folder = Path(out).parent
+        made = not folder.exists() and args.out is None  # data/, removed again on a refusal
+        if made:
+            folder.mkdir(parents=True)
         bars: list[tqdm[Any]] = []  # opened at the first solved chunk, after the checks
 
         def advance(solved: int) -> None:
@@ -76,6 +83,11 @@ class GenerateCommand(Command, shared="-q"):
                 t_end=args.t_end, dt=args.dt, dt_obs=args.dt_obs, grid_points=args.grid_points,
                 overwrite=args.overwrite, progress=advance,
             )  # fmt: skip
+        except BaseException:
+            if made:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+            raise
         finally:
             for bar in bars:
                 bar.close()

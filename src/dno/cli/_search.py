@@ -7,6 +7,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from dno.cli._args import (
+    add_choice,
     non_negative_int,
     positive_float,
     positive_int,
@@ -29,9 +30,11 @@ class SearchCommand(Command, shared="-q --results --storage --device --devices -
         "Search a model's hyperparameters on a family's dataset. Trials are scored on the\n"
         "validation split; per-epoch scores feed a pruner; failed trials are recorded with their\n"
         "reason and the study goes on. Rerunning the same command resumes the study (trials of a\n"
-        "killed process are re-run with their parameters). After the search, the top\n"
-        "configurations are re-run on fresh seeds and compared on the validation split; the\n"
-        "one chosen is scored once on the test split. The objectives are metrics of the\n"
+        "killed process are re-run with their parameters). After the search, the best\n"
+        "configuration is trained again on 3 fresh seeds (3 more runs, each as long as an\n"
+        "unpruned trial; --confirm-top K --confirm-seeds N: K x N runs, 0 for none), the K\n"
+        "compared on the validation split, and the one chosen scored once on the test split;\n"
+        "the search says what this costs before it starts. The objectives are metrics of the\n"
         "metric table (dno metrics), e.g. --objective val_rollout_rel_l2.\n\n"
         "Results: RESULTS/STUDY/{study.journal, trials/N/, summary.csv, best_config.yaml,\n"
         "confirmation.csv}. Watch a study live: optuna-dashboard RESULTS/STUDY/study.journal\n\n"
@@ -47,6 +50,7 @@ class SearchCommand(Command, shared="-q --results --storage --device --devices -
         "or you give --pruner. If every trial fails, dno search exits with status 1.\n\n"
         "examples:\n"
         "  dno search                                    # Bayesian, method_of_steps, mackey\n"
+        "  dno search --model fno --data data/neutral.h5 --n-trials 6   # the family: the data's\n"
         "  dno search --model fno --family neutral --search random --n-trials 30 --seeds 3\n"
         "  dno search --space sweep.yaml --workers 2\n"
         "  dno search --devices auto --n-trials 40             # one worker per GPU\n"
@@ -56,15 +60,22 @@ class SearchCommand(Command, shared="-q --results --storage --device --devices -
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--model", default="method_of_steps", choices=available())
-        parser.add_argument("--family", default="mackey", choices=sorted(FAMILIES))
+        add_choice(parser, "--model", available(), " (method_of_steps)", default="method_of_steps")
+        add_choice(
+            parser, "--family", sorted(FAMILIES),
+            " (default: the --data file's, else mackey; given with --data, it must be the file's)",
+        )  # fmt: skip
         parser.add_argument("--search", choices=SEARCHES, help="default: bayesian (or the sweep's)")
         parser.add_argument(
             "--n-trials", type=trial_count,
             help="trials (12; a grid: its size; a sweep's run_cap caps it)",
         )  # fmt: skip
         parser.add_argument("--max-epochs", type=positive_int, default=10, help="per trial (10)")
-        parser.add_argument("--data", help="dataset (default: data/FAMILY.h5, generated if absent)")
+        parser.add_argument(
+            "--data",
+            help="dataset file; the study's family is its family (default: "
+            "data/FAMILY.h5, generated if absent)",
+        )
         parser.add_argument("--space", help="search space YAML (dno format or W&B sweep)")
         parser.add_argument(
             "--seeds",
@@ -105,8 +116,17 @@ class SearchCommand(Command, shared="-q --results --storage --device --devices -
             help="comma-separated, for --search multi (default val_rel_l2,parameters); the same "
             "names as --objective",
         )  # fmt: skip
-        parser.add_argument("--confirm-top", type=non_negative_int, default=3)
-        parser.add_argument("--confirm-seeds", type=seed_count, default=3)
+        parser.add_argument(
+            "--confirm-top", type=non_negative_int, default=1, metavar="K",
+            help="after the search, train the K best configurations again on --confirm-seeds "
+            "fresh seeds each (K x seeds more runs, each as long as an unpruned trial), compare "
+            "them on validation and score the chosen one once on the test split; 0: no "
+            "confirmation (1)",
+        )  # fmt: skip
+        parser.add_argument(
+            "--confirm-seeds", type=seed_count, default=3, metavar="N",
+            help="fresh seeds per confirmed configuration (3)",
+        )  # fmt: skip
         parser.add_argument("--all", action="store_true", help="every model x family")
         parser.add_argument(
             "--wandb", action="store_true",
@@ -133,9 +153,10 @@ class SearchCommand(Command, shared="-q --results --storage --device --devices -
         outer = progress_bar(len(pairs), 0, len(pairs) > 1 and not args.quiet, "studies", "study")
         program = bool(args.space) and bool(load_space(args.space).program)
         for model, family in pairs:
+            # one study: the family is the --data file's (checked against --family if given)
             data = (
                 Path() if program
-                else ensure_dataset(family, args.data if not args.all else None, args.quiet)
+                else ensure_dataset(family or "mackey", None if args.all else args.data, args.quiet)
             )  # fmt: skip
             options = SearchOptions(**{
                 **{f.name: getattr(args, f.name) for f in fields(SearchOptions) if f.name in args},
@@ -151,6 +172,13 @@ class SearchCommand(Command, shared="-q --results --storage --device --devices -
         if outer is not None:
             outer.close()
         return 0
+
+    def interrupted(self, args: argparse.Namespace) -> str:
+        where = args.storage or f"{args.results}/{args.study or 'STUDY'}/"
+        return (
+            f"finished trials are kept in {where}; rerun the same command to resume (an "
+            "interrupted trial runs again with its parameters; dno trials lists them)"
+        )
 
 
 def _objectives(args: argparse.Namespace) -> list[str]:

@@ -8,15 +8,22 @@ from pathlib import Path
 from typing import Any
 
 from dno._cores import use_budget
-from dno.cli._args import non_negative_int, positive_int
+from dno.cli._args import add_choice, non_negative_int, positive_int
 from dno.cli._base import Command
 from dno.data import generate_dataset, read_dataset
 from dno.dde import FAMILIES
-from dno.errors import UsageError
+from dno.errors import UsageError, unknown_name
 from dno.evaluation import metric_names, qualify, run_metric
 from dno.models import available
 from dno.tracking import FINAL_RESULTS, METRICS_CSV, RUN_CONFIG, RunFolder
-from dno.training import TRAINING_DEFAULTS, load_config_file, parse_set, resolve_config, train
+from dno.training import (
+    TRAINING_DEFAULTS,
+    check_keys,
+    load_config_file,
+    parse_set,
+    resolve_config,
+    train,
+)
 
 #: The metrics a run can be selected on: the validation scores with a direction.
 SELECTABLE = [qualify(name, "val") for name in metric_names(kind="score", searchable=True)]
@@ -37,7 +44,7 @@ def ensure_dataset(family: str, data: str | None, quiet: bool) -> Path:
             raise UsageError(f"dataset {data!r} does not exist (make one with dno generate)")
         return path
     if family not in FAMILIES:
-        raise UsageError(f"unknown family {family!r}; expected one of: {', '.join(FAMILIES)}")
+        raise unknown_name("family", family, FAMILIES)
     path = default_data_path(family)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -67,9 +74,12 @@ class TrainCommand(Command, shared="-q --device --threads"):
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--model", required=True, help="one of: " + ", ".join(available()))
-        parser.add_argument(
-            "--family", help="DDE family (default: the dataset's, or mackey without --data)"
+        add_choice(parser, "--model", available(), required=True)
+        add_choice(
+            parser,
+            "--family",
+            sorted(FAMILIES),
+            " (default: the dataset's, or mackey without --data)",
         )
         parser.add_argument(
             "--data", help="dataset file (default: data/FAMILY.h5, generated if absent)"
@@ -94,7 +104,9 @@ class TrainCommand(Command, shared="-q --device --threads"):
         file_layer = load_config_file(args.config) if args.config else {}
         given = ("max_epochs", "seed", "device", "select")  # flags that win over the config
         flags = {key: getattr(args, key) for key in given if getattr(args, key) is not None}
-        config = resolve_config(args.model, file_layer, flags, parse_set(args.set))
+        overrides = parse_set(args.set)
+        check_keys(args.model, overrides, kind="--set key")
+        config = resolve_config(args.model, file_layer, flags, overrides)
         family = args.family or "mackey"
         dataset = read_dataset(ensure_dataset(family, args.data, args.quiet))
         if args.family is not None and dataset.family != args.family:
@@ -108,6 +120,7 @@ class TrainCommand(Command, shared="-q --device --threads"):
         if args.overwrite and not args.resume:
             for name in (RUN_CONFIG, METRICS_CSV, FINAL_RESULTS):
                 (out / name).unlink(missing_ok=True)
+        self.out = out
         use_budget(args.threads)
         before = RunFolder(out).results() if args.resume else {}
         results = train(config, dataset, out, resume=args.resume, progress=not args.quiet)
@@ -115,6 +128,17 @@ class TrainCommand(Command, shared="-q --device --threads"):
             print(f"{out}: the run had already ended ({results['status']}); nothing to resume")
         print(describe_results(results, out))
         return 0
+
+    out: Path | None = None
+
+    def interrupted(self, args: argparse.Namespace) -> str:
+        if self.out is None or not RunFolder(self.out).last_checkpoint.is_file():
+            return "no epoch had finished, so nothing was kept; rerun the same command"
+        again = "rerun the same command" if args.resume else "rerun the same command with --resume"
+        return (
+            f"the run folder {self.out} keeps its last finished epoch (artifacts/last.pt); "
+            f"{again} to resume from it"
+        )
 
 
 def describe_results(results: dict[str, Any], out: Path) -> str:

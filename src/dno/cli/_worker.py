@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -35,6 +36,9 @@ class WorkerCommand(Command, shared="-q --results --storage --device --threads")
             raise UsageError("dno worker needs --storage: the study's postgresql://... or .journal")
         if args.parent:
             _exit_with_parent(args.parent)
+        # SIGTERM (from the dno search that started this worker, on Ctrl-C) ends the running
+        # trial as Ctrl-C does: recorded as interrupted and queued again, never left running
+        signal.signal(signal.SIGTERM, _interrupt)
         finished = run_worker(
             args.storage, args.study, Path(args.results),
             log=(lambda _: None) if args.quiet else print, wandb=args.wandb,
@@ -44,6 +48,18 @@ class WorkerCommand(Command, shared="-q --results --storage --device --threads")
         if not args.quiet:
             print(f"study {args.study}: {finished} trials finished")
         return 0
+
+    def interrupted(self, args: argparse.Namespace) -> str | None:
+        if args.parent:  # a local worker of dno search, which says what was kept
+            return None
+        return (
+            "the running trial is recorded as interrupted and queued again with its parameters; "
+            "run the same command (or dno search) to go on"
+        )
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _exit_with_parent(parent: int) -> None:

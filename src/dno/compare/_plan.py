@@ -34,13 +34,14 @@ from dno._io import read_yaml_mapping
 from dno._limits import MAX_SEEDS, check_count
 from dno._names import check_name
 from dno.compare._records import Approach, ComparisonPlan, RankedBy
+from dno.compare._stats import min_verdict_seeds
 from dno.dde import FAMILIES
 from dno.errors import UsageError
 from dno.evaluation import SPLITS, get_metric, parse_name
 from dno.models import accepted_keys, available
 from dno.training import TRAINING_DEFAULTS, check_keys, resolve_config
 
-__all__ = ["PLAN_KEYS", "load_plan", "parse_plan"]
+__all__ = ["PLAN_KEYS", "load_plan", "parse_plan", "seeds_warning"]
 
 #: Keys of the comparison itself; every other top-level key is a shared config key.
 PLAN_KEYS = (
@@ -242,3 +243,22 @@ def _alpha(value: Any, source: str) -> float:
     if not math.isfinite(value):
         raise UsageError(f"{source}: alpha {value!r}; expected a finite number")
     return float(value)
+
+
+def seeds_warning(plan: ComparisonPlan) -> str | None:
+    """One line if the plan's seeds can never give a verdict at its alpha (else None).
+
+    The verdict is the Holm-adjusted paired Wilcoxon test of each approach against the baseline
+    (see :func:`dno.compare.min_verdict_seeds`).
+    """
+    comparisons = len(plan.approaches) - 1
+    need = min_verdict_seeds(plan.alpha, comparisons)
+    if len(plan.seeds) >= need or comparisons < 1:
+        return None
+    against = "1 comparison" if comparisons == 1 else f"{comparisons} comparisons"
+    return (
+        f"{len(plan.seeds)} paired seeds can never give a verdict: {against} against the "
+        f"baseline at alpha = {plan.alpha:g} after Holm's correction need at least {need} seeds "
+        f"(a paired Wilcoxon test of n seeds gives p >= 2/2^n), so every approach will be 'not "
+        f"distinguishable'; use --seeds {need} or more"
+    )

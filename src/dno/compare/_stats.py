@@ -61,6 +61,7 @@ __all__ = [
     "describe",
     "hedges_g",
     "holm",
+    "min_verdict_seeds",
     "min_wilcoxon_pairs",
     "relative_change",
     "welch_test",
@@ -185,6 +186,17 @@ def min_wilcoxon_pairs(alpha: float) -> int:
     while 2.0 ** (1 - n) >= alpha:
         n += 1
     return n
+
+
+def min_verdict_seeds(alpha: float, comparisons: int) -> int:
+    """Fewest paired seeds with which any of ``comparisons`` Wilcoxon tests can give a verdict.
+
+    Holm's smallest adjusted p-value is ``comparisons * p_(1)``, and the smallest two-sided p of
+    n pairs is ``2 / 2^n``: a verdict needs ``comparisons * 2 / 2^n < alpha``, that is
+    :func:`min_wilcoxon_pairs` at ``alpha / comparisons`` (6 seeds for one comparison at 0.05,
+    8 for six).
+    """
+    return min_wilcoxon_pairs(alpha / max(1, comparisons))
 
 
 def _pairs(

@@ -8,7 +8,7 @@ from typing import Any
 import optuna
 
 from dno.errors import DnoError, UsageError
-from dno.search._storage import open_storage
+from dno.search._storage import open_storage, stale_trials
 from dno.search._study import METRICS_ATTR, StudySpec, load_spec
 from dno.tracking import (
     STUDY_JOURNAL,
@@ -56,11 +56,15 @@ def locate_study(
 def trial_table(study: optuna.Study, spec: StudySpec) -> str:
     """One line per trial: number, state, objective(s), epochs, seconds, parameters or reason.
 
-    A pruned or failed trial shows the objectives its best epoch had, where it recorded them."""
+    A pruned or failed trial shows the objectives its best epoch had, where it recorded them. A
+    trial still marked running whose process is gone (killed, or stopped before it could say
+    so) is shown as interrupted, with the reason; the study's next run re-runs it.
+    """
+    gone = {t.number: reason for t, reason in stale_trials(study)}
     lines = [f"{'trial':>5}  {'state':<11} {' '.join(f'{o:>14}' for o in spec.objectives)}"
              f"  {'epochs':>6}  {'seconds':>7}  parameters / reason"]  # fmt: skip
     for t in study.get_trials(deepcopy=False):
-        state = trial_state(t.state.name, t.user_attrs)
+        state = "interrupted" if t.number in gone else trial_state(t.state.name, t.user_attrs)
         recorded = t.user_attrs.get(METRICS_ATTR) or {}  # a pruned trial's best epoch
         values = (
             t.values
@@ -68,9 +72,14 @@ def trial_table(study: optuna.Study, spec: StudySpec) -> str:
             else [recorded.get(name) for name in spec.objectives]
         )
         shown = " ".join(f"{v:>14.5g}" if v is not None else f"{'-':>14}" for v in values)
-        detail = trial_reason(t.user_attrs) or ", ".join(
-            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-            for k, v in sorted(t.params.items())
+        rerun = f"{gone[t.number]}; the next dno search re-runs it" if t.number in gone else ""
+        detail = (
+            rerun
+            or trial_reason(t.user_attrs)
+            or ", ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                for k, v in sorted(t.params.items())
+            )
         )
         epochs = t.user_attrs.get("epochs_run")
         seconds = t.user_attrs.get("seconds")

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from dno._cores import (
 from dno._io import confine_writes, make_folder
 from dno._limits import MAX_SEEDS, MAX_TRIALS, Rule, at_least, check_fields, is_number, one_of
 from dno._names import check_name, slug
-from dno.data import read_dataset
+from dno.data import Dataset, read_dataset
 from dno.errors import DnoError, UsageError
 from dno.evaluation import get_metric, parse_name, qualify
 from dno.search._program import ProgramRunner
@@ -51,6 +51,8 @@ from dno.training import check_keys, progress_bar
 __all__ = ["SearchOptions", "build_spec", "run_search", "run_worker"]
 
 Log = Callable[[str], None]
+#: Seconds a stopped search waits for its local workers to record their trials as interrupted.
+STOP_WAIT = 15.0
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,8 @@ class SearchOptions:
     """
 
     model: str = "method_of_steps"
-    family: str = "mackey"
+    #: the family of ``data``; None: the one the dataset file holds (given, it must match)
+    family: str | None = None
     data: Path = Path("data/mackey.h5")
     search: str | None = None
     #: trials; None: 12, a grid's size, or the sweep's run_cap (which also caps a given number)
@@ -89,7 +92,10 @@ class SearchOptions:
     pruner_warmup_steps: int | None = None
     pruner_startup_trials: int = 3
     objectives: list[str] = field(default_factory=list)
-    confirm_top: int = 3
+    #: after the search, the best ``confirm_top`` configurations are trained again on
+    #: ``confirm_seeds`` fresh seeds each (``confirm_top * confirm_seeds`` more runs, each as long
+    #: as an unpruned trial) and scored once on the test split; 0: no confirmation
+    confirm_top: int = 1
     confirm_seeds: int = 3
     base: dict[str, Any] = field(default_factory=dict)
     progress: bool = True
@@ -114,7 +120,8 @@ class SearchOptions:
 
 #: The checks of :class:`SearchOptions`, in order (see :func:`dno._limits.check_fields`).
 _OPTION_RULES: tuple[Rule, ...] = (
-    (("model", "family"), lambda v: isinstance(v, str), "a name"),
+    (("model",), lambda v: isinstance(v, str), "a name"),
+    (("family",), lambda v: v is None or isinstance(v, str), "a name or None (the data's)"),
     (("search",), one_of(None, *SEARCHES), f"one of: {', '.join(SEARCHES)}"),
     (("n_trials",), at_least(1, MAX_TRIALS, optional=True), f"1 to {MAX_TRIALS:,} trials"),
     (("max_epochs",), at_least(1), "an integer >= 1"),
@@ -249,7 +256,7 @@ def build_spec(
             "environment variable DNO_SEED; --seed-param NAME passes it as parameter NAME"
         )
     model = f"program:{program['program']}" if program else options.model
-    family = "-" if program else options.family
+    family = "-" if program else options.family or _data_family(options.data)
     default_name = (
         f"{Path(program['program']).stem}-{search}" if program else f"{model}-{family}-{search}"
     )
@@ -316,16 +323,43 @@ def make_runner_from(program: dict[str, Any], sweep_folder: Path | None = None) 
     )  # fmt: skip
 
 
-def make_runner(spec: StudySpec, wandb: bool = False, device: str | None = None) -> TrialRunner:
+def _data_family(data: Path) -> str:
+    """The family a dataset file holds."""
+    return read_dataset(data, check_values=False).family
+
+
+def _with_data_family(options: SearchOptions) -> tuple[SearchOptions, Dataset | None]:
+    """The options with the family of their dataset, and the dataset (None for a program).
+
+    Raises:
+        UsageError: ``family`` is given and the dataset holds another.
+    """
+    space, _ = _space_and_search(options)
+    if space.program:
+        return options, None
+    dataset = read_dataset(options.data)
+    if options.family is not None and options.family != dataset.family:
+        raise UsageError(
+            f"{str(options.data)!r} holds {dataset.family!r} data, not {options.family!r}; drop "
+            f"--family (the data's family is used) or give a {options.family} dataset"
+        )
+    return replace(options, family=dataset.family), dataset
+
+
+def make_runner(
+    spec: StudySpec, wandb: bool = False, device: str | None = None, dataset: Dataset | None = None
+) -> TrialRunner:
     """The trial runner of a study: a user's program, or dno training on the study's data.
 
-    ``device`` overrides the study's device for this process's trials (a worker's own GPU).
+    ``device`` overrides the study's device for this process's trials (a worker's own GPU);
+    ``dataset`` is the study's data when the caller has read it already.
     """
     if spec.runner == "program":
         return make_runner_from(spec.base)
-    if not Path(spec.data).is_file():
-        raise DnoError(f"the study's dataset {spec.data} is not on this machine; copy it there")
-    dataset = read_dataset(spec.data)
+    if dataset is None:
+        if not Path(spec.data).is_file():
+            raise DnoError(f"the study's dataset {spec.data} is not on this machine; copy it there")
+        dataset = read_dataset(spec.data)
     if dataset.family != spec.family:
         raise UsageError(f"{spec.data} holds {dataset.family!r} data, not {spec.family!r}")
     runner = DnoModelRunner(
@@ -337,11 +371,16 @@ def make_runner(spec: StudySpec, wandb: bool = False, device: str | None = None)
 
 
 def run_search(options: SearchOptions, log: Log = print) -> dict[str, Any]:
-    """Run (or resume) a study to ``n_trials`` finished trials, then summarise and confirm."""
+    """Run (or resume) a study to ``n_trials`` finished trials, then summarise and confirm.
+
+    Everything is checked (the options, the space, the data and its family) before anything is
+    written: a refused search leaves no study folder behind.
+    """
     _quiet_optuna(options.quiet)
+    options, dataset = _with_data_family(options)
     spec, space, grid = build_spec(options, log)
     slots = plan_workers(options.workers or None, options.devices, options.threads)
-    runner = make_runner(spec, options.wandb, slots[0].device)  # checks the data: before files
+    runner = make_runner(spec, options.wandb, slots[0].device, dataset)  # before any file
     with confine_writes(options.results), sigterm_interrupts():
         return _search(options, spec, space, grid, slots, runner, log)
 
@@ -362,8 +401,12 @@ def _search(
     folder = make_folder(options.results / spec.name)
     done = count_finished(study)
     what = spec.model if spec.runner == "program" else f"{spec.model} on {spec.family}"
-    log(f"study {spec.name}: {spec.search} search of {what}, "
-        f"{done}/{spec.n_trials} trials finished; storage {url}")  # fmt: skip
+    already = f", {done} finished before" if done else ""
+    log(f"study {spec.name}: {spec.search} search of {what}, {spec.n_trials - done} of "
+        f"{spec.n_trials} trials to run{already}; storage {url}")  # fmt: skip
+    confirming = isinstance(runner, DnoModelRunner) and options.confirm_top > 0
+    if confirming and options.workers != 0:
+        log(_confirmation_plan(study, spec, options))
     if options.workers == 0:
         log(f"{spec.n_trials - done} trials queued; run them with: dno worker --storage "
             f"{describe_url(url)} --study {spec.name}")  # fmt: skip
@@ -381,21 +424,55 @@ def _search(
             if bar is not None:
                 bar.close()
     info = write_summary(study, spec, folder)
-    log(f"states: {info['states']}; summary: {folder / 'summary.csv'}")
+    states = ", ".join(f"{n} {state}" for state, n in info["states"].items())
+    log(f"study {spec.name}: {count_finished(study)}/{spec.n_trials} trials finished ({states}); "
+        f"summary: {folder / 'summary.csv'}")  # fmt: skip
     _fail_if_all_failed(study, folder)
     rows = []
     # A program has no test split dno knows of: its studies end with the summary.
-    if isinstance(runner, DnoModelRunner) and options.confirm_top > 0 and info["best"]:
+    if isinstance(runner, DnoModelRunner) and confirming and info["best"]:
         use_budget(options.threads)  # the workers are done: one run at a time
-        log(f"confirming the top {options.confirm_top} configurations on "
-            f"{options.confirm_seeds} fresh seeds (validation); the chosen one is then scored "
-            "once on the test split")  # fmt: skip
+        runs = min(options.confirm_top, info["states"].get("complete", 0)) * options.confirm_seeds
+        cost = _seconds_per_epoch(study)
+        about = f", about {runs * spec.max_epochs * cost:.0f} s at most" if cost else ""
+        log(f"confirming {_best(options.confirm_top)} on {options.confirm_seeds} fresh seeds "
+            f"({runs} runs{about}), compared on validation; the chosen one is scored once on "
+            "the test split")  # fmt: skip
         rows = confirm_top(
             study, spec, runner, runner.dataset, folder, options.confirm_top,
             options.confirm_seeds,
         )  # fmt: skip
         log(format_table(rows, spec.objectives[0]))
     return {"spec": spec, "summary": info, "confirmation": rows, "folder": folder}
+
+
+def _seconds_per_epoch(study: optuna.Study) -> float | None:
+    """Seconds per training epoch over the study's finished trials (None before any)."""
+    seconds = epochs = 0.0
+    for trial in study.get_trials(deepcopy=False):
+        spent, ran = trial.user_attrs.get("seconds"), trial.user_attrs.get("epochs_run")
+        if isinstance(spent, int | float) and isinstance(ran, int | float) and ran > 0:
+            seconds, epochs = seconds + spent, epochs + ran
+    return seconds / epochs if epochs else None
+
+
+def _best(top: int) -> str:
+    return "the best configuration" if top == 1 else f"the best {top} configurations"
+
+
+def _confirmation_plan(study: optuna.Study, spec: StudySpec, options: SearchOptions) -> str:
+    """The line that says, before the search, what the confirmation after it will cost."""
+    runs = options.confirm_top * options.confirm_seeds
+    cost = _seconds_per_epoch(study)
+    about = (
+        f"about {runs * spec.max_epochs * cost:.0f} s at most (at the trials' {cost:.2g} s per "
+        "epoch)" if cost else f"each as long as an unpruned trial of {spec.max_epochs} epochs"
+    )  # fmt: skip
+    return (
+        f"then {runs} confirmation runs ({_best(options.confirm_top)} on "
+        f"{options.confirm_seeds} fresh seeds, compared on validation; the chosen one scored "
+        f"once on the test split), {about}; --confirm-top 0 skips them"
+    )
 
 
 def _enqueue_missing(study: optuna.Study, grid: list[dict[str, Any]]) -> None:
@@ -500,7 +577,7 @@ def _run_workers(
                 bar.n = min(count_finished(study), spec.n_trials)
                 bar.refresh()
     except BaseException:
-        _end_groups(children)
+        _end_groups(children, grace=STOP_WAIT)  # each records its trial as interrupted
         raise
     finally:
         if bar is not None:

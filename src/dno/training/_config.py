@@ -17,7 +17,7 @@ from typing import Any
 
 from dno._io import load_yaml, read_yaml_mapping
 from dno._limits import Rule, at_least, check_fields, is_device, is_number, one_of
-from dno.errors import UsageError
+from dno.errors import UsageError, unknown_name
 from dno.evaluation import parse_name
 from dno.models import accepted_keys, model_class
 
@@ -190,19 +190,23 @@ def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
-def check_keys(model: str, names: Iterable[str]) -> None:
-    """Raise :class:`UsageError` for a name that is neither a training option nor a model key."""
+def check_keys(model: str, names: Iterable[str], kind: str = "config key") -> None:
+    """Raise :class:`UsageError` for a name that is neither a training option nor a model key.
+
+    The error names the closest valid key (``did you mean ...?``); ``kind`` is what the name is
+    to the user (``"--set key"``, ``"config key"``).
+    """
     model_class(model)
     model_keys = [k for k in accepted_keys(model) if k not in DATA_KEYS]
     for key in names:
         if key in DATA_KEYS:
-            raise UsageError(f"config key {key!r} is set by the data, not by the config")
+            raise UsageError(f"{kind} {key!r} is set by the data, not by the config")
         if key not in TRAINING_DEFAULTS and key not in model_keys:
-            raise UsageError(
-                f"config key {key!r} is neither a training option nor used by model "
-                f"{model!r}; training options: {', '.join(TRAINING_DEFAULTS)}; "
-                f"model keys: {', '.join(k for k in model_keys if k != 'S')}"
-            )
+            raise unknown_name(
+                kind, key, [*TRAINING_DEFAULTS, *model_keys],
+                hint=f"those are the training options and the keys of model {model!r} "
+                "(dno train --help lists the options and their defaults)",
+            )  # fmt: skip
 
 
 def resolve_config(model: str, *layers: Mapping[str, Any] | None) -> TrainConfig:
