@@ -67,13 +67,14 @@ def test_the_confirmation_and_its_cost_are_said_before_the_search_and_again_befo
     finished = [i for i, line in enumerate(lines) if "2/2 trials finished" in line]
     assert plan and finished and plan[0] < finished[0], lines
     assert lines[plan[0]] == (
-        "then 2 confirmation runs (the best configuration on 2 fresh seeds, scored once on the "
-        "test split), each as long as an unpruned trial of 1 epochs; --confirm-top 0 skips them"
+        "then 2 confirmation runs (the best configuration on 2 fresh seeds, compared on "
+        "validation; the chosen one scored once on the test split), each as long as an unpruned "
+        "trial of 1 epochs; --confirm-top 0 skips them"
     )
     confirming = next(line for line in lines if line.startswith("confirming"))
     assert re.fullmatch(
-        r"confirming the best configuration on 2 fresh seeds \(2 runs, about \d+ s at most\); "
-        r"scored once on the test split",
+        r"confirming the best configuration on 2 fresh seeds \(2 runs, about \d+ s at most\), "
+        r"compared on validation; the chosen one is scored once on the test split",
         confirming,
     )
     rows = (tmp_path / "method_of_steps-neutral-bayesian" / "confirmation.csv").read_text()

@@ -159,3 +159,21 @@ def test_every_objective_name_is_in_the_help() -> None:
     text = " ".join(out.getvalue().split())
     for name in objective_names():
         assert name in text, name
+
+
+def test_the_confirmation_chooses_on_validation_and_tests_the_chosen_one_once(
+    dataset: Path, tmp_path: Path
+) -> None:
+    opts = _options(dataset, tmp_path, search="random", n_trials=2, study="c", pruner="none",
+                    confirm_top=2, confirm_seeds=1, objectives=["val_rollout_rel_l2"])  # fmt: skip
+    result = run_search(opts, log=lambda _: None)
+    rows = list(csv.DictReader((result["folder"] / "confirmation.csv").open()))
+    assert len(rows) == 2 and sum(r["chosen"] == "True" for r in rows) == 1
+    chosen = next(r for r in rows if r["chosen"] == "True")
+    other = next(r for r in rows if r["chosen"] != "True")
+    # chosen on validation (fresh seeds), and only the chosen one has test scores
+    assert float(chosen["val_rollout_rel_l2_mean"]) <= float(other["val_rollout_rel_l2_mean"])
+    assert math.isfinite(float(chosen["test_rollout_rel_l2"]))
+    assert not other.get("test_rollout_rel_l2")
+    best = yaml.safe_load((result["folder"] / "best_config.yaml").read_text())
+    assert best["trial"] == int(chosen["trial"]) and best["chosen_by"].startswith("confirmation")

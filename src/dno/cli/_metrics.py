@@ -23,7 +23,7 @@ class MetricsCommand(Command, shared="-q"):
         "val gives for those weights. docs/metrics.md says more about each.\n\n"
         "examples:\n"
         "  dno metrics\n"
-        "  dno metrics --markdown > metrics.md"
+        "  dno metrics --markdown"
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:

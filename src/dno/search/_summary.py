@@ -9,6 +9,7 @@ reads the test split.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import Counter
 from pathlib import Path
@@ -21,7 +22,7 @@ from optuna.trial import FrozenTrial, TrialState
 from dno._io import atomic_path, read_yaml_mapping
 from dno.data import Dataset
 from dno.errors import UsageError
-from dno.evaluation import EvaluationConfig, evaluate_run, parse_name, run_metric
+from dno.evaluation import EvaluationConfig, evaluate_run, parse_name
 from dno.search._runner import TrialRunner, trial_metrics
 from dno.search._study import METRICS_ATTR, StudySpec
 from dno.tracking import (
@@ -233,11 +234,11 @@ def _test_once(runs: list[Path], dataset: Dataset, names: list[str]) -> dict[str
     for path in runs:
         horizon = RunFolder(path).read_json(FINAL_RESULTS).get("val_horizon_delays")
         config = EvaluationConfig(horizon_delays=int(horizon or EvaluationConfig.horizon_delays))
-        summary = evaluate_run(path, "test", config, data=dataset.path or None, figures=False)
+        found = evaluate_run(path, "test", config, data=dataset.path or None, figures=False)
         for name in scores:
-            value = run_metric(summary["summary"], name)
-            if value is not None:
-                values[name].append(value)
+            value = found["summary"].get(name)
+            if isinstance(value, int | float) and math.isfinite(value):
+                values[name].append(float(value))
     return {
         f"test_{name}": statistics.fmean(found) if found else None for name, found in values.items()
     }
