@@ -177,3 +177,38 @@ def test_the_confirmation_chooses_on_validation_and_tests_the_chosen_one_once(
     assert not other.get("test_rollout_rel_l2")
     best = yaml.safe_load((result["folder"] / "best_config.yaml").read_text())
     assert best["trial"] == int(chosen["trial"]) and best["chosen_by"].startswith("confirmation")
+
+
+@pytest.mark.slow
+def test_no_choice_reads_the_test_split(dataset: Path, tmp_path: Path) -> None:
+    """The test split replaced by other (finite) values: the search, its trials, the
+    confirmation's choice and best_config.yaml are the same; only the test scores differ."""
+    import shutil
+
+    import h5py
+    import numpy as np
+
+    other = tmp_path / "other.h5"
+    shutil.copy(dataset, other)
+    with h5py.File(other, "r+") as f:
+        y = f["test/y"][...]
+        f["test/y"][...] = np.where(np.isfinite(y), 3.0 * y + 1.0, y)  # finite, and wrong
+    outcomes = []
+    for name, data_file in (("clean", dataset), ("poisoned", other)):
+        (tmp_path / name).mkdir()
+        opts = _options(data_file, tmp_path / name, search="random", n_trials=2, study="h",
+                        pruner="none", confirm_top=2, confirm_seeds=1)  # fmt: skip
+        result = run_search(opts, log=lambda _: None)
+        folder = result["folder"]
+        rows = list(csv.DictReader((folder / "confirmation.csv").open()))
+        summary = [
+            {k: v for k, v in row.items() if k != "seconds"}  # wall time: the one difference
+            for row in csv.DictReader((folder / "summary.csv").open())
+        ]
+        best = yaml.safe_load((folder / "best_config.yaml").read_text())
+        chosen = [(r["trial"], r["chosen"], r["val_rel_l2_mean"]) for r in rows]
+        tested = [r.get("test_rel_l2") for r in rows if r["chosen"] == "True"]
+        outcomes.append((summary, best["trial"], chosen, tested))
+    clean, poisoned = outcomes
+    assert clean[:3] == poisoned[:3]  # every choice identical
+    assert clean[3] != poisoned[3]  # the test split was read, once, at the end
