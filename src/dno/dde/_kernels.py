@@ -76,6 +76,27 @@ def as_given(row: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, inline="always")
+def _observe(
+    y: np.ndarray,
+    times: np.ndarray,
+    k: int,
+    count: int,
+    t0: float,
+    h: float,
+    x0: float,
+    x1: float,
+    f0: float,
+    f1: float,
+) -> int:
+    """Dense output of the step ``[t0, t0 + h]`` from ``x0, f0`` to ``x1, f1``: ``y[k]`` at every
+    observation time ``times[k]`` the step covers, from ``k`` on; returns the next ``k``."""
+    while k < count and times[k] <= t0 + h:
+        y[k] = _hermite(x0, x1, f0, f1, h, (times[k] - t0) / h)
+        k += 1
+    return k
+
+
+@njit(cache=True, inline="always")
 def _check(x: float, bound: float) -> int:
     if not np.isfinite(x):
         return STATUS_NONFINITE
@@ -183,11 +204,7 @@ def _retarded(rhs: RightHandSide, prepare: Prepare) -> Callable[..., tuple[np.nd
                     for k in range(n_obs):
                         y[b, k] = np.nan
                     break
-                t0 = n * h
-                while k_obs < n_obs and obs_t[b, k_obs] <= t0 + h:
-                    s = (obs_t[b, k_obs] - t0) / h
-                    y[b, k_obs] = _hermite(x, x_new, f, f_new, h, s)
-                    k_obs += 1
+                k_obs = _observe(y[b], obs_t[b], k_obs, n_obs, n * h, h, x, x_new, f, f_new)
                 g_new = nd + n + 1
                 mids[(g_new - 1) % size] = 0.5 * (x + x_new) + h / 8.0 * (f - f_new)
                 xs[g_new % size] = x_new
@@ -270,11 +287,7 @@ def _neutral(rhs: RightHandSide, prepare: Prepare) -> Callable[..., tuple[np.nda
                     for k in range(n_obs):
                         y[b, k] = np.nan
                     break
-                t0 = n * h
-                while k_obs < n_obs and obs_t[b, k_obs] <= t0 + h:
-                    s = (obs_t[b, k_obs] - t0) / h
-                    y[b, k_obs] = _hermite(x, x_new, f, fl_new, h, s)
-                    k_obs += 1
+                k_obs = _observe(y[b], obs_t[b], k_obs, n_obs, n * h, h, x, x_new, f, fl_new)
                 g_new = nd + n + 1
                 xm = 0.5 * (x + x_new) + h / 8.0 * (f - fl_new)
                 fm = rhs(p, xm, xdm, fdm)
