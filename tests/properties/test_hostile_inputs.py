@@ -1,11 +1,13 @@
-"""Property-based: whatever a user writes into a config, sweep or comparison file or a flag,
-``dno`` either works or prints exactly one ``dno: error:`` line and exits 1 or 2: no traceback,
-nothing written outside the folder it was given, memory bounded (every case runs in a child
-process under an address-space limit, see tests/hostile.py).
+"""Property-based: a config, sweep or comparison file or a command line that holds a value dno
+must refuse gets the documented error: exit status 2 (a bad argument), exactly one
+``dno: error:`` line (the last on stderr), no traceback, nothing written (not even in the folder
+it was given), memory bounded (every case runs in a child process under an address-space limit,
+see tests/hostile.py).
 
-Examples are few and derandomized (the suite runs in CI on 2 cores); each property still mixes
-hostile values (NaN, inf, huge and negative numbers, wrong types, path-like names, bytes that
-are not UTF-8) with valid ones.
+Every example holds at least one such value (the *poison*: NaN, inf, a wrong type, an unknown
+name, a path for a name, bytes that are not UTF-8, ...), placed where nothing later overrides
+it, among any mix of hostile and valid values; so no example may succeed. Examples are few and
+derandomized (the suite runs in CI on 2 cores).
 """
 
 from __future__ import annotations
@@ -81,59 +83,79 @@ def _case(root: Path) -> Path:
     return work
 
 
-def _check(runner: HostileRunner, argv: list[str], work: Path, root: Path) -> int:
-    """Run ``dno ARGV`` in ``work``; assert the one-line contract and the folder fence."""
+def _refused(
+    runner: HostileRunner, argv: list[str], work: Path, root: Path, status: int = 2
+) -> str:
+    """Run ``dno ARGV`` in ``work``; assert the documented error and return its line.
+
+    ``status`` and exactly one ``dno: error:`` line, the last (a library's warning may come
+    before it), no traceback; nothing written outside ``work``, nor in it beyond what the case
+    put there before (``inputs``).
+    """
+    inputs = sorted(p.name for p in work.iterdir())
     code, err = runner.run(argv, work)
-    assert code in (0, 1, 2), f"exit {code} for {argv}:\n{err}"
+    assert code == status, f"exit {code} for {argv}, expected {status}:\n{err}"
     assert "Traceback" not in err, f"traceback for {argv}:\n{err}"
     lines = [line for line in err.splitlines() if line.startswith("dno: error:")]
-    if code:
-        # Exactly one error line, and the last one (a library's warning may come before it).
-        assert len(lines) == 1 and err.endswith(lines[0] + "\n"), f"{argv}:\n{err}"
-    else:
-        assert not lines
+    assert len(lines) == 1 and err.endswith(lines[0] + "\n"), f"{argv}:\n{err}"
     outside = [p for p in work.parent.iterdir() if p != work]
     outside += [p for p in root.iterdir() if not p.name.startswith("case-")]
     assert not outside, f"{argv} wrote outside its folder: {outside}"
-    return code
+    if status == 2:  # refused before any work: nothing made
+        assert sorted(p.name for p in work.iterdir()) == inputs, f"{argv} wrote in its folder"
+    return lines[0]
 
 
 def _yaml(document: Any) -> str:
     return yaml.safe_dump(document, allow_unicode=True)
 
 
+#: Every name a training config, ``--set`` or a sweep's parameters may use.
+CONFIG_KEYS = [*TRAINING_DEFAULTS, *accepted_keys("method_of_steps")]
+UNKNOWN_KEYS = NAMES.filter(lambda name: name not in CONFIG_KEYS and name != "model")
+#: Values no config key takes, whatever its type and range.
+NEVER_VALID = st.sampled_from([float("nan"), float("inf"), -float("inf"), {"k": 1}, [1, "a"], "zz"])
+#: A config file dno must refuse: an unknown key; a key with a value it never takes (not
+#: max_epochs: the command's --max-epochs 1 overrides the file's); YAML that is not a mapping (and
+#: not empty: an empty file is an empty config); bytes that are not UTF-8.
+CONFIG_POISON = st.one_of(
+    st.tuples(st.just("entry"), UNKNOWN_KEYS, VALUES),
+    st.tuples(
+        st.just("entry"), st.sampled_from([k for k in CONFIG_KEYS if k != "max_epochs"]),
+        NEVER_VALID,
+    ),
+    st.tuples(st.just("document"), VALUES.filter(lambda v: bool(v) and not isinstance(v, dict))),
+    st.tuples(st.just("bytes"), st.binary(max_size=40).map(lambda raw: b"\xff" + raw)),
+)  # fmt: skip
+
+
 @CASES
 @given(
-    document=st.one_of(
-        st.dictionaries(
-            st.one_of(
-                st.sampled_from([*TRAINING_DEFAULTS, *accepted_keys("method_of_steps")]), NAMES
-            ),
-            VALUES,
-            min_size=1,
-            max_size=3,
-        ),
-        VALUES,
+    poison=CONFIG_POISON,
+    extra=st.dictionaries(
+        st.one_of(st.sampled_from(CONFIG_KEYS), NAMES), VALUES, min_size=0, max_size=3
     ),
-    raw=st.one_of(st.none(), st.binary(max_size=40)),
     sets=st.lists(
         st.tuples(st.sampled_from(["lr", "S", "width", "batch_size"]), VALUES), max_size=2
     ),
 )
 def test_train_config_files_and_set_values(
-    runner: HostileRunner, dataset: Path, root: Path, document: Any, raw: bytes | None,
-    sets: list[tuple[str, Any]],
+    runner: HostileRunner, dataset: Path, root: Path, poison: tuple[Any, ...],
+    extra: dict[str, Any], sets: list[tuple[str, Any]],
 ) -> None:  # fmt: skip
     work = _case(root)
-    config = work / "config.yaml"
-    config.write_bytes(raw if raw is not None else _yaml(document).encode())
+    kind, *what = poison
+    if kind == "bytes":
+        (work / "config.yaml").write_bytes(what[0])
+    else:
+        document = {**extra, what[0]: what[1]} if kind == "entry" else what[0]
+        (work / "config.yaml").write_text(_yaml(document), encoding="utf-8")
     argv = ["train", "--model", "method_of_steps", "--data", str(dataset), "--config",
-            str(config), "--max-epochs", "1", "--out", "run", "-q"]  # fmt: skip
+            "config.yaml", "--max-epochs", "1", "--out", "run", "-q"]  # fmt: skip
     for key, value in sets:
-        argv += ["--set", f"{key}={yaml.safe_dump(value, default_flow_style=True).strip()}"]
-    code = _check(runner, argv, work, root)
-    if code and (work / "run").exists():  # failed in training: recorded, never an empty folder
-        assert (work / "run" / "final_results.json").is_file()
+        if kind != "entry" or key != what[0]:  # a --set of the poisoned key would replace it
+            argv += ["--set", f"{key}={yaml.safe_dump(value, default_flow_style=True).strip()}"]
+    _refused(runner, argv, work, root)
 
 
 SPEC = st.one_of(
@@ -150,33 +172,70 @@ SPEC = st.one_of(
     ),
     VALUES,
 )
+#: Parameter specs no reader of either format takes.
+BAD_SPECS = st.sampled_from(
+    [
+        {"values": []},
+        {"min": float("nan"), "max": 1.0},
+        {"min": 1.0, "max": 0.1},
+        {"type": "x", "low": 0, "high": 1},
+        {"type": "float", "low": float("nan"), "high": 1.0},
+        {"type": "int", "low": 5, "high": 1},
+        {"value": 1, "min": 0},
+    ]
+)
+#: A sweep dno must refuse: a method that is none of W&B's, a study name that is a path, a
+#: parameter that is neither a training option nor a model key, a spec neither format takes.
+SWEEP_POISON = st.one_of(
+    st.tuples(st.just("method"), st.sampled_from(["nope", 3, "Grid", ["grid"]])),
+    st.tuples(st.just("study"), st.sampled_from(["../x", "/abs/x", "a/b", "..", ".hidden"])),
+    st.tuples(st.just("parameter"), UNKNOWN_KEYS, SPEC),
+    st.tuples(st.just("parameter"), st.sampled_from(CONFIG_KEYS), BAD_SPECS),
+)
+SEARCH = ["search", "--model", "method_of_steps", "--space", "sweep.yaml", "--n-trials", "1",
+          "--max-epochs", "1", "--results", "results", "--confirm-top", "0", "-q"]  # fmt: skip
 
 
 @CASES
 @given(
+    poison=SWEEP_POISON,
     parameters=st.dictionaries(
         st.one_of(st.sampled_from(["lr", "width", "S", "a/../../../x"]), NAMES), SPEC,
-        min_size=1, max_size=3,
+        max_size=3,
     ),
     method=st.sampled_from([None, "grid", "random", "bayes", "nope", 3]),
     study=st.sampled_from([None, "ok-name", "../x", "/abs/x", "a/b", ".."]),
 )  # fmt: skip
 def test_sweep_files_and_study_names(
-    runner: HostileRunner, dataset: Path, root: Path, parameters: dict[str, Any],
-    method: Any, study: str | None,
+    runner: HostileRunner, dataset: Path, root: Path, poison: tuple[Any, ...],
+    parameters: dict[str, Any], method: Any, study: str | None,
 ) -> None:  # fmt: skip
     work = _case(root)
+    kind, *what = poison
+    if kind == "parameter":
+        parameters = {**parameters, what[0]: what[1]}
+    method = what[0] if kind == "method" else method
+    study = what[0] if kind == "study" else study
     document: dict[str, Any] = {"parameters": parameters}
     if method is not None:
         document["method"] = method
         document["metric"] = {"name": "val_rel_l2", "goal": "minimize"}
     (work / "sweep.yaml").write_text(_yaml(document), encoding="utf-8")
-    argv = ["search", "--model", "method_of_steps", "--data", str(dataset), "--space",
-            "sweep.yaml", "--n-trials", "1", "--max-epochs", "1", "--results", "results",
-            "--confirm-top", "0", "-q"]  # fmt: skip
+    argv = [*SEARCH, "--data", str(dataset)]
     if study is not None:
         argv += ["--study", study]
-    _check(runner, argv, work, root)
+    _refused(runner, argv, work, root)
+
+
+def test_a_sweep_value_the_model_refuses_fails_every_trial_in_one_line(
+    runner: HostileRunner, dataset: Path, root: Path
+) -> None:
+    """A sweep's reader takes any fixed value or choice; the model refuses ``width: zz`` only
+    in the trial. The README documents this end: every trial failed, exit status 1, one line."""
+    work = _case(root)
+    (work / "sweep.yaml").write_text(_yaml({"parameters": {"width": {"values": ["zz"]}}}))
+    line = _refused(runner, [*SEARCH, "--data", str(dataset)], work, root, status=1)
+    assert "all 1 trials failed" in line and "width must be an int >= 1, got 'zz'" in line
 
 
 @CASES
@@ -201,16 +260,35 @@ def test_comparison_files(
         document["name"] = name
     (work / "cmp.yaml").write_text(_yaml(document), encoding="utf-8")
     # The dataset is missing: a file that passes every check ends at that one line, untrained.
-    assert _check(runner, ["compare", "cmp.yaml", "--out", "out", "-q"], work, root) in (1, 2)
+    _refused(runner, ["compare", "cmp.yaml", "--out", "out", "-q"], work, root)
 
 
 FLAG_VALUES = st.sampled_from(
     ["nan", "inf", "-1", "0", "1e-300", "1e300", "abc", "", "5", "0.05", "1e9", "3"]
 )
+GENERATE_FLAGS = ["--t-end", "--dt", "--dt-obs", "--grid-points", "--seed"]
+#: A generate command line dno must refuse, by the option given last (argparse keeps the last).
+GENERATE_POISON = st.one_of(
+    st.tuples(st.just("--family"), st.sampled_from(["lorenz", "", "Mackey", "../x"])),
+    st.tuples(
+        st.just("--n"),
+        st.sampled_from(["0", "-3", "1.5", "abc", "", "nan", "100000000000000000000"]),
+    ),
+    st.tuples(
+        st.just("--prior"),
+        st.sampled_from(["tau=nan", "tau=inf", "tau=abc", "tau=", "zz=1:2", "=1:2", "tau=5:1",
+                         "tau=1:1", "tau=-1:1", "tau=1:2:3", "gamma=abc", "tau=1e-300:1e-300"]),
+    ),
+    st.tuples(
+        st.sampled_from(GENERATE_FLAGS),
+        st.sampled_from(["nan", "inf", "-inf", "abc", "", "-1", "1e-300"]),
+    ),
+)  # fmt: skip
 
 
 @CASES
 @given(
+    poison=GENERATE_POISON,
     family=st.sampled_from(["mackey", "neutral", "reaction_diffusion", "lorenz"]),
     n=st.sampled_from(["0", "-3", "2", "3", "1.5", "abc", "100000000000000000000"]),
     priors=st.lists(
@@ -218,11 +296,10 @@ FLAG_VALUES = st.sampled_from(
                   st.lists(FLAG_VALUES, min_size=1, max_size=2)),
         max_size=2,
     ),
-    flags=st.dictionaries(st.sampled_from(["--t-end", "--dt", "--dt-obs", "--grid-points",
-                                           "--seed"]), FLAG_VALUES, max_size=2),
+    flags=st.dictionaries(st.sampled_from(GENERATE_FLAGS), FLAG_VALUES, max_size=2),
 )  # fmt: skip
 def test_generate_flags(
-    runner: HostileRunner, root: Path, family: str, n: str,
+    runner: HostileRunner, root: Path, poison: tuple[str, str], family: str, n: str,
     priors: list[tuple[str, list[str]]], flags: dict[str, str],
 ) -> None:  # fmt: skip
     work = _case(root)
@@ -231,8 +308,8 @@ def test_generate_flags(
         argv.append(f"--prior={name}={':'.join(bounds)}")
     for flag, value in flags.items():
         argv.append(f"{flag}={value}")
-    _check(runner, argv, work, root)
-    assert [p.name for p in work.iterdir()] in ([], ["x.h5"])  # no temporary left behind
+    argv.append("=".join(poison))
+    _refused(runner, argv, work, root)  # and no file, not even a temporary one
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)

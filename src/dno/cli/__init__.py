@@ -150,9 +150,15 @@ def describe_os_error(error: OSError) -> str:
     return f"{reason}: {where}" if where else reason
 
 
+#: Every character that ends a line for ``str.splitlines`` (a terminal, a log reader), escaped.
+_LINE_BREAKS = str.maketrans(
+    {c: c.encode("unicode_escape").decode() for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
+)
+
+
 def _fail(message: str, status: int) -> int:
-    """Print ``message`` as one line (a newline inside a quoted user value is escaped)."""
-    one_line = message.replace("\r", "\\r").replace("\n", "\\n")
+    """Print ``message`` as one line (a line break inside a user's value is escaped)."""
+    one_line = message.translate(_LINE_BREAKS)
     with contextlib.suppress(OSError):
         print(f"dno: error: {one_line}", file=sys.stderr)
     return status

@@ -1,8 +1,8 @@
 """DDE families, parameter priors, random initial histories and the batched solver.
 
-Four families (see :data:`FAMILIES`): ``mackey`` (Mackey-Glass), ``delayed_logistic``
-(Hutchinson), ``neutral`` and ``reaction_diffusion``. :func:`solve` integrates one explicit
-problem or a batch of them; :func:`sample_trajectories` draws and solves random ones.
+Each family is one declaration (a :class:`Family` in :data:`FAMILIES`; ``dno generate --help``
+lists them) that the solver, the priors and the sampler read. :func:`solve` integrates one
+explicit problem or a batch of them; :func:`sample_trajectories` draws and solves random ones.
 
 This package knows nothing of files or models.
 """

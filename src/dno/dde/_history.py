@@ -95,7 +95,8 @@ def sample_histories(
     Args:
         family: sets positivity, level range and amplitude.
         tau: delays, shape (B,).
-        scale: multiplies the level (the logistic family's ``K``; ones otherwise), shape (B,).
+        scale: multiplies the level (the family's ``history_scale`` parameter; ones otherwise),
+            shape (B,).
         x: spatial points, shape (X,).
         rng: the generator; draws happen in a fixed order, so the same seed gives the same bytes.
     """

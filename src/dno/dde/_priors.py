@@ -93,19 +93,10 @@ def resolve_priors(
 
 def _check_domain(family: Family, priors: Priors) -> None:
     """Raise :class:`UsageError` where a prior leaves the equation's valid domain."""
-    lo, _ = priors["tau"]
-    if lo <= 0:
-        raise UsageError(f"prior tau={_fmt(priors['tau'])} must be positive (tau > 0)")
-    if family.name == "neutral":
-        c_lo, c_hi = priors["c"]
-        if max(abs(c_lo), abs(c_hi)) >= 1:
-            raise UsageError(f"prior c={_fmt(priors['c'])} must lie inside (-1, 1): |c| < 1")
-    if family.name == "delayed_logistic" and priors["K"][0] <= 0:
-        raise UsageError(f"prior K={_fmt(priors['K'])} must be positive (K > 0)")
-    if family.name == "reaction_diffusion" and priors["D"][0] < 0:
-        raise UsageError(f"prior D={_fmt(priors['D'])} must be non-negative (D >= 0)")
-    if family.name == "mackey" and priors["n"][0] < 0:
-        raise UsageError(f"prior n={_fmt(priors['n'])} must be non-negative (n >= 0)")
+    for name, bound in family.bounds.items():
+        lo, hi = priors[name]
+        if not (bound.admits(lo) and bound.admits(hi)):
+            raise UsageError(f"prior {name}={_fmt(priors[name])} {bound.rule(name)}")
 
 
 def _fmt(bounds: tuple[float, float]) -> str:

@@ -228,7 +228,7 @@ def _draw(
     rng: np.random.Generator,
 ) -> tuple[dict[str, np.ndarray], FourierHistory, np.ndarray, np.ndarray]:
     params = sample_parameters(family, priors, n, rng)
-    scale = params["K"] if "K" in params else np.ones(n)
+    scale = params[family.history_scale] if family.history_scale else np.ones(n)
     x = spatial_grid(settings.grid_points) if family.is_spatial else np.array([0.5])
     history = sample_histories(family, params["tau"], scale, x, rng)
     t, lengths = _observation_times(family, settings, n, rng)

@@ -132,27 +132,30 @@ def integrate(
         np.stack([np.asarray(params[name], dtype=np.float64) for name in family.parameters[:-1]], 1)
     )
     bound = float(family.bound)
+    kernel = _kernels.compiled(family.kernel, family.rhs, family.prepare)
     if family.kernel == "retarded":
-        y, status = _kernels.retarded(
-            family.code, coef, step, n_delay, hist[..., 0], hist_mid[..., 0], obs_t, obs_len, bound
+        y, status = kernel(
+            coef, step, n_delay, hist[..., 0], hist_mid[..., 0], obs_t, obs_len, bound
         )
         y = y[..., None]
     elif family.kernel == "neutral":
         dhist = np.ascontiguousarray(history.derivative(grid_t)[..., 0], dtype=np.float64)
         dhist_mid = np.ascontiguousarray(history.derivative(mid_t)[..., 0], dtype=np.float64)
-        y, status = _kernels.neutral(
+        y, status = kernel(
             coef, step, n_delay, hist[..., 0], hist_mid[..., 0], dhist, dhist_mid,
             obs_t, obs_len, bound,
         )  # fmt: skip
         y = y[..., None]
-    else:
+    elif family.kernel == "reaction_diffusion":
         lap = neumann_laplacian(x.shape[0])
         eigval, eigvec = np.linalg.eigh(lap)
         growth = np.exp(0.5 * (step * coef[:, 0])[:, None] * eigval[None, :])  # (B, X)
         prop_half = np.ascontiguousarray(np.einsum("ik,bk,jk->bij", eigvec, growth, eigvec))
-        y, status = _kernels.reaction_diffusion(
+        y, status = kernel(
             coef, step, n_delay, lap, prop_half, hist, hist_mid, obs_t, obs_len, bound
         )
+    else:  # a declaration refuses an unknown kernel; never another family's equation
+        raise ValueError(f"family {family.name!r}: no arguments for kernel {family.kernel!r}")
     return y, status, step
 
 
@@ -258,10 +261,10 @@ def _batch_params(family: Family, params: Mapping[str, Any]) -> tuple[dict[str, 
 
 
 def _check_domain(family: Family, params: Mapping[str, np.ndarray]) -> None:
-    if np.any(params["tau"] <= 0):
-        raise UsageError(f"tau must be positive, got {params['tau'].min():g}")
-    if family.name == "neutral" and np.any(np.abs(params["c"]) >= 1):
-        raise UsageError(f"c must satisfy |c| < 1 (neutral family), got {params['c']}")
+    for name, bound in family.bounds.items():
+        outside = ~bound.admits(params[name])
+        if np.any(outside):
+            raise UsageError(f"{name} {bound.rule(name)}, got {params[name][outside][0]:g}")
 
 
 def solve(
@@ -279,7 +282,7 @@ def solve(
     """Solve one explicit DDE problem (or a batch of them) of a family.
 
     Args:
-        family: ``mackey``, ``delayed_logistic``, ``neutral`` or ``reaction_diffusion``.
+        family: a family's name (see :data:`dno.dde.FAMILIES`).
         params: parameter name -> one value, or one value per trajectory (shape (B,)). ``tau``
             is required; parameters with a fixed default (Mackey-Glass' beta, gamma, n) may be
             left out.
@@ -291,7 +294,7 @@ def solve(
         dt: the largest solver step (default: the family's, see ``dno generate --help``); each
             trajectory uses ``tau_b / ceil(tau_b / dt)`` so that its delay is a whole number of
             steps.
-        grid_points: spatial points for reaction-diffusion (default 20).
+        grid_points: spatial points of a field (reaction-diffusion; default: the family's).
         history_derivative: ``h'(t)``, used by the neutral family (default: finite differences
             of ``history``).
         on_failure: ``raise`` a :class:`DnoError` if a trajectory blows up, or return NaN rows.
