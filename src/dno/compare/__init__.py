@@ -16,7 +16,8 @@ Example:
 
 from __future__ import annotations
 
-from dno.compare import _plan, _records, _run, _stats, _study, _table
+from dno.compare import _aggregate, _plan, _records, _run, _stats, _study, _table
+from dno.compare._aggregate import *  # noqa: F403
 from dno.compare._plan import *  # noqa: F403
 from dno.compare._records import *  # noqa: F403
 from dno.compare._run import *  # noqa: F403
@@ -25,6 +26,7 @@ from dno.compare._study import *  # noqa: F403
 from dno.compare._table import *  # noqa: F403
 
 __all__ = [
+    *_aggregate.__all__,
     *_plan.__all__,
     *_records.__all__,
     *_run.__all__,
