@@ -103,7 +103,7 @@ def test_lower_is_better_is_the_negated_score() -> None:
     )
     below = performance_profile(x, TAUS, lower_is_better=True)
     assert below == pytest.approx(performance_profile(negated[0], -TAUS, lower_is_better=False))
-    assert below == pytest.approx([(X < tau).mean() for tau in TAUS])
+    assert below == pytest.approx([(tau > X).mean() for tau in TAUS])
 
 
 def test_ties_count_half() -> None:

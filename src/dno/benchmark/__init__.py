@@ -18,9 +18,10 @@ Example:
 
 from __future__ import annotations
 
-from dno.benchmark import _leaderboard, _protocol, _run
+from dno.benchmark import _aggregate, _leaderboard, _protocol, _run
+from dno.benchmark._aggregate import *  # noqa: F403
 from dno.benchmark._leaderboard import *  # noqa: F403
 from dno.benchmark._protocol import *  # noqa: F403
 from dno.benchmark._run import *  # noqa: F403
 
-__all__ = [*_leaderboard.__all__, *_protocol.__all__, *_run.__all__]
+__all__ = [*_aggregate.__all__, *_leaderboard.__all__, *_protocol.__all__, *_run.__all__]
