@@ -7,6 +7,10 @@ against the baseline, a paired Wilcoxon signed-rank test (Welch's t-test alongsi
 correction across approaches, Hedges' g and a verdict per approach (better, worse, not
 distinguishable at alpha). See :mod:`dno.compare._stats` for every formula.
 
+Across tasks (``dno benchmark --aggregate``): rliable's interquartile mean, probability of
+improvement and performance profiles with stratified-bootstrap intervals
+(:mod:`dno.compare._aggregate`).
+
 Example:
     >>> from dno.compare import load_plan, run_comparison  # doctest: +SKIP
     >>> plan = load_plan("spectral-norm-ab.yaml")  # doctest: +SKIP
