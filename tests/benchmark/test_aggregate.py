@@ -137,7 +137,8 @@ def test_regimes_missing_models_and_failed_runs(benchmarks: list[Path], tmp_path
     edit(neutral, {"regimes": {"held_out_delay": {"values": shifted, "seeds": [0, 1, 2]}}})
     failed = board(logistic)["values"]
     failed["rollout_rel_l2"]["method_of_steps"][1] = None
-    failed["rollout_rel_l2"]["lag_stack"] = [0.5, 0.6]  # a model of this task only
+    median = float(np.median(failed["rollout_rel_l2"]["fno"]))
+    failed["rollout_rel_l2"]["lag_stack"] = [0.1 * median, 0.2 * median]  # of this task only
     edit(logistic, {"values": failed})
     result = aggregate_benchmarks([neutral, logistic], resamples=200)
     assert [r.regime for r in result.regimes] == [IN_DISTRIBUTION, "held_out_delay"]
@@ -149,6 +150,10 @@ def test_regimes_missing_models_and_failed_runs(benchmarks: list[Path], tmp_path
     assert (rows["method_of_steps"].tasks, rows["method_of_steps"].runs) == (2, 4)
     assert rows["method_of_steps"].runs_total == 5
     assert (rows["lag_stack"].tasks, rows["lag_stack"].runs_total) == (1, 2)
+    # ranked: the models on every task; lag_stack (one task, and the best IQM) after, unranked
+    assert rows["lag_stack"].iqm is not None and rows["lag_stack"].iqm.estimate < 1
+    assert [(r.model, r.rank) for r in inside.models][-1] == ("lag_stack", None)
+    assert sorted(r.rank for r in inside.models if r.model != "lag_stack") == [1, 2]
     assert inside.improvements[("lag_stack", "method_of_steps")].tasks == 1
     assert inside.improvements[("method_of_steps", "fno")].tasks == 2
     assert "lag_stack" not in {r.model for r in held_out.models}

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -121,13 +121,15 @@ class Task:
 @dataclass(frozen=True)
 class ModelAggregate:
     """A model in one regime: its IQM (None if no run finished) over ``tasks`` tasks, from
-    ``runs`` finite runs of the ``runs_total`` it has."""
+    ``runs`` finite runs of the ``runs_total`` it has; its ``rank`` among the models with runs
+    on every task of the regime (None for the others: their IQM is over other tasks)."""
 
     model: str
     iqm: Interval | None
     tasks: int
     runs: int
     runs_total: int
+    rank: int | None = None
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,7 @@ class RegimeAggregate:
     Attributes:
         regime: its name.
         tasks: its tasks.
-        models: best IQM first (no IQM last).
+        models: the ranked models (runs on every task), best IQM first; then the others.
         improvements: ``(x, y)`` -> P(x better than y), for every ordered pair with a task in
             common.
         thresholds: the profiles' thresholds (normalised scores), shape (PROFILE_POINTS,).
@@ -303,28 +305,33 @@ def _tasks(benchmarks: list[_Benchmark], metric: str, baseline: str) -> list[Tas
                 raise UsageError(
                     f"{where} has no test {metric} values; it holds: {', '.join(values)}"
                 )
-            per_model = values[metric]
-            if baseline not in per_model:
-                raise UsageError(
-                    f"{where}: the baseline {baseline!r} is not one of its models "
-                    f"({', '.join(per_model)}); give --baseline NAME, a model of every folder"
-                )
-            base = [np.nan if v is None else v for v in per_model[baseline]]
-            try:
-                scores = {
-                    model: [
-                        None if v is None else float(x)
-                        for v, x in zip(runs, normalise_to_baseline(_nan(runs), base), strict=True)
-                    ]
-                    for model, runs in per_model.items()
-                }
-            except ValueError as error:  # no finite baseline run, or a median <= 0
-                raise UsageError(f"{where}: {metric} of {baseline}: {error}") from None
-            median = float(np.nanmedian(base))
+            scores, median = _normalised(values[metric], baseline, where, metric)
             tasks.append(
                 Task(name, b.folder, b.protocol, b.family, b.budget, regime, median, scores)
             )
     return tasks
+
+
+def _normalised(
+    per_model: dict[str, list[float | None]], baseline: str, where: str, metric: str
+) -> tuple[dict[str, list[float | None]], float]:
+    """Every model's runs over the baseline's median (failed runs stay None), and the median."""
+    if baseline not in per_model:
+        raise UsageError(
+            f"{where}: the baseline {baseline!r} is not one of its models "
+            f"({', '.join(per_model)}); give --baseline NAME, a model of every folder"
+        )
+    base = _nan(per_model[baseline])
+    try:
+        ratios = {
+            model: normalise_to_baseline(_nan(runs), base) for model, runs in per_model.items()
+        }
+    except ValueError as error:  # no finite baseline run, or a median <= 0
+        raise UsageError(f"{where}: {metric} of {baseline}: {error}") from None
+    scores = {
+        model: [None if np.isnan(x) else float(x) for x in ratio] for model, ratio in ratios.items()
+    }
+    return scores, float(np.nanmedian(base))
 
 
 def _nan(runs: Sequence[float | None]) -> np.ndarray:
@@ -385,8 +392,7 @@ def _regime(
         iqm = iqm_interval(runs, resamples=resamples, random_state=seed) if runs else None
         total = sum(len(t.scores[m]) for t in tasks if m in t.scores)
         rows.append(ModelAggregate(m, iqm, len(runs), sum(r.size for r in runs), total))
-    sign = 1.0 if lower else -1.0
-    rows.sort(key=lambda r: (r.iqm is None, sign * r.iqm.estimate if r.iqm else 0.0))
+    rows = _ranked(rows, len(tasks), lower)
     pooled = np.concatenate([t.runs(m) for m in models for t in has[m]] or [np.ones(1)])
     thresholds = _thresholds(pooled)
     profiles = {  # in the ranking's order, as the legend lists them
@@ -396,6 +402,21 @@ def _regime(
     }  # fmt: skip
     improvements = _improvements(has, lower, resamples, seed)
     return RegimeAggregate(regime, tasks, rows, improvements, thresholds, profiles)
+
+
+def _ranked(rows: list[ModelAggregate], tasks: int, lower: bool) -> list[ModelAggregate]:
+    """Best IQM first among the models with runs on all ``tasks`` (ranked 1, 2, ...), then
+    the others by IQM (unranked), then those with no run."""
+    sign = 1.0 if lower else -1.0
+
+    def order(row: ModelAggregate) -> tuple[bool, bool, float]:
+        estimate = sign * row.iqm.estimate if row.iqm else 0.0
+        return row.iqm is None, row.tasks < tasks, estimate
+
+    rows = sorted(rows, key=order)
+    full = [row for row in rows if row.iqm is not None and row.tasks == tasks]
+    rank = {row.model: i for i, row in enumerate(full, start=1)}
+    return [replace(row, rank=rank.get(row.model)) for row in rows]
 
 
 def _improvements(
@@ -461,10 +482,10 @@ def _regime_lines(agg: Aggregate, regime: RegimeAggregate) -> list[str]:
     header = ["rank", "model", f"IQM of {label} / {agg.baseline} [95% CI]",
               f"P(better than {agg.baseline}) [95% CI]", "tasks", "runs"]  # fmt: skip
     body = []
-    for rank, row in enumerate(regime.models, start=1):
+    for row in regime.models:
         name = f"{row.model} (baseline)" if row.model == agg.baseline else row.model
         body.append([
-            str(rank) if row.iqm else _DASH, name, _interval_cell(row.iqm),
+            _DASH if row.rank is None else str(row.rank), name, _interval_cell(row.iqm),
             _improvement_cell(regime, row.model, agg.baseline),
             f"{row.tasks}/{len(regime.tasks)}", f"{row.runs}/{row.runs_total}",
         ])  # fmt: skip
@@ -509,8 +530,9 @@ def _how(agg: Aggregate) -> str:
         f"{agg.resamples:,} resamples, seed {agg.seed}). P(X better than Y): per task, the "
         "probability that a run of X drawn at random beats one of Y (ties half), averaged over "
         "the tasks both have; X and Y resampled independently for its interval. A model "
-        "missing from a task is aggregated over the tasks it has (its tasks column); failed "
-        "and non-finite runs are left out (its runs column). The statistics are rliable's "
+        "missing from a task is aggregated over the tasks it has (its tasks column) and listed "
+        "after the ranked models, unranked; failed and non-finite runs are left out (its runs "
+        "column). The statistics are rliable's "
         "(Agarwal et al. 2021)."
     )
 
@@ -558,9 +580,9 @@ def _regime_document(regime: RegimeAggregate) -> dict[str, Any]:
             for t in regime.tasks
         ],
         "models": [
-            {"model": r.model, "rank": i if r.iqm else None, "tasks": r.tasks, "runs": r.runs,
+            {"model": r.model, "rank": r.rank, "tasks": r.tasks, "runs": r.runs,
              "runs_total": r.runs_total, "iqm": r.iqm}
-            for i, r in enumerate(regime.models, start=1)
+            for r in regime.models
         ],
         "improvement": [
             {"x": p.x, "y": p.y, "tasks": p.tasks, **vars(p.probability)}
