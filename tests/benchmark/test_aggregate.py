@@ -250,3 +250,20 @@ def test_a_small_aggregate_is_written_without_a_page(
         {"fno": stats.trim_mean([0.8, 1.2, 0.5, 1.5, 1.0], 0.25),
          "method_of_steps": stats.trim_mean([0.4, 0.8, 2.0, 1.0, 1.0], 0.25)}
     )  # fmt: skip
+
+
+def test_ctrl_c_says_nothing_partial_was_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dno.cli._benchmark as command
+
+    def interrupt(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(command, "aggregate_benchmarks", interrupt)
+    out = tmp_path / "out"
+    assert main(["benchmark", "--aggregate", fake(tmp_path / "a"), "--out", str(out)]) == 130
+    assert capsys.readouterr().err.strip() == (
+        "dno: interrupted: nothing partial was written (the aggregate's files are written whole)"
+    )
+    assert not out.exists()

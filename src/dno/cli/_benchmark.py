@@ -175,6 +175,8 @@ class BenchmarkCommand(Command, shared="-q --device --devices --threads"):
     out: Path | None = None
 
     def interrupted(self, args: argparse.Namespace) -> str:
+        if args.aggregate is not None:
+            return "nothing partial was written (the aggregate's files are written whole)"
         if self.out is None:
             return "no run had started"
         return (
