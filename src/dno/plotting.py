@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 __all__ = ["COLORS", "DPI", "HISTORY", "PREDICTION", "TRUTH", "Line", "Panel", "color"]
 __all__ += ["save_figure"]
 __all__ += ["draw_boxes", "draw_correlation_function", "draw_cross_correlation", "draw_field"]
-__all__ += ["draw_heatmap", "draw_importance", "draw_panels", "draw_parallel"]
+__all__ += ["draw_heatmap", "draw_importance", "draw_intervals", "draw_panels", "draw_parallel"]
+__all__ += ["draw_probabilities", "draw_profiles"]
 __all__ += ["draw_power_spectrum", "draw_rollout_error", "draw_rollouts", "draw_slices"]
 
 #: Resolution of every PNG, in dots per inch.
@@ -512,3 +513,110 @@ def draw_parallel(
         ax.text(d, 1.06, ends[1], ha="center", va="bottom", fontsize=7)
     ax.set_xticks(range(len(labels)), list(labels), rotation=20)
     ax.set(ylim=(-0.15, 1.15), yticks=[], ylabel="each axis from its lowest to its highest value")
+
+
+def draw_intervals(
+    figure: Figure,
+    labels: Sequence[str],
+    estimates: Sequence[float],
+    lows: Sequence[float],
+    highs: Sequence[float],
+    colors: Sequence[str],
+    xlabel: str,
+    reference: float | None = None,
+) -> None:
+    """One row per label, top to bottom: a point at its estimate and a bar over its interval.
+
+    Args:
+        labels, estimates, lows, highs, colors: one per row (an unknown end: NaN, no bar).
+        xlabel: what the estimates are.
+        reference: a value marked by a vertical line (the baseline's 1, a probability's 0.5).
+    """
+    n = _counts(labels=labels, estimates=estimates, lows=lows, highs=highs, colors=colors)
+    point = _array("estimates", estimates, 1)
+    low, high = _array("lows", lows, 1, like=point), _array("highs", highs, 1, like=point)
+    figure.set_size_inches(7.5, 1.4 + 0.42 * n)
+    ax = figure.subplots()
+    rows = np.arange(n)[::-1]  # the first label on top
+    if reference is not None:
+        ax.axvline(reference, color=GUIDE, lw=1.2, zorder=0)
+    for y, estimate, a, b, hue in zip(rows, point, low, high, colors, strict=True):
+        if np.isfinite(a) and np.isfinite(b):
+            ax.plot([a, b], [y, y], color=hue, lw=5, alpha=0.45, solid_capstyle="butt")
+        ax.scatter([estimate], [y], color=hue, s=36, zorder=3, edgecolors=TRUTH, linewidths=0.6)
+    ax.set_yticks(rows, list(labels))
+    ax.set(xlabel=xlabel, ylabel="model", ylim=(-0.7, n - 0.3))
+
+
+def draw_profiles(
+    figure: Figure,
+    thresholds: np.ndarray,
+    fractions: Sequence[np.ndarray],
+    lows: Sequence[np.ndarray],
+    highs: Sequence[np.ndarray],
+    labels: Sequence[str],
+    colors: Sequence[str],
+    xlabel: str,
+    reference: float | None = None,
+    logx: bool = False,
+) -> None:
+    """Performance profiles: per model, the fraction of runs better than each threshold, a
+    line over a shaded band.
+
+    Args:
+        thresholds: shape (T,), the x axis.
+        fractions, lows, highs: per model, shape (T,) each: the profile and its band.
+        labels, colors: per model.
+        xlabel: what the thresholds are; ``reference``: a threshold marked by a vertical line.
+    """
+    _counts(fractions=fractions, lows=lows, highs=highs, labels=labels, colors=colors)
+    x = _array("thresholds", thresholds, 1)
+    figure.set_size_inches(7.5, 4.8)
+    ax = figure.subplots()
+    if reference is not None:
+        ax.axvline(reference, color=GUIDE, lw=1.2, zorder=0)
+    for label, f, a, b, hue in zip(labels, fractions, lows, highs, colors, strict=True):
+        y = _array(f"profile of {label}", f, 1, like=x)
+        low = _array(f"band low of {label}", a, 1, like=x)
+        high = _array(f"band high of {label}", b, 1, like=x)
+        ax.fill_between(x, low, high, color=hue, alpha=0.18, lw=0)
+        ax.plot(x, y, color=hue, label=label)
+    ax.set(xlabel=xlabel, ylabel="fraction of runs better than the threshold", ylim=(-0.02, 1.02))
+    ax.set_xscale("log" if logx else "linear")
+    ax.legend(fontsize=LEGEND)
+
+
+def draw_probabilities(
+    figure: Figure,
+    probability: np.ndarray,
+    lows: np.ndarray,
+    highs: np.ndarray,
+    labels: Sequence[str],
+    axis_names: tuple[str, str],
+) -> None:
+    """A matrix of probabilities in [0, 1], each cell's value and interval written.
+
+    Args:
+        probability: shape (len(labels), len(labels)): P(row better than column); NaN where
+            there is none (the diagonal, or no task in common).
+        lows, highs: the same shape, the interval of each cell (NaN: none).
+        labels: the models, of the rows and of the columns.
+        axis_names: the rows' and the columns' axis labels.
+    """
+    n = len(labels)
+    p = _array("probability", probability, 2, like=np.empty((n, n)))
+    low, high = _array("lows", lows, 2, like=p), _array("highs", highs, 2, like=p)
+    figure.set_size_inches(max(6.0, 1.15 * n + 2.5), max(4.5, 0.8 * n + 1.8))
+    ax = figure.subplots()
+    image = ax.imshow(np.ma.masked_invalid(p), cmap="RdBu", vmin=0.0, vmax=1.0)
+    figure.colorbar(image, ax=ax, label="probability")
+    ax.set_xticks(range(n), list(labels), rotation=30, ha="right")
+    ax.set_yticks(range(n), list(labels))
+    ax.set(ylabel=axis_names[0], xlabel=axis_names[1])
+    for i, j in zip(*np.nonzero(np.isfinite(p)), strict=True):
+        text = f"{p[i, j]:.2f}"
+        if np.isfinite(low[i, j]) and np.isfinite(high[i, j]):
+            text += f"\n[{low[i, j]:.2f}, {high[i, j]:.2f}]"
+        dark = abs(p[i, j] - 0.5) > 0.3  # RdBu is dark at its ends
+        ax.text(j, i, text, ha="center", va="center", fontsize=7,
+                color="white" if dark else "black")  # fmt: skip

@@ -8,6 +8,11 @@ the one-step and rollout relative L2, valid time, amplitude ratio, parameters, t
 paired comparisons against the baseline with ``dno compare``'s statistics and Holm's
 correction) and an HTML page through ``dno report``.
 
+``dno benchmark --aggregate DIR [DIR ...]`` reads finished benchmark folders and writes their
+aggregate (:func:`aggregate_benchmarks`, :func:`write_aggregate`): per regime and model the
+interquartile mean of the scores normalised by the baseline on each task, with rliable's
+stratified-bootstrap intervals, probabilities of improvement and performance profiles.
+
 Example:
     >>> from dno.benchmark import load_protocol, run_benchmark  # doctest: +SKIP
     >>> protocol = load_protocol("mackey", budget="small")  # doctest: +SKIP
@@ -18,9 +23,10 @@ Example:
 
 from __future__ import annotations
 
-from dno.benchmark import _leaderboard, _protocol, _run
+from dno.benchmark import _aggregate, _leaderboard, _protocol, _run
+from dno.benchmark._aggregate import *  # noqa: F403
 from dno.benchmark._leaderboard import *  # noqa: F403
 from dno.benchmark._protocol import *  # noqa: F403
 from dno.benchmark._run import *  # noqa: F403
 
-__all__ = [*_leaderboard.__all__, *_protocol.__all__, *_run.__all__]
+__all__ = [*_aggregate.__all__, *_leaderboard.__all__, *_protocol.__all__, *_run.__all__]

@@ -10,11 +10,14 @@ from pathlib import Path
 
 from dno.benchmark import (
     BUDGETS,
+    aggregate_benchmarks,
     build_leaderboard,
+    format_aggregate,
     format_results,
     load_protocol,
     run_benchmark,
     shipped_protocols,
+    write_aggregate,
     write_leaderboard,
 )
 from dno.cli._args import positive_int, seed_count
@@ -43,11 +46,18 @@ class BenchmarkCommand(Command, shared="-q --device --devices --threads"):
         "PROTOCOL is a shipped protocol or a YAML file of the same form (see\n"
         "docs/benchmarks.md). Shipped: " + ", ".join(shipped_protocols()) + ".\n"
         "--budget small runs a family on 2 CPU cores in at most 30 minutes; full is for GPUs.\n\n"
+        "--aggregate DIR [DIR ...] reads finished benchmark folders instead (other families or\n"
+        "protocols) and writes OUT/aggregate.{md,json} and OUT/report/index.html: per regime and\n"
+        "model, the interquartile mean of the scores divided by the baseline's median on each\n"
+        "task, with stratified-bootstrap 95% intervals, the probability of improvement of each\n"
+        "model over each other, and performance profiles (rliable's statistics; see\n"
+        "docs/benchmarks.md).\n\n"
         "examples:\n"
         "  dno benchmark --list\n"
         "  dno benchmark mackey --budget small --workers 2 --out benchmark_results/mackey\n"
         "  dno benchmark hsfno_reaction_diffusion --budget full --devices auto\n"
-        "  dno benchmark my_protocol.yaml --models method_of_steps,fno --seeds 8"
+        "  dno benchmark my_protocol.yaml --models method_of_steps,fno --seeds 8\n"
+        "  dno benchmark --aggregate benchmark_results/mackey benchmark_results/neutral"
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -82,8 +92,28 @@ class BenchmarkCommand(Command, shared="-q --device --devices --threads"):
         parser.add_argument(
             "--no-report", action="store_true", help="no HTML page (the leaderboard files only)"
         )
+        parser.add_argument(
+            "--aggregate", nargs="+", metavar="DIR",
+            help="aggregate these finished benchmark folders instead of running a protocol "
+            "(OUT default: benchmark_results/aggregate)",
+        )  # fmt: skip
+        parser.add_argument(
+            "--metric", metavar="NAME",
+            help="with --aggregate: the test score to aggregate (default: the folders' ranking "
+            "metric, which must then agree)",
+        )  # fmt: skip
+        parser.add_argument(
+            "--baseline", metavar="NAME",
+            help="with --aggregate: the model each task's scores are divided by (default: the "
+            "protocols' baseline, which must then agree)",
+        )  # fmt: skip
 
     def run(self, args: argparse.Namespace) -> int:
+        if args.aggregate is not None:
+            return self._aggregate(args)
+        for flag, value in (("--metric", args.metric), ("--baseline", args.baseline)):
+            if value is not None:
+                raise UsageError(f"{flag} goes with --aggregate DIR [DIR ...]")
         if args.list:
             for name, path in shipped_protocols().items():
                 protocol = load_protocol(path, budget=None)
@@ -118,9 +148,35 @@ class BenchmarkCommand(Command, shared="-q --device --devices --threads"):
         print(f"written: {', '.join(str(p) for p in files.values())}")
         return 0
 
+    def _aggregate(self, args: argparse.Namespace) -> int:
+        """``--aggregate DIR [DIR ...]``: the aggregate's files and page."""
+        running = {f"PROTOCOL {args.protocol!r}": args.protocol, "--list": args.list or None,
+                   "--budget": args.budget, "--workers": args.workers, "--seeds": args.seeds,
+                   "--models": args.models, "--select": args.select}  # fmt: skip
+        given = [flag for flag, value in running.items() if value is not None]
+        if given:
+            raise UsageError(
+                f"{given[0]} is for running a protocol; --aggregate reads finished benchmarks "
+                "and takes --out, --metric, --baseline, --no-report"
+            )
+        aggregate = aggregate_benchmarks(args.aggregate, metric=args.metric, baseline=args.baseline)
+        files = write_aggregate(
+            aggregate, Path(args.out or Path("benchmark_results") / "aggregate")
+        )
+        if not args.quiet:
+            print(format_aggregate(aggregate))
+        if not args.no_report:
+            from dno.report import write_aggregate_report
+
+            files["html"] = write_aggregate_report(files["json"].parent).index
+        print(f"written: {', '.join(str(p) for p in files.values())}")
+        return 0
+
     out: Path | None = None
 
     def interrupted(self, args: argparse.Namespace) -> str:
+        if args.aggregate is not None:
+            return "nothing partial was written (the aggregate's files are written whole)"
         if self.out is None:
             return "no run had started"
         return (

@@ -7,6 +7,10 @@ against the baseline, a paired Wilcoxon signed-rank test (Welch's t-test alongsi
 correction across approaches, Hedges' g and a verdict per approach (better, worse, not
 distinguishable at alpha). See :mod:`dno.compare._stats` for every formula.
 
+Across tasks (``dno benchmark --aggregate``): rliable's interquartile mean, probability of
+improvement and performance profiles with stratified-bootstrap intervals
+(:mod:`dno.compare._aggregate`).
+
 Example:
     >>> from dno.compare import load_plan, run_comparison  # doctest: +SKIP
     >>> plan = load_plan("spectral-norm-ab.yaml")  # doctest: +SKIP
@@ -16,7 +20,8 @@ Example:
 
 from __future__ import annotations
 
-from dno.compare import _plan, _records, _run, _stats, _study, _table
+from dno.compare import _aggregate, _plan, _records, _run, _stats, _study, _table
+from dno.compare._aggregate import *  # noqa: F403
 from dno.compare._plan import *  # noqa: F403
 from dno.compare._records import *  # noqa: F403
 from dno.compare._run import *  # noqa: F403
@@ -25,6 +30,7 @@ from dno.compare._study import *  # noqa: F403
 from dno.compare._table import *  # noqa: F403
 
 __all__ = [
+    *_aggregate.__all__,
     *_plan.__all__,
     *_records.__all__,
     *_run.__all__,

@@ -16,7 +16,8 @@ the objects of the run that made them) and writes, into one folder:
 - ``index.html``, which works offline: plotly.js embedded once, no CDN.
 
 :func:`write_benchmark_report` draws the page of a benchmark folder (``dno benchmark``) from its
-``leaderboard.json`` and its runs' test evaluations.
+``leaderboard.json`` and its runs' test evaluations; :func:`write_aggregate_report` the page of
+an aggregate of benchmarks (``dno benchmark --aggregate``) from its ``aggregate.json``.
 
 Example:
     >>> from dno.report import write_report
@@ -27,7 +28,8 @@ Example:
 
 from __future__ import annotations
 
-from dno.report import _analysis, _benchmark, _collect, _records, _report
+from dno.report import _aggregate, _analysis, _benchmark, _collect, _records, _report
+from dno.report._aggregate import *  # noqa: F403
 from dno.report._analysis import *  # noqa: F403
 from dno.report._benchmark import *  # noqa: F403
 from dno.report._collect import *  # noqa: F403
@@ -35,6 +37,7 @@ from dno.report._records import *  # noqa: F403
 from dno.report._report import *  # noqa: F403
 
 __all__ = [
+    *_aggregate.__all__,
     *_analysis.__all__,
     *_benchmark.__all__,
     *_collect.__all__,

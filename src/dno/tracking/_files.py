@@ -28,6 +28,7 @@ from dno._io import atomic_path, make_folder
 from dno.errors import DnoError
 
 __all__ = [
+    "AGGREGATE_JSON", "AGGREGATE_MD",
     "ARTIFACTS", "BENCHMARK_JSON", "BEST_CHECKPOINT", "BEST_CONFIG", "COMPARISON_CSV",
     "COMPARISON_JSON", "COMPARISON_MD", "COMPARISON_SCORE", "CONFIRMATION", "EVALUATION_FIGURES",
     "EVALUATION_JSON", "FINAL_RESULTS", "LAST_CHECKPOINT", "LEADERBOARD_CSV",
@@ -65,6 +66,9 @@ LEADERBOARD_MD = "leaderboard.md"
 LEADERBOARD_CSV = "leaderboard.csv"  # one row per model
 LEADERBOARD_JSON = "leaderboard.json"  # everything: protocol, per-seed values, statistics
 LEADERBOARD_RUNS = "leaderboard_runs.csv"  # one row per model and seed
+# an aggregate of finished benchmarks (dno benchmark --aggregate)
+AGGREGATE_MD = "aggregate.md"
+AGGREGATE_JSON = "aggregate.json"  # every task, normalised score, statistic and profile
 
 
 def json_safe(value: Any) -> Any:
