@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dno.errors import DnoError, UsageError
-from dno.evaluation import diagnose, format_table, plot_diagnostics
+from dno.evaluation import diagnose, format_diagnosis, plot_diagnostics
 from dno.tracking import json_safe as to_jsonable
 from dno.tracking import write_json
 
@@ -33,7 +33,7 @@ def test_identical_fields_have_no_findings() -> None:
     result = diagnose(truth.copy(), truth)
     assert result.findings == ()
     assert result.batch_size == 3
-    assert "findings: none" in format_table(result)
+    assert "findings: none" in format_diagnosis(result)
 
 
 def test_zigzag_and_decorrelation_are_findings() -> None:
@@ -63,7 +63,7 @@ def test_nan_in_prediction_is_a_finding_not_a_crash() -> None:
     assert single.spectral is None and single.amplitude is None
     assert "no field is all finite" in single.findings[0]
     assert json.dumps(to_jsonable(single), allow_nan=False)
-    assert "findings:" in format_table(single)
+    assert "findings:" in format_diagnosis(single)
 
 
 def test_bad_input() -> None:

@@ -18,8 +18,8 @@ import numpy as np
 
 from dno.cli._base import Command
 from dno.errors import DnoError, UsageError
-from dno.evaluation import diagnose, format_table, plot_diagnostics
-from dno.tracking import json_safe, write_json
+from dno.evaluation import diagnose, format_diagnosis, plot_diagnostics
+from dno.tracking import DIAGNOSTICS_JSON, json_safe, write_json
 
 __all__ = ["DiagnoseCommand"]
 
@@ -171,10 +171,10 @@ class DiagnoseCommand(Command):
             "diagnosis": json_safe(diagnosis),
             "figures": [path.name for path in figures],
         }
-        json_path = write_json(out / "diagnostics.json", result)
+        json_path = write_json(out / DIAGNOSTICS_JSON, result)
         if args.json:
             print(json.dumps(result, indent=2, allow_nan=False))
         else:
-            print(format_table(diagnosis))
+            print(format_diagnosis(diagnosis))
             print(f"wrote {json_path}" + (f" and {len(figures)} figures" if figures else ""))
         return 0

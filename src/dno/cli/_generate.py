@@ -11,10 +11,10 @@ from typing import Any
 
 from dno.cli._args import add_choice, non_negative_int, positive_float, positive_int
 from dno.cli._base import Command
-from dno.cli._train import default_data_path
 from dno.data import describe_dataset, generate_dataset, read_dataset
 from dno.dde import FAMILIES
 from dno.errors import DnoWarning
+from dno.tracking import default_data_file
 
 #: Above this many trajectories, dno generate prints a one-line summary instead of reading the
 #: whole file back.
@@ -62,7 +62,7 @@ class GenerateCommand(Command, shared="-q"):
     def run(self, args: argparse.Namespace) -> int:
         from tqdm import tqdm
 
-        out = args.out or str(default_data_path(args.family))
+        out = args.out or str(default_data_file(args.family))
         folder = Path(out).parent
         made = not folder.exists() and args.out is None  # data/, removed again on a refusal
         if made:

@@ -6,7 +6,7 @@ import argparse
 import textwrap
 
 from dno.cli._base import Command
-from dno.evaluation import METRICS, SPLITS
+from dno.evaluation import METRICS
 
 
 class MetricsCommand(Command, shared="-q"):
@@ -16,7 +16,7 @@ class MetricsCommand(Command, shared="-q"):
         "The metric table: one name per number, the same in dno train --select, dno search\n"
         "--objective/--objectives, summary.csv, final_results.json, dno compare, the benchmark\n"
         "leaderboards, the report and W&B. A score is measured on a split and named with it\n"
-        f"({', '.join(f'{s}_rollout_rel_l2' for s in SPLITS)}); a cost belongs to the model or\n"
+        "(val_rollout_rel_l2, test_rollout_rel_l2); a cost belongs to the model or\n"
         "the run (parameters, latency_ms, train_seconds). Every score of a split is computed on\n"
         "dno evaluate's windows of that split (at most 8 per trajectory, disjoint futures of\n"
         "the horizon), so a training epoch's val_rollout_rel_l2 is what dno evaluate --split\n"

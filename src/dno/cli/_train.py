@@ -15,7 +15,14 @@ from dno.dde import FAMILIES
 from dno.errors import UsageError, unknown_name
 from dno.evaluation import metric_names, qualify, run_metric
 from dno.models import available
-from dno.tracking import FINAL_RESULTS, METRICS_CSV, RUN_CONFIG, RunFolder
+from dno.tracking import (
+    FINAL_RESULTS,
+    METRICS_CSV,
+    RUN_CONFIG,
+    RunFolder,
+    default_data_file,
+    default_run_folder,
+)
 from dno.training import (
     TRAINING_DEFAULTS,
     check_keys,
@@ -31,11 +38,6 @@ SELECTABLE = [qualify(name, "val") for name in metric_names(kind="score", search
 DEFAULT_TRAJECTORIES = 128
 
 
-def default_data_path(family: str) -> Path:
-    """Where ``dno train`` and ``dno search`` keep a family's default dataset."""
-    return Path("data") / f"{family}.h5"
-
-
 def ensure_dataset(family: str, data: str | None, quiet: bool) -> Path:
     """``data`` if given (it must exist); else the family's default file, generated if absent."""
     if data is not None:
@@ -45,7 +47,7 @@ def ensure_dataset(family: str, data: str | None, quiet: bool) -> Path:
         return path
     if family not in FAMILIES:
         raise unknown_name("family", family, FAMILIES)
-    path = default_data_path(family)
+    path = default_data_file(family)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         if not quiet:
@@ -111,7 +113,7 @@ class TrainCommand(Command, shared="-q --device --threads"):
         dataset = read_dataset(ensure_dataset(family, args.data, args.quiet))
         if args.family is not None and dataset.family != args.family:
             raise UsageError(f"{args.data} holds {dataset.family!r} data, not {args.family!r}")
-        out = Path(args.out or f"runs/{args.model}-{dataset.family}-s{config.seed}")
+        out = Path(args.out or default_run_folder(args.model, dataset.family, config.seed))
         if (out / FINAL_RESULTS).exists() and not (args.resume or args.overwrite):
             raise UsageError(
                 f"run folder {str(out)!r} already holds a run; use --resume to continue it, "

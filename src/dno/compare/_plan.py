@@ -37,7 +37,7 @@ from dno.compare._records import Approach, ComparisonPlan, RankedBy
 from dno.compare._stats import min_verdict_seeds
 from dno.dde import FAMILIES
 from dno.errors import UsageError
-from dno.evaluation import SPLITS, get_metric, parse_name
+from dno.evaluation import EVALUATION_SPLITS, get_metric, parse_name
 from dno.models import accepted_keys, available
 from dno.training import TRAINING_DEFAULTS, check_keys, resolve_config
 
@@ -211,8 +211,9 @@ def _metric(value: Any, source: str) -> RankedBy:
     if not isinstance(value, dict) or set(value) - {"name", "split"}:
         raise UsageError(f"{source}: metric {value!r}; expected {{name: ..., split: ...}}")
     name, split = value.get("name"), value.get("split")
-    if split is not None and split not in SPLITS:
-        raise UsageError(f"{source}: metric split {split!r}; expected one of: {', '.join(SPLITS)}")
+    if split is not None and split not in EVALUATION_SPLITS:
+        splits = ", ".join(EVALUATION_SPLITS)
+        raise UsageError(f"{source}: metric split {split!r}; expected one of: {splits}")
     if not isinstance(name, str):
         raise UsageError(f"{source}: metric name {name!r}; expected a metric (dno metrics)")
     try:

@@ -29,7 +29,14 @@ from dno.compare._stats import BOOTSTRAP_RESAMPLES, compare_approaches
 from dno.data import Dataset
 from dno.errors import DnoError, UsageError
 from dno.evaluation import EvaluationConfig, get_metric, qualify, run_metric, score_run
-from dno.tracking import COMPARISON_SCORE, FINAL_RESULTS, RUN_CONFIG, RunFolder, json_safe
+from dno.tracking import (
+    COMPARISON_SCORE,
+    FINAL_RESULTS,
+    RUN_CONFIG,
+    RunFolder,
+    comparison_run,
+    json_safe,
+)
 from dno.training import TRAINING_DEFAULTS, NonFiniteLoss, TrainConfig, train
 
 __all__ = ["BOOTSTRAP_SEED", "check_dataset", "run_comparison", "run_one"]
@@ -115,7 +122,7 @@ def run_one(
 ) -> RunRecord:
     """Train (or read back) ``approach`` on ``seed`` and score it with the plan's metric;
     ``device`` (if given) replaces the config's, which never changes what a run computes."""
-    path = folder / approach / f"seed-{seed}"
+    path = comparison_run(folder, approach, seed)
     config = plan.config_for(approach, seed)
     if device is not None:
         config = replace(config, device=device)

@@ -14,7 +14,7 @@ Metrics (plain numpy arrays; ``_accuracy``, ``_stability``, ``_spectral``, ``_di
   :func:`cross_spectrum`, :func:`correlation_function`, :func:`band_errors` (PDEBench's fRMSE),
   :func:`spectral_zigzag`, :func:`amplitude_ratio`; all at once with
   :func:`spectral_diagnostics`, or with findings and figures via :func:`diagnose`,
-  :func:`plot_diagnostics` and :func:`format_table` (what ``dno diagnose`` runs).
+  :func:`plot_diagnostics` and :func:`format_diagnosis` (what ``dno diagnose`` runs).
 - Cost: :func:`parameter_count`, :func:`measure_cost` (throughput, peak memory).
 
 The metric table (``_metrics``): :data:`METRICS` declares every number dno reports (name,

@@ -30,7 +30,7 @@ __all__ = [
     "Diagnosis",
     "amplitude_ratio",
     "diagnose",
-    "format_table",
+    "format_diagnosis",
     "power_ratios",
     "usable_amplitude",
 ]
@@ -288,7 +288,7 @@ def _band_rows(spectral: SpectralDiagnostics) -> list[str]:
     return rows
 
 
-def format_table(diagnosis: Diagnosis) -> str:
+def format_diagnosis(diagnosis: Diagnosis) -> str:
     """A readable multi-line summary of a :class:`Diagnosis` (what ``dno diagnose`` prints)."""
     lines = [
         f"shape {diagnosis.shape}: {diagnosis.batch_size} field(s) of spatial shape "

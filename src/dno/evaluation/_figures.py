@@ -18,7 +18,12 @@ from dno.plotting import (
     draw_rollouts,
     save_figure,
 )
-from dno.tracking import PREDICTION_FIGURE
+from dno.tracking import (
+    COHERENCE_FIGURE,
+    CORRELATION_FIGURE,
+    PREDICTION_FIGURE,
+    SPECTRUM_FIGURE,
+)
 
 __all__ = ["plot_diagnostics", "plot_rollout_error", "plot_rollouts"]
 
@@ -55,17 +60,17 @@ def plot_diagnostics(
     if (s := diagnosis.spectral) is not None:
         paths += [
             save_figure(
-                folder / "power_spectrum.png",
+                folder / SPECTRUM_FIGURE,
                 draw_power_spectrum,
                 s.k,
                 s.power_truth,
                 s.power_prediction,
             ),
             save_figure(
-                folder / "cross_correlation.png", draw_cross_correlation, s.k, s.cross_correlation
+                folder / COHERENCE_FIGURE, draw_cross_correlation, s.k, s.cross_correlation
             ),
             save_figure(
-                folder / "correlation_function.png",
+                folder / CORRELATION_FIGURE,
                 draw_correlation_function,
                 s.r,
                 s.xi_truth,

@@ -43,8 +43,8 @@ if TYPE_CHECKING:
     from dno.models import DelayOperator
 
 __all__ = [
+    "EVALUATION_SPLITS",
     "METRICS",
-    "SPLITS",
     "Direction",
     "Metric",
     "SplitScores",
@@ -59,8 +59,9 @@ __all__ = [
     "run_metric",
 ]
 
-#: The splits a score can be qualified with (``val_...``, ``test_...``).
-SPLITS = ("val", "test")
+#: The splits a model is scored on, and a score's name is qualified with (``val_...``,
+#: ``test_...``): validation by default, test only when asked for (``dno evaluate --split``).
+EVALUATION_SPLITS = ("val", "test")
 
 
 class Direction(str, enum.Enum):
@@ -431,7 +432,7 @@ def qualify(name: str, split: str) -> str:
 
 
 def parse_name(
-    name: str, *, what: str = "metric", splits: Iterable[str] = SPLITS
+    name: str, *, what: str = "metric", splits: Iterable[str] = EVALUATION_SPLITS
 ) -> tuple[Metric, str | None]:
     """The metric and split of a qualified name: ``val_rollout_rel_l2`` -> (rollout_rel_l2,
     ``val``); a cost -> (its metric, None). Old names are read (``val_rel_l2`` has always been
@@ -490,7 +491,7 @@ def canonical_name(key: str) -> str:
         return _ALIASES[key]
     if key.startswith("best_val_"):  # final_results.json before the metric table
         key = key[len("best_") :]
-    for split in SPLITS:
+    for split in EVALUATION_SPLITS:
         prefix = f"{split}_"
         if key.startswith(prefix) and key[len(prefix) :] in _ALIASES:
             return prefix + _ALIASES[key[len(prefix) :]]

@@ -32,6 +32,7 @@ from dno.errors import DnoError, UsageError
 from dno.evaluation._config import EvaluationConfig
 from dno.evaluation._figures import plot_diagnostics, plot_rollout_error, plot_rollouts
 from dno.evaluation._metrics import (
+    EVALUATION_SPLITS,
     METRICS,
     SplitScores,
     evaluation_windows,
@@ -42,9 +43,13 @@ from dno.evaluation._scoring import RolloutScores, rollout_record, spectral_reco
 from dno.evaluation._stability import noise_sensitivity
 from dno.evaluation._summary import summarize
 from dno.tracking import (
+    ARTIFACTS,
+    BEST_CHECKPOINT,
     EVALUATION_FIGURES,
     EVALUATION_JSON,
     FINAL_RESULTS,
+    ROLLOUT_ERROR_FIGURE,
+    ROLLOUT_FIGURE,
     ROLLOUTS_NPZ,
     RUN_CONFIG,
     RunFolder,
@@ -57,10 +62,8 @@ if TYPE_CHECKING:
     from dno.data import Dataset, Normalizer, WindowSet
     from dno.models import DelayOperator
 
-__all__ = ["EVALUATION_SPLITS", "evaluate_run", "score_run"]
+__all__ = ["evaluate_run", "score_run"]
 
-#: Splits ``dno evaluate`` scores: validation by default, test only when asked for.
-EVALUATION_SPLITS = ("val", "test")
 #: The metrics of the summary: every score and model cost of the table (the latency is the
 #: search's measure; the summary has the throughput of the evaluation's own batch instead).
 _SUMMARY = [name for name in metric_names() if METRICS[name].kind != "run" and name != "latency_ms"]
@@ -195,10 +198,8 @@ def _figures(
     folder.mkdir(parents=True, exist_ok=True)
     title = f"{run.model.name} on {run.dataset.family} ({split}, {config.horizon_delays} delays)"
     paths = [
-        plot_rollouts(
-            folder / "rollout_vs_truth.png", history[pick], truth[pick], prediction[pick], title
-        ),
-        plot_rollout_error(folder / "rollout_error.png", scores, title),
+        plot_rollouts(folder / ROLLOUT_FIGURE, history[pick], truth[pick], prediction[pick], title),
+        plot_rollout_error(folder / ROLLOUT_ERROR_FIGURE, scores, title),
     ]
     fields = scores.fields
     paths += plot_diagnostics(scores.diagnosis, fields.prediction, fields.truth, folder)
@@ -266,8 +267,7 @@ def evaluate_run(
         >>> result = evaluate_run("runs/fno-mackey-s0")  # doctest: +SKIP
         >>> result["summary"]["rollout_rel_l2"]  # doctest: +SKIP
     """
-    if split not in EVALUATION_SPLITS:
-        raise UsageError(f"split {split!r}; expected one of: {', '.join(EVALUATION_SPLITS)}")
+    _check_split(split)
     config = config or EvaluationConfig()
     run = _load_run(run_dir, data)
     check_folder_writable(run.path)  # before the work, not after it
@@ -288,7 +288,7 @@ def evaluate_run(
         "split": split,
         "model": run.model.name,
         "family": run.dataset.family,
-        "checkpoint": {"path": "artifacts/best.pt", "epoch": run.extra.get("epoch")},
+        "checkpoint": {"path": f"{ARTIFACTS}/{BEST_CHECKPOINT}", "epoch": run.extra.get("epoch")},
         "run_status": run.status,
         "config": config.to_dict(),
         "data": _data_record(run, split, windows),
@@ -325,6 +325,11 @@ def evaluate_run(
     return dict(result)
 
 
+def _check_split(split: str) -> None:
+    if split not in EVALUATION_SPLITS:
+        raise UsageError(f"split {split!r}; expected one of: {', '.join(EVALUATION_SPLITS)}")
+
+
 def score_run(
     run_dir: str | os.PathLike[str],
     split: str,
@@ -346,8 +351,7 @@ def score_run(
     Returns:
         name -> value (None where it cannot be computed or is not finite).
     """
-    if split not in EVALUATION_SPLITS:
-        raise UsageError(f"split {split!r}; expected one of: {', '.join(EVALUATION_SPLITS)}")
+    _check_split(split)
     config = config or EvaluationConfig()
     run = _load_run(run_dir, data)
     run.model.eval()

@@ -27,7 +27,7 @@ from dno.report._plotting import (
     write_plotly_js,
 )
 from dno.report._tables import table_html
-from dno.tracking import AGGREGATE_JSON, AGGREGATE_MD, read_json
+from dno.tracking import AGGREGATE_JSON, AGGREGATE_MD, REPORT_FOLDER, REPORT_INDEX, read_json
 
 __all__ = ["is_aggregate", "write_aggregate_report"]
 
@@ -56,7 +56,7 @@ def write_aggregate_report(
     if interactive:
         require_plotly()
     document = read_json(folder / AGGREGATE_JSON)
-    target = Path(out) if out is not None else folder / "report"
+    target = Path(out) if out is not None else folder / REPORT_FOLDER
     target.mkdir(parents=True, exist_ok=True)
     if interactive:
         write_plotly_js(target)
@@ -70,10 +70,10 @@ def write_aggregate_report(
         ]
         figures[regime] = [render(plot, regime, target, interactive) for plot in plots]
     markdown = (folder / AGGREGATE_MD).read_text(encoding="utf-8")
-    with atomic_path(target / "index.html") as tmp:
+    with atomic_path(target / REPORT_INDEX) as tmp:
         tmp.write_text(_page(document, figures, markdown, interactive), encoding="utf-8")
     every = [f for found in figures.values() for f in found]
-    return BenchmarkReport(target, target / "index.html", every, time.perf_counter() - started)
+    return BenchmarkReport(target, target / REPORT_INDEX, every, time.perf_counter() - started)
 
 
 def _colors(document: dict[str, Any]) -> dict[str, str]:

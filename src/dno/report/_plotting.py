@@ -19,6 +19,7 @@ from dno._io import atomic_path
 from dno._names import slug
 from dno.errors import DnoError
 from dno.plotting import Panel, save_figure
+from dno.tracking import REPORT_FIGURES
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -94,7 +95,7 @@ class Rendered:
 
 def render(plot: Plot, group: str, out: Path, interactive: bool) -> Rendered:
     """Write the PNG (and the interactive page) of ``plot`` under ``out/figures/group/``."""
-    folder = out / "figures" / slug(group)  # keys and groups may hold sweep parameter names
+    folder = out / REPORT_FIGURES / slug(group)  # keys and groups may hold sweep parameter names
     folder.mkdir(parents=True, exist_ok=True)
     png = folder / f"{slug(plot.key)}.png"
     save_figure(png, plot.static, title=plot.title)
@@ -132,7 +133,7 @@ def standalone_page(title: str, caption: str, fragment: str, to_figures: str) ->
 
 def write_plotly_js(out: Path) -> Path:
     """Write plotly.js once into ``out/figures/`` for the figures' own pages."""
-    path = out / "figures" / PLOTLY_JS
+    path = out / REPORT_FIGURES / PLOTLY_JS
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         tmp.write_text(plotly_js(), encoding="utf-8")

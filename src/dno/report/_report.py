@@ -35,11 +35,17 @@ from dno.report._study_figures import (
     slice_plot,
 )
 from dno.report._tables import Table, comparison_tables, has_comparison, trial_rows, write_table
-from dno.tracking import write_json
+from dno.tracking import (
+    REPORT_FIGURES,
+    REPORT_FOLDER,
+    REPORT_INDEX,
+    REPORT_JSON,
+    REPORT_TABLES,
+    write_json,
+)
 
-__all__ = ["REPORT_JSON", "ReportResult", "write_report"]
+__all__ = ["ReportResult", "write_report"]
 
-REPORT_JSON = "visualization_report.json"
 #: Best trials whose runs (curves, predictions, evaluations) the report shows.
 BEST_TRIALS = 3
 
@@ -111,7 +117,7 @@ def write_report(
     # a study's own comparison (dno compare --study writes it into the study folder)
     folders += [d.folder for d in loaded if has_comparison(d.folder) and d.folder not in folders]
     tables, markdown = comparison_tables(folders)
-    default = loaded[0].folder / "report" if len(loaded) == 1 else Path("report")
+    default = loaded[0].folder / REPORT_FOLDER if len(loaded) == 1 else Path(REPORT_FOLDER)
     target = Path(out) if out else default
     _prepare(target)
     sections = []
@@ -124,7 +130,7 @@ def write_report(
         write_plotly_js(target)  # once, for the figures' own pages
     tables = [write_table(t, target) for t in tables]
     notes = [f"{s.data.name}: {n}" for s in sections for n in s.notes] if len(sections) > 1 else []
-    result = ReportResult(target, target / "index.html", target / REPORT_JSON, drawn, loaded, notes)
+    result = ReportResult(target, target / REPORT_INDEX, target / REPORT_JSON, drawn, loaded, notes)
     footer = (
         f"generated {_now()} by dno {__version__} from "
         f"{', '.join(str(d.folder) for d in loaded)}; regenerate with: dno report "
@@ -171,7 +177,7 @@ def _prepare(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {str(out)!r} is a file; expected a folder")
     if (out / REPORT_JSON).is_file():
-        for name in ("figures", "tables"):
+        for name in (REPORT_FIGURES, REPORT_TABLES):
             shutil.rmtree(out / name, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -298,7 +304,7 @@ def _write_json(
         "dno_version": __version__,
         "created": _now(),
         "seconds": round(result.seconds, 3),
-        "index": "index.html",
+        "index": REPORT_INDEX,
         "totals": totals,
         "models": sorted({s.data.model for s in sections}),
         "families": sorted({s.data.family for s in sections}),

@@ -36,7 +36,14 @@ from dno.plotting import (
 )
 from dno.report._plotting import Plot, plotly_panels, spans_decades
 from dno.report._records import StudyData, TrialRecord
-from dno.tracking import EVALUATION_JSON, METRICS_CSV, PREDICTION_FIGURE, RunFolder, read_json
+from dno.tracking import (
+    EVALUATION_JSON,
+    METRICS_CSV,
+    PREDICTION_FIGURE,
+    REPORT_FIGURES,
+    RunFolder,
+    read_json,
+)
 
 __all__ = [
     "Artifact",
@@ -317,7 +324,7 @@ def copy_artifacts(best: list[TrialRecord], group: str, out: Path) -> list[Artif
         artifacts = RunFolder(runs[0]).artifacts
         sources = [artifacts / PREDICTION_FIGURE]
         sources += sorted(artifacts.glob("evaluation_*/*.png"))
-        target = out / "figures" / group / f"trial-{t.number}"
+        target = out / REPORT_FIGURES / group / f"trial-{t.number}"
         for source in sources:
             if not source.is_file():
                 continue

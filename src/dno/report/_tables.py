@@ -16,7 +16,14 @@ from dno._names import slug
 from dno.errors import UsageError
 from dno.report._plotting import fmt
 from dno.report._records import StudyData
-from dno.tracking import COMPARISON_CSV, COMPARISON_MD, read_csv, write_csv
+from dno.tracking import (
+    COMPARISON_CSV,
+    COMPARISON_MD,
+    REPORT_INDEX,
+    REPORT_TABLES,
+    read_csv,
+    write_csv,
+)
 
 __all__ = [
     "Table",
@@ -111,9 +118,9 @@ def table_html(columns: list[str], rows: list[dict[str, Any]]) -> str:
     return f"<div class='scroll'>{table}</div>"
 
 
-def write_table(table: Table, out: Path, back: str = "../index.html") -> Table:
+def write_table(table: Table, out: Path, back: str = f"../{REPORT_INDEX}") -> Table:
     """Write ``tables/KEY.html`` and ``tables/KEY.csv``; fill the table's paths."""
-    folder = out / "tables"
+    folder = out / REPORT_TABLES
     folder.mkdir(parents=True, exist_ok=True)
     page = (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
@@ -124,8 +131,8 @@ def write_table(table: Table, out: Path, back: str = "../index.html") -> Table:
     with atomic_path(folder / f"{table.key}.html") as tmp:
         tmp.write_text(page, encoding="utf-8")
     write_csv(folder / f"{table.key}.csv", table.rows, table.columns)
-    table.html = f"tables/{table.key}.html"
-    table.csv = f"tables/{table.key}.csv"
+    table.html = f"{REPORT_TABLES}/{table.key}.html"
+    table.csv = f"{REPORT_TABLES}/{table.key}.csv"
     return table
 
 

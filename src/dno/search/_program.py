@@ -37,7 +37,7 @@ import yaml
 from dno._cores import thread_environment
 from dno._io import atomic_path
 from dno.errors import DnoError, UsageError
-from dno.tracking import METRICS_CSV, write_csv
+from dno.tracking import METRICS_CSV, PROGRAM_ARGS, PROGRAM_PARAMS, write_csv
 
 __all__ = [
     "CONFIG_FILE",
@@ -59,7 +59,7 @@ DEFAULT_COMMAND = ["${env}", "${interpreter}", "${program}", "${args}"]
 #: the environment variable holding the trial's own folder (for the program's outputs)
 TRIAL_DIR_ENV = "DNO_TRIAL_DIR"
 #: the per-run config file W&B's agent writes (``WANDB_SWEEP_PARAM_PATH`` points at it)
-CONFIG_FILE = "sweep-params.yaml"
+CONFIG_FILE = PROGRAM_PARAMS
 STEP_KEYS = ("step", "epoch", "_step", "iteration", "iter")
 GRACE_SECONDS = 5.0
 STDERR_TAIL = 20
@@ -254,7 +254,7 @@ class ProgramRunner:
         if self.seed_param is not None:
             values[self.seed_param] = seed
         config = run_config(values, self.nesting)
-        args_file = folder / "args.json"
+        args_file = folder / PROGRAM_ARGS
         args_file.write_text(json.dumps(config))
         config_file = folder / CONFIG_FILE
         write_config_file(config_file, config)

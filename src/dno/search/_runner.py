@@ -24,7 +24,7 @@ from dno.evaluation import (
     qualify,
     run_metric,
 )
-from dno.tracking import RunFolder
+from dno.tracking import RunFolder, run_name
 from dno.training import TrainConfig, resolve_config, train, validation_config
 
 __all__ = ["DnoModelRunner", "Report", "TrialRunner", "objective_names", "trial_metrics"]
@@ -166,7 +166,7 @@ class WandbRun:
             raise UsageError("--wandb needs W&B: pip install 'dno[wandb]'") from None
         os.environ.setdefault("WANDB_SILENT", "true")
         online = bool(os.environ.get("WANDB_API_KEY")) and os.environ.get("WANDB_MODE") != "offline"
-        name = "-".join(folder.parts[-3:]) if folder.parent.name == "seeds" else folder.name
+        name = run_name(folder)
         self.run = wandb.init(
             project=project, name=f"{project}-{name}", dir=str(folder), config=config.to_dict(),
             mode="online" if online else "offline", reinit="create_new",

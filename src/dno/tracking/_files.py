@@ -28,13 +28,57 @@ from dno._io import atomic_path, make_folder
 from dno.errors import DnoError
 
 __all__ = [
-    "AGGREGATE_JSON", "AGGREGATE_MD",
-    "ARTIFACTS", "BENCHMARK_JSON", "BEST_CHECKPOINT", "BEST_CONFIG", "COMPARISON_CSV",
-    "COMPARISON_JSON", "COMPARISON_MD", "COMPARISON_SCORE", "CONFIRMATION", "EVALUATION_FIGURES",
-    "EVALUATION_JSON", "FINAL_RESULTS", "LAST_CHECKPOINT", "LEADERBOARD_CSV",
-    "LEADERBOARD_JSON", "LEADERBOARD_MD", "LEADERBOARD_RUNS", "METRICS_CSV", "PREDICTION_FIGURE",
-    "ROLLOUTS_NPZ", "RUN_CONFIG", "STUDY_JOURNAL", "SUMMARY", "TRIAL_RECORD", "RunFolder",
-    "json_safe", "parse_cell", "read_csv", "read_json", "write_csv", "write_json",
+    "AGGREGATE_JSON",
+    "AGGREGATE_MD",
+    "ARTIFACTS",
+    "BENCHMARK_JSON",
+    "BEST_CHECKPOINT",
+    "BEST_CONFIG",
+    "COHERENCE_FIGURE",
+    "COMPARISON_CSV",
+    "COMPARISON_JSON",
+    "COMPARISON_MD",
+    "COMPARISON_SCORE",
+    "CONFIRMATION",
+    "CORRELATION_FIGURE",
+    "DATA_FOLDER",
+    "DIAGNOSTICS_JSON",
+    "EVALUATION_FIGURES",
+    "EVALUATION_JSON",
+    "FINAL_RESULTS",
+    "LAST_CHECKPOINT",
+    "LEADERBOARD_CSV",
+    "LEADERBOARD_JSON",
+    "LEADERBOARD_MD",
+    "LEADERBOARD_RUNS",
+    "METRICS_CSV",
+    "PREDICTION_FIGURE",
+    "PROGRAM_ARGS",
+    "PROGRAM_PARAMS",
+    "REPORT_FIGURES",
+    "REPORT_FOLDER",
+    "REPORT_INDEX",
+    "REPORT_JSON",
+    "REPORT_TABLES",
+    "ROLLOUTS_NPZ",
+    "ROLLOUT_ERROR_FIGURE",
+    "ROLLOUT_FIGURE",
+    "RUNS_FOLDER",
+    "RUN_CONFIG",
+    "SPECTRUM_FIGURE",
+    "STUDY_JOURNAL",
+    "SUMMARY",
+    "TRIAL_RECORD",
+    "RunFolder",
+    "comparison_run",
+    "default_data_file",
+    "default_run_folder",
+    "json_safe",
+    "parse_cell",
+    "read_csv",
+    "read_json",
+    "write_csv",
+    "write_json",
 ]  # fmt: skip
 
 # a run folder (dno train)
@@ -48,7 +92,22 @@ PREDICTION_FIGURE = "prediction_vs_truth.png"
 # dno evaluate, in a run folder (``.format(split=...)``)
 EVALUATION_JSON = "evaluation_{split}.json"
 ROLLOUTS_NPZ = "rollouts_{split}.npz"
-EVALUATION_FIGURES = "evaluation_{split}"
+EVALUATION_FIGURES = "evaluation_{split}"  # in artifacts/, holding the figures below
+ROLLOUT_FIGURE = "rollout_vs_truth.png"
+ROLLOUT_ERROR_FIGURE = "rollout_error.png"
+SPECTRUM_FIGURE = "power_spectrum.png"  # also dno diagnose's, in its --out folder
+COHERENCE_FIGURE = "cross_correlation.png"
+CORRELATION_FIGURE = "correlation_function.png"
+DIAGNOSTICS_JSON = "diagnostics.json"  # dno diagnose's
+# a program trial's folder (dno search of a sweep with program:)
+PROGRAM_ARGS = "args.json"  # the parameters, for ${args_json_file}
+PROGRAM_PARAMS = "sweep-params.yaml"  # W&B's config file, named by WANDB_SWEEP_PARAM_PATH
+# a report folder (dno report): index.html, visualization_report.json, figures/, tables/
+REPORT_FOLDER = "report"  # the default, inside the study's or benchmark's folder
+REPORT_INDEX = "index.html"
+REPORT_JSON = "visualization_report.json"
+REPORT_FIGURES = "figures"
+REPORT_TABLES = "tables"
 # a study folder (dno search)
 STUDY_JOURNAL = "study.journal"
 TRIAL_RECORD = "trial.json"
@@ -61,6 +120,7 @@ COMPARISON_JSON = "comparison.json"
 COMPARISON_MD = "comparison.md"
 COMPARISON_SCORE = "comparison_score.json"
 # a benchmark (dno benchmark): its folder holds these and runs/MODEL/seed-S/ run folders
+RUNS_FOLDER = "runs"
 BENCHMARK_JSON = "benchmark.json"  # the resolved protocol, the machine, the wall time
 LEADERBOARD_MD = "leaderboard.md"
 LEADERBOARD_CSV = "leaderboard.csv"  # one row per model
@@ -208,3 +268,22 @@ class RunFolder:
     def read_metrics(self) -> list[dict[str, Any]]:
         """The rows of ``metrics.csv`` with numbers parsed (empty cells become None)."""
         return read_csv(self.metrics_path)
+
+
+#: Where commands read and write by default, relative to the working folder.
+DATA_FOLDER = "data"
+
+
+def default_data_file(family: str) -> Path:
+    """``data/FAMILY.h5``: where ``dno generate`` writes and ``dno train``/``search`` read."""
+    return Path(DATA_FOLDER) / f"{family}.h5"
+
+
+def default_run_folder(model: str, family: str, seed: int) -> Path:
+    """``runs/MODEL-FAMILY-sSEED``: ``dno train``'s run folder without ``--out``."""
+    return Path(RUNS_FOLDER) / f"{model}-{family}-s{seed}"
+
+
+def comparison_run(folder: Path, approach: str, seed: int) -> Path:
+    """``FOLDER/APPROACH/seed-S``: one run of a comparison (and of a benchmark's ``runs/``)."""
+    return folder / approach / f"seed-{seed}"

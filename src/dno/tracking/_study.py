@@ -20,7 +20,7 @@ from dno.tracking._files import TRIAL_RECORD, read_json
 
 __all__ = [
     "FAIL_ATTR", "INTERRUPTED_ATTR", "RETRY_ATTR", "TRIAL_STATES", "confirm_folder",
-    "replay_folder", "seed_folder", "trial_folder", "trial_params", "trial_reason",
+    "replay_folder", "run_name", "seed_folder", "trial_folder", "trial_params", "trial_reason",
     "trial_runs", "trial_state",
 ]  # fmt: skip
 
@@ -32,6 +32,7 @@ TRIAL_STATES = ("complete", "pruned", "failed", "interrupted", "running", "waiti
 FAIL_ATTR = "fail_reason"
 INTERRUPTED_ATTR = "dno:interrupted"
 RETRY_ATTR = "dno:retry_of"
+_SEEDS = "seeds"
 
 
 def trial_state(state: str, user_attrs: Mapping[str, Any]) -> str:
@@ -54,12 +55,18 @@ def trial_folder(study: Path, number: int) -> Path:
 
 def seed_folder(trial: Path, seed: int, seeds: int) -> Path:
     """The run folder of one seed of a trial: the trial folder itself when it runs one seed."""
-    return trial if seeds == 1 else trial / "seeds" / str(seed)
+    return trial if seeds == 1 else trial / _SEEDS / str(seed)
+
+
+def run_name(run: Path) -> str:
+    """A run's name for an outside tracker (W&B): a seed's folder ``N-seeds-S``, or the trial
+    folder's own name ``N``."""
+    return "-".join(run.parts[-3:]) if run.parent.name == _SEEDS else run.name
 
 
 def trial_runs(trial: Path) -> list[Path]:
     """The run folders of a trial, by seed: one per ``seeds/<S>``, or the trial folder itself."""
-    seeds = trial / "seeds"
+    seeds = trial / _SEEDS
     if seeds.is_dir():
         found = [p for p in seeds.iterdir() if p.is_dir()]
         return sorted(found, key=lambda p: (len(p.name), p.name))  # seed 2 before seed 10
