@@ -138,3 +138,30 @@ def test_an_automatic_budget_follows_the_other_processes_load(
         assert torch.get_num_threads() == 4
     finally:
         use_threads(before)
+
+
+@pytest.mark.usefixtures("eight_cores")
+def test_an_automatic_budget_is_sized_to_the_training_step(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    load = _FakeLoad(8)
+    monkeypatch.setattr(cores, "_cpu_times", load.cpu_times)
+    monkeypatch.setattr(cores.time, "process_time", lambda: load.own)
+    before = torch.get_num_threads()
+    try:
+        use_threads(4, adaptive=True)
+        assert cores.fit_threads(cores.ELEMENTS_PER_THREAD // 3) == 1  # a tiny step: one thread
+        assert torch.get_num_threads() == 1
+        start = cores.time.monotonic()
+        load.run(others=0.0, own=1.0)  # a quiet machine does not lift it above the step's size
+        assert cores.adapt_threads(start + 1.0) == 1
+        assert (
+            cores.fit_threads(5 * cores.ELEMENTS_PER_THREAD // 2) == 2
+        )  # the next trial is larger
+        assert cores.fit_threads(50 * cores.ELEMENTS_PER_THREAD) == 4  # never above the budget
+        assert torch.get_num_threads() == 4
+        use_threads(4)  # an explicit budget is used as given
+        assert cores.fit_threads(cores.ELEMENTS_PER_THREAD // 3) is None
+        assert torch.get_num_threads() == 4
+    finally:
+        use_threads(before)

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from dno import __version__
-from dno._cores import adapt_threads, select_device
+from dno._cores import adapt_threads, fit_threads, select_device
 from dno.data import Dataset, Normalizer, WindowSet, make_windows
 from dno.errors import DnoError, DnoWarning, UsageError
 from dno.evaluation import (
@@ -330,6 +330,8 @@ def _set_up(config: TrainConfig, dataset: Dataset, out: str | Path, resume: bool
     )  # fmt: skip
     epoch_index = np.repeat(np.arange(len(data.train)), _edge_repeats(data.train, config))
     batch_size = min(config.batch_size, len(epoch_index))
+    if device.type == "cpu":  # a small step trains faster on fewer threads
+        fit_threads(config.rollout_steps * _step_elements(model, batch_size))
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
         fused=device.type in ("cpu", "cuda"),  # one kernel for all parameters, not a loop
@@ -358,6 +360,34 @@ def _set_up(config: TrainConfig, dataset: Dataset, out: str | Path, resume: bool
         FINAL_RESULTS, {"status": "running", "model": config.model, "family": data.family}
     )
     return session
+
+
+def _step_elements(model: DelayOperator, batch_size: int) -> int:
+    """The size of one training step of ``model`` on a batch: the elements of every tensor its
+    leaf modules output in one forward pass (of zeros; eval mode, and the RNG restored, so
+    training draws the same numbers as without it)."""
+    elements = 0
+
+    def count(module: torch.nn.Module, inputs: Any, output: Any) -> None:
+        nonlocal elements
+        if isinstance(output, torch.Tensor):
+            elements += output.numel()
+
+    leaves = [m for m in model.modules() if next(m.children(), None) is None]
+    hooks = [m.register_forward_hook(count) for m in leaves]
+    rng, mode = torch.get_rng_state(), model.training
+    try:
+        with torch.no_grad():
+            model.eval()(
+                torch.zeros(batch_size, model.S, model.X, model.channels),
+                torch.zeros(batch_size, model.cond_dim),
+            )
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.train(mode)
+        torch.set_rng_state(rng)
+    return elements
 
 
 def _val_target(data: TrainData, m: int, device: torch.device) -> torch.Tensor:
