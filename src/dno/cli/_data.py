@@ -35,7 +35,8 @@ class DataCommand(Command):
 
     def run(self, args: argparse.Namespace) -> int:
         if args.data_command == "info":
-            print(describe_dataset(read_dataset(args.file, check_values=False), args.file))
+            dataset = read_dataset(args.file, check_values=False, in_memory=False)
+            print(describe_dataset(dataset, args.file))  # one pass over the file, a block at a time
             return 0
         imported = import_legacy(args.file, args.family, args.out, args.seed, args.overwrite)
         print(f"imported {imported} trajectories from {args.file} into {args.out}")
