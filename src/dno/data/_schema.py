@@ -20,8 +20,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,7 +33,7 @@ import numpy as np
 from dno import __version__
 from dno._io import atomic_path
 from dno.dde import TrajectorySet
-from dno.errors import DnoError, DnoWarning
+from dno.errors import DnoError, DnoWarning, UsageError
 
 __all__ = [
     "BLOCK_TRAJECTORIES",
@@ -48,6 +49,7 @@ __all__ = [
     "Survey",
     "TrajectoryRows",
     "blocks",
+    "check_room",
     "observations_per_delay",
     "read_dataset",
     "split_indices",
@@ -267,11 +269,13 @@ def write_dataset(
     trajectories: TrajectoryRows,
     splits: Mapping[str, np.ndarray],
     provenance: Mapping[str, Any],
+    progress: Callable[[int, int], None] | None = None,
 ) -> None:
     """Write ``trajectories`` to ``path`` atomically (a temporary file moved into place).
 
     The trajectories are copied a block of rows at a time, so memory stays bounded whatever
-    their number; the same input gives the same bytes.
+    their number; the same input gives the same bytes. A copy that cannot fit the disk (at its
+    uncompressed size) is refused before it starts.
 
     Args:
         path: the HDF5 file to create.
@@ -281,12 +285,18 @@ def write_dataset(
             a :class:`~dno.dde.TrajectorySet` or any :class:`TrajectoryRows`.
         splits: ``split -> indices into trajectories``.
         provenance: JSON-able description of how the data were made.
+        progress: called with the trajectories copied so far and their total, after each block.
+
+    Raises:
+        UsageError: the file would not fit the free space of its disk.
     """
     text = json.dumps(provenance, sort_keys=True, allow_nan=False)
     n = len(trajectories)
     lengths = np.asarray(trajectories.lengths, dtype=np.int64)
     first = trajectories.rows(0, min(n, 1))
     n_x, h_width = trajectories.x.shape[0], first.history_t.shape[1]
+    row_bytes = 8 * (first.t.shape[1] * (1 + n_x) + h_width * (1 + n_x)) + 1
+    check_room(Path(path), n * row_bytes, "the dataset (uncompressed, at most)")
     owner = np.full(n, -1, dtype=np.int8)
     position = np.zeros(n, dtype=np.int64)
     with atomic_path(path) as tmp, h5py.File(tmp, "w", rdcc_nbytes=4 * CHUNK_BYTES) as f:
@@ -315,7 +325,6 @@ def write_dataset(
                 _create_rows(group, field, shape)
             group.create_dataset("history_lengths", shape=(index.size,), dtype=np.int64)
             groups.append((group, width))
-        row_bytes = 8 * (first.t.shape[1] * (1 + n_x) + h_width * (1 + n_x)) + 1
         block = max(1, WRITE_BLOCK_BYTES // row_bytes)
         for start in range(0, n, block):
             part = trajectories.rows(start, min(n, start + block))
@@ -325,6 +334,27 @@ def write_dataset(
                     rows = part.select(sel)
                     lo = int(position[start + sel[0]])
                     _write_rows(group, parameters, rows, slice(lo, lo + sel.size), width)
+            if progress is not None:
+                progress(start + len(part), n)
+
+
+def check_room(target: Path, need: float, what: str) -> None:
+    """Refuse, in one line, a file of about ``need`` bytes that the disk of ``target`` cannot
+    hold, before any of it is written.
+
+    Raises:
+        UsageError: naming the file, the bytes needed and the bytes free.
+    """
+    folder = target.parent if str(target.parent) else Path(".")
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:  # a folder that does not exist: its own error comes when it is written
+        return
+    if need > free:
+        raise UsageError(
+            f"{str(target)!r} needs about {need / 2**30:,.3g} GiB for {what}; "
+            f"{free / 2**30:,.3g} GiB are free there (free some, or write elsewhere)"
+        )
 
 
 def _create_rows(group: h5py.Group, field: str, shape: tuple[int, ...]) -> None:
