@@ -14,7 +14,7 @@ process, from ``wait4``) and wall time of
 - ``dno data info FILE`` (one streaming pass: sampling, bad values, ranges), and
 - ``dno train --model method_of_steps --data FILE --set max_windows_per_trajectory=1
   --max-epochs 1 --device cpu`` (the checks' pass, the train windows' pass, one epoch, the
-  validation windows: at most 8192 trajectories).
+  validation windows: at most 4096 trajectories).
 
 Targets at 200,000 trajectories: data info <= 0.8 GiB, one epoch <= 1.2 GiB, and both flat in
 the file's size. Reference: ``python -c "import dno.cli"`` (the interpreter, torch and dno).

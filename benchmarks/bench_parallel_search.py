@@ -211,10 +211,10 @@ def _study_records(results: Path, study: str, started: float, pid: int) -> dict[
             training += sum(float(row["seconds"]) for row in csv.DictReader(handle))
     first: dict[int, float] = {}
     for trial in trials:
-        pid = trial.user_attrs["dno:worker"]["pid"]
+        worker = trial.user_attrs["dno:worker"]["pid"]
         if trial.datetime_start is not None:
             at = trial.datetime_start.timestamp() - started
-            first[pid] = min(first.get(pid, at), at)
+            first[worker] = min(first.get(worker, at), at)
     named = {("this process" if p == pid else "second worker"): at for p, at in first.items()}
     return {"training": training, "first_trial": named}
 

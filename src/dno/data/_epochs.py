@@ -40,9 +40,11 @@ __all__ = [
     "weighted_quantile",
 ]
 
-#: Train windows (history and target, float32) kept in memory at most; more are made again
-#: from the file each epoch, a block at a time.
-WINDOW_MEMORY_BYTES = 256 * 2**20
+#: Train windows (history and target, float32) kept in memory at most (training holds them and
+#: their normalized copy); more are made again from the file each epoch, a block at a time. All
+#: windows of 1024 Mackey-Glass trajectories (S 32, m 1: 69 MB) are kept; one window of each of
+#: 800,000 (m 31: 200 MB) is not.
+WINDOW_MEMORY_BYTES = 128 * 2**20
 #: Windows shuffled together in an epoch (history and target, float32): the most an epoch of
 #: windows made from the file holds at once, besides the block being made.
 BUFFER_BYTES = 64 * 2**20

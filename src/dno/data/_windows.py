@@ -83,9 +83,10 @@ def _series(split: Split, b: int) -> tuple[np.ndarray, np.ndarray]:
 _MADE: dict[tuple[int, int, int, int | None, int | None, int | None], WindowSet] = {}
 
 #: The most trajectories of a split that evaluation scores (evenly spread over the split): a
-#: split of more (a validation split of a file of more than 80,000 trajectories) is scored on
-#: these, 8 windows each at most, so scoring holds about 65,536 windows whatever the file's size.
-MAX_EVALUATION_TRAJECTORIES = 8192
+#: split of more (the validation split of a file of more than 40,000 trajectories) is scored on
+#: these, 8 windows each at most, so scoring holds at most 32,768 windows whatever the file's
+#: size (their rollout over 3 delays at S = 32 takes about 0.25 GiB: bench_data_memory.py).
+MAX_EVALUATION_TRAJECTORIES = 4096
 
 
 def make_windows(
