@@ -50,20 +50,11 @@ from typing import Any
 import optuna
 import yaml
 
+from bench_workers import SPACE  # the same space: the figures compare
 from dno._cores import usable_cores
 from dno.data import generate_dataset
 from dno.search import open_storage
 
-SPACE: dict[str, Any] = {
-    "parameters": {
-        "lr": {"type": "float", "low": 1.0e-4, "high": 1.0e-2, "log": True},
-        "width": {"type": "categorical", "choices": [16, 32]},
-        "layers": {"type": "categorical", "choices": [2, 3]},
-        "S": {"value": 32},
-        "batch_size": {"value": 32},
-        "patience": {"value": 0},
-    }
-}
 #: (label, trajectories, trials, epochs, target speed-up)
 SIZES = [("small", 48, 6, 3, 1.0), ("large", 512, 6, 10, 1.9)]
 QUICK = [("small", 24, 4, 1, 1.0)]

@@ -112,13 +112,17 @@ class _FakeLoad:
         self.own += own
 
 
+@pytest.fixture
+def load(monkeypatch: pytest.MonkeyPatch) -> _FakeLoad:
+    """Eight cores whose load the test sets, and this process's CPU time with it."""
+    fake = _FakeLoad(8)
+    monkeypatch.setattr(cores, "_cpu_times", fake.cpu_times)
+    monkeypatch.setattr(cores.time, "process_time", lambda: fake.own)
+    return fake
+
+
 @pytest.mark.usefixtures("eight_cores")
-def test_an_automatic_budget_follows_the_other_processes_load(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    load = _FakeLoad(8)
-    monkeypatch.setattr(cores, "_cpu_times", load.cpu_times)
-    monkeypatch.setattr(cores.time, "process_time", lambda: load.own)
+def test_an_automatic_budget_follows_the_other_processes_load(load: _FakeLoad) -> None:
     before = torch.get_num_threads()
     try:
         use_threads(4, adaptive=True)
@@ -141,12 +145,7 @@ def test_an_automatic_budget_follows_the_other_processes_load(
 
 
 @pytest.mark.usefixtures("eight_cores")
-def test_an_automatic_budget_is_sized_to_the_training_step(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    load = _FakeLoad(8)
-    monkeypatch.setattr(cores, "_cpu_times", load.cpu_times)
-    monkeypatch.setattr(cores.time, "process_time", lambda: load.own)
+def test_an_automatic_budget_is_sized_to_the_training_step(load: _FakeLoad) -> None:
     before = torch.get_num_threads()
     try:
         use_threads(4, adaptive=True)
