@@ -112,13 +112,17 @@ class _FakeLoad:
         self.own += own
 
 
+@pytest.fixture
+def load(monkeypatch: pytest.MonkeyPatch) -> _FakeLoad:
+    """Eight cores whose load the test sets, and this process's CPU time with it."""
+    fake = _FakeLoad(8)
+    monkeypatch.setattr(cores, "_cpu_times", fake.cpu_times)
+    monkeypatch.setattr(cores.time, "process_time", lambda: fake.own)
+    return fake
+
+
 @pytest.mark.usefixtures("eight_cores")
-def test_an_automatic_budget_follows_the_other_processes_load(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    load = _FakeLoad(8)
-    monkeypatch.setattr(cores, "_cpu_times", load.cpu_times)
-    monkeypatch.setattr(cores.time, "process_time", lambda: load.own)
+def test_an_automatic_budget_follows_the_other_processes_load(load: _FakeLoad) -> None:
     before = torch.get_num_threads()
     try:
         use_threads(4, adaptive=True)
@@ -135,6 +139,28 @@ def test_an_automatic_budget_follows_the_other_processes_load(
         use_threads(4)  # an explicit budget is used as given
         load.run(others=6.0, own=2.0)
         assert cores.adapt_threads(start + 5.0) is None
+        assert torch.get_num_threads() == 4
+    finally:
+        use_threads(before)
+
+
+@pytest.mark.usefixtures("eight_cores")
+def test_an_automatic_budget_is_sized_to_the_training_step(load: _FakeLoad) -> None:
+    before = torch.get_num_threads()
+    try:
+        use_threads(4, adaptive=True)
+        assert cores.fit_threads(cores.ELEMENTS_PER_THREAD // 3) == 1  # a tiny step: one thread
+        assert torch.get_num_threads() == 1
+        start = cores.time.monotonic()
+        load.run(others=0.0, own=1.0)  # a quiet machine does not lift it above the step's size
+        assert cores.adapt_threads(start + 1.0) == 1
+        assert (
+            cores.fit_threads(5 * cores.ELEMENTS_PER_THREAD // 2) == 2
+        )  # the next trial is larger
+        assert cores.fit_threads(50 * cores.ELEMENTS_PER_THREAD) == 4  # never above the budget
+        assert torch.get_num_threads() == 4
+        use_threads(4)  # an explicit budget is used as given
+        assert cores.fit_threads(cores.ELEMENTS_PER_THREAD // 3) is None
         assert torch.get_num_threads() == 4
     finally:
         use_threads(before)

@@ -45,6 +45,7 @@ __all__ = [
     "adapt_threads",
     "check_workers",
     "core_budget",
+    "fit_threads",
     "idle_cores",
     "max_workers",
     "plan_workers",
@@ -76,8 +77,10 @@ _adaptation: _Adaptation | None = None
 
 @dataclass
 class _Adaptation:
-    """The state of :func:`adapt_threads`: the budget, the threads in use, the last reading."""
+    """The state of :func:`adapt_threads`: the budget (at most the ``ceiling`` it was given,
+    fewer for a small trial: :func:`fit_threads`), the threads in use, the last reading."""
 
+    ceiling: int
     budget: int
     threads: int
     cpus: set[str]
@@ -215,6 +218,39 @@ def adapt_threads(now: float | None = None) -> int | None:
     return state.threads
 
 
+#: Elements of a training step's activations per thread: a step whose forward pass outputs
+#: fewer than ``k`` times this many (over all its layers) trains on at most ``k`` threads (at
+#: least 1). torch splits an operation over threads in grains of 32,768 elements, and below
+#: this size its threads wait for each other longer than they compute (``benchmarks/
+#: bench_parallel_search.py`` part 0 times steps of each size on 1 and 2 threads).
+ELEMENTS_PER_THREAD = 2**18
+
+
+def fit_threads(elements: int) -> int | None:
+    """Size an automatic budget to a training step whose activations hold ``elements``.
+
+    A no-op (None) unless :func:`use_threads` was given an automatic budget of 2 or more
+    threads; then the budget becomes ``elements / ELEMENTS_PER_THREAD`` threads, between 1 and
+    what :func:`use_threads` was given (so a worker whose trials differ in size gives each its
+    own), and :func:`adapt_threads` works within it.
+
+    Returns:
+        The threads now in use (None: the budget is explicit, or one thread).
+    """
+    import torch
+
+    state = _adaptation
+    if state is None:
+        return None
+    loaded = state.threads < state.budget  # other processes' load holds it lower now
+    state.budget = max(1, min(state.ceiling, elements // ELEMENTS_PER_THREAD))
+    threads = min(state.budget, state.threads) if loaded else state.budget
+    if threads != torch.get_num_threads():
+        torch.set_num_threads(threads)
+    state.threads = threads
+    return threads
+
+
 def _start_adaptation(budget: int) -> _Adaptation | None:
     """The first reading for :func:`adapt_threads`; None where /proc/stat cannot be read."""
     try:
@@ -222,7 +258,9 @@ def _start_adaptation(budget: int) -> _Adaptation | None:
         busy, total = _busy_ticks(cpus)
     except (AttributeError, OSError, ValueError, IndexError):  # not Linux
         return None
-    return _Adaptation(budget, budget, cpus, time.monotonic(), time.process_time(), busy, total)
+    return _Adaptation(
+        budget, budget, budget, cpus, time.monotonic(), time.process_time(), busy, total
+    )
 
 
 def _busy_ticks(cpus: set[str]) -> tuple[int, int]:

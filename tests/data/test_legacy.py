@@ -110,3 +110,27 @@ def test_unreadable_and_wrong_family(tmp_path: Path) -> None:
         data.import_legacy(good, "reaction_diffusion", tmp_path / "out.h5")
     with pytest.raises(DnoError, match="expected a non-empty list"):
         data.import_legacy(_write(tmp_path / "n.pkl", 42), "mackey", tmp_path / "out.h5")
+
+
+def test_a_conversion_reports_its_progress(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    src = _write(tmp_path / "old.pkl", [_sample(rng) for _ in range(9)])
+    seen: list[tuple[int, int]] = []
+    data.import_legacy(src, "mackey", tmp_path / "new.h5", progress=lambda *a: seen.append(a))
+    assert seen and seen[-1] == (9, 9)
+
+
+def test_a_conversion_that_cannot_fit_the_disk_is_refused_before_it_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from dno.errors import UsageError
+
+    rng = np.random.default_rng(3)
+    src = _write(tmp_path / "old.pkl", [_sample(rng) for _ in range(9)])
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda _: usage._replace(free=1000))
+    with pytest.raises(UsageError, match=r"needs about .* GiB .*; .* GiB are free there"):
+        data.import_legacy(src, "mackey", tmp_path / "new.h5")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.pkl"]  # nothing was written

@@ -168,9 +168,9 @@ def test_an_unrolled_loss_trains_on_its_own_rollouts(
     config = resolve_config("fno", FAST, {"m": 4, "rollout_steps": 3, "max_epochs": 2})
     prepared = prepare_data(linear_dde, config, 4)
     # validation: dno evaluate's windows, whose futures span the 3-delay horizon
-    assert prepared.train.target.shape[1] == 12 and prepared.val.target.shape[1] == 3 * 15
+    assert prepared.train.block(0).target.shape[1] == 12 and prepared.val.target.shape[1] == 3 * 15
     one_step = prepare_data(linear_dde, resolve_config("fno", FAST, {"m": 4}), 4)
-    assert prepared.train.history.shape[1:] == one_step.train.history.shape[1:]
+    assert prepared.train.block(0).history.shape[1:] == one_step.train.block(0).history.shape[1:]
     model = build_model(config, X=1).eval()
     history = torch.randn(5, 16, 1, 1)
     cond = torch.randn(5, 1)

@@ -8,6 +8,7 @@ from dno.cli._args import non_negative_int
 from dno.cli._base import Command
 from dno.data import describe_dataset, import_legacy, read_dataset
 from dno.dde import FAMILIES
+from dno.training import progress_bar
 
 
 class DataCommand(Command):
@@ -35,9 +36,21 @@ class DataCommand(Command):
 
     def run(self, args: argparse.Namespace) -> int:
         if args.data_command == "info":
-            print(describe_dataset(read_dataset(args.file, check_values=False), args.file))
+            dataset = read_dataset(args.file, check_values=False, in_memory=False)
+            print(describe_dataset(dataset, args.file))  # one pass over the file, a block at a time
             return 0
-        imported = import_legacy(args.file, args.family, args.out, args.seed, args.overwrite)
+        bar = progress_bar(0, 0, True, "converting", "trajectory")
+        try:
+
+            def converted(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            imported = import_legacy(
+                args.file, args.family, args.out, args.seed, args.overwrite, converted
+            )
+        finally:
+            bar.close()
         print(f"imported {imported} trajectories from {args.file} into {args.out}")
         print(describe_dataset(read_dataset(args.out), args.out))
         return 0

@@ -7,13 +7,7 @@ import math
 
 import numpy as np
 
-from dno.data._schema import (
-    MIN_OBSERVATIONS_PER_DELAY,
-    SPLITS,
-    Dataset,
-    observations_per_delay,
-    value_problems,
-)
+from dno.data._schema import MIN_OBSERVATIONS_PER_DELAY, SPLITS, Dataset, survey
 
 __all__ = ["describe_dataset"]
 
@@ -27,7 +21,8 @@ def _range(values: np.ndarray) -> str:
 
 
 def describe_dataset(dataset: Dataset, name: str = "") -> str:
-    """Counts per split, parameter and length ranges, and provenance, as plain text."""
+    """Counts per split, parameter and length ranges, sampling, bad values and provenance, as
+    plain text. The trajectories are read in one pass, a block at a time (:func:`survey`)."""
     splits = dataset.splits
     total = sum(len(s) for s in splits.values())
     n_x = dataset.x.shape[0]
@@ -42,15 +37,13 @@ def describe_dataset(dataset: Dataset, name: str = "") -> str:
     for p in dataset.parameters:
         lines.append(f"  {p:<8} {_range(every[p])}")
     lengths = np.concatenate([splits[s].lengths for s in SPLITS])
-    t_last = np.concatenate(
-        [s.t[np.arange(len(s)), s.lengths - 1] for s in splits.values() if len(s)]
-    )
+    found = survey(dataset)
     if lengths.size:
         lines.append(
             f"lengths    min {lengths.min()}, median {int(np.median(lengths))}, "
-            f"max {lengths.max()} observations; last time {_range(t_last)}"
+            f"max {lengths.max()} observations; last time {_range(np.array(found.last_time))}"
         )
-    fewest, where = observations_per_delay(dataset)
+    fewest, where = found.fewest, found.where
     if math.isfinite(fewest):
         lines.append(
             f"sampling   fewest observations per delay window {fewest:.3g} ({where})"
@@ -60,7 +53,7 @@ def describe_dataset(dataset: Dataset, name: str = "") -> str:
                 else ""
             )
         )
-    problems = value_problems(dataset)
+    problems = found.problems
     lines.append(f"values     {len(problems)} problem{'s' * (len(problems) != 1)}" + (
         " (training refuses this file)" if problems else ": finite, times increasing"
     ))  # fmt: skip

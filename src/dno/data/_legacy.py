@@ -15,6 +15,7 @@ import importlib
 import io
 import os
 import pickle
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -260,13 +261,15 @@ def import_legacy(
     out: str | os.PathLike[str],
     seed: int = 0,
     overwrite: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Import a legacy DNO pickle into a dataset file (split by trajectory, seeded).
 
     Only ``tau`` is known for legacy samples; the family's other parameters are stored as NaN
     and listed as unknown in the provenance. The size of every array is planned from the
     pickle's lengths and refused beyond :data:`MAX_IMPORT_BYTES` before any array is made;
-    samples are then converted and written a block at a time.
+    samples are then converted and written a block at a time (``progress`` is called with the
+    samples converted so far and their number), after checking that the file fits the disk.
 
     Returns:
         The number of trajectories written.
@@ -274,7 +277,8 @@ def import_legacy(
     Raises:
         DnoError: a refused class, an unreadable pickle, arrays too large, or the first invalid
             sample (named).
-        UsageError: an unknown family, or an output path that cannot be written.
+        UsageError: an unknown family, an output path that cannot be written, or a file that
+            would not fit the disk.
     """
     fam = get_family(family)
     target = check_writable(out, overwrite=overwrite)
@@ -299,7 +303,8 @@ def import_legacy(
         "dno_version": __version__,
     }
     rows = _LegacyRows(samples, fam, n_x, lengths, width, h_width)
-    write_dataset(target, fam.name, fam.parameters, rows, split_indices(n, seed), provenance)
+    splits = split_indices(n, seed)
+    write_dataset(target, fam.name, fam.parameters, rows, splits, provenance, progress)
     return n
 
 

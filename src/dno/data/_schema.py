@@ -18,10 +18,12 @@ Layout (documented for readers without dno in the README, "Dataset files")::
 from __future__ import annotations
 
 import json
+import math
 import os
+import shutil
 import warnings
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,19 +33,27 @@ import numpy as np
 from dno import __version__
 from dno._io import atomic_path
 from dno.dde import TrajectorySet
-from dno.errors import DnoError, DnoWarning
+from dno.errors import DnoError, DnoWarning, UsageError
 
 __all__ = [
+    "BLOCK_TRAJECTORIES",
     "FORMAT",
     "FORMAT_VERSION",
+    "MEMORY_READ_BYTES",
     "MIN_OBSERVATIONS_PER_DELAY",
     "SPLITS",
+    "AnySplit",
     "Dataset",
     "Split",
+    "StoredSplit",
+    "Survey",
     "TrajectoryRows",
+    "blocks",
+    "check_room",
     "observations_per_delay",
     "read_dataset",
     "split_indices",
+    "survey",
     "undersampling_message",
     "value_problems",
     "write_dataset",
@@ -80,15 +90,134 @@ class Split:
     def __len__(self) -> int:
         return int(self.lengths.shape[0])
 
+    def rows(self, start: int, stop: int) -> Split:
+        """Trajectories ``start`` to ``stop - 1`` (views, no copy)."""
+        return self.take(slice(start, stop))
+
+    def take(self, index: slice | np.ndarray) -> Split:
+        """The trajectories at ``index`` (a slice: views)."""
+        return Split(
+            params={k: v[index] for k, v in self.params.items()},
+            **{name: getattr(self, name)[index] for name in _SPLIT_FIELDS},
+        )
+
+
+#: Trajectories read (and windowed, and shuffled) together: a block of rows of a split. 256
+#: rows of a Mackey-Glass file (500 observations) are 2.3 MB, about one HDF5 chunk of each
+#: array; a field of 20 points, 20 chunks.
+BLOCK_TRAJECTORIES = 256
+
+
+@dataclass
+class StoredSplit:
+    """One split kept in its file: the trajectories are rows ``0 .. n - 1`` of the split's
+    arrays, read a block at a time (:meth:`rows`); only each trajectory's parameters, id and
+    lengths are in memory.
+
+    Attributes:
+        path: the HDF5 file.
+        name: the split (``train``, ``val`` or ``test``).
+        params, trajectory_id, lengths, history_lengths: (n,) each, as in :class:`Split`.
+    """
+
+    path: str
+    name: str
+    params: dict[str, np.ndarray]
+    trajectory_id: np.ndarray
+    lengths: np.ndarray
+    history_lengths: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.lengths.shape[0])
+
+    def rows(self, start: int, stop: int, handle: h5py.File | None = None) -> Split:
+        """Trajectories ``start`` to ``stop - 1``, read from the file (``handle``: it, open).
+
+        Raises:
+            DnoError: the rows cannot be read (a truncated or corrupt chunk), naming the file
+                and the trajectories.
+        """
+        if handle is None:
+            with _open(self.path) as f:
+                return self.rows(start, stop, f)
+        group = handle[self.name]
+        try:
+            arrays = {k: np.asarray(group[k][start:stop]) for k in _ROW_FIELDS}
+        except (OSError, ValueError, RuntimeError) as error:
+            row = self._first_unreadable(group, start, stop)
+            raise DnoError(
+                f"{self.path!r}: cannot read split {self.name!r} trajectory {row} (id "
+                f"{int(self.trajectory_id[row])}): {_first_line(error)}; the file is truncated "
+                "or corrupt there (regenerate it, or copy it again)"
+            ) from None
+        cut = slice(start, stop)
+        return Split(
+            params={k: v[cut] for k, v in self.params.items()},
+            trajectory_id=self.trajectory_id[cut],
+            lengths=self.lengths[cut],
+            history_lengths=self.history_lengths[cut],
+            **arrays,
+        )
+
+    def _first_unreadable(self, group: h5py.Group, start: int, stop: int) -> int:
+        """The first of rows ``start .. stop - 1`` that cannot be read (``start`` if each can)."""
+        for row in range(start, stop):
+            try:
+                for k in _ROW_FIELDS:
+                    group[k][row]
+            except (OSError, ValueError, RuntimeError):
+                return row
+        return start
+
+
+#: The arrays of a split with a row per trajectory and an axis of observations.
+_ROW_FIELDS = ("t", "y", "history_t", "history_y")
+
+#: A split in memory or in its file: what windows, checks and summaries read.
+AnySplit = Split | StoredSplit
+
+
+def blocks(split: AnySplit, size: int = BLOCK_TRAJECTORIES) -> Iterator[tuple[int, Split]]:
+    """The split a block of ``size`` trajectories at a time: ``(first row, rows)`` in order.
+
+    A stored split is read from its file once per block (memory: one block); an in-memory one
+    is cut into views.
+    """
+    n = len(split)
+    if isinstance(split, Split):
+        for start in range(0, n, size):
+            yield start, split.rows(start, min(n, start + size))
+        return
+    with _open(split.path) as f:
+        for start in range(0, n, size):
+            yield start, split.rows(start, min(n, start + size), f)
+
+
+def _open(path: str) -> h5py.File:
+    """The file, open for reading; a read error names it."""
+    try:
+        return h5py.File(path, "r")
+    except OSError as error:
+        raise DnoError(
+            f"{path!r} is not a readable dno dataset (truncated or corrupt HDF5?): "
+            f"{_first_line(error)}"
+        ) from None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
 
 @dataclass
 class Dataset:
-    """A whole dataset file: family, spatial grid, splits and provenance."""
+    """A whole dataset file: family, spatial grid, splits (in memory, or read from the file a
+    block at a time: :func:`read_dataset`) and provenance."""
 
     family: str
     parameters: tuple[str, ...]
     x: np.ndarray
-    splits: dict[str, Split]
+    splits: dict[str, AnySplit]
     provenance: dict[str, Any]
     format_version: int
     dno_version: str
@@ -140,11 +269,13 @@ def write_dataset(
     trajectories: TrajectoryRows,
     splits: Mapping[str, np.ndarray],
     provenance: Mapping[str, Any],
+    progress: Callable[[int, int], None] | None = None,
 ) -> None:
     """Write ``trajectories`` to ``path`` atomically (a temporary file moved into place).
 
     The trajectories are copied a block of rows at a time, so memory stays bounded whatever
-    their number; the same input gives the same bytes.
+    their number; the same input gives the same bytes. A copy that cannot fit the disk (at its
+    uncompressed size) is refused before it starts.
 
     Args:
         path: the HDF5 file to create.
@@ -154,12 +285,18 @@ def write_dataset(
             a :class:`~dno.dde.TrajectorySet` or any :class:`TrajectoryRows`.
         splits: ``split -> indices into trajectories``.
         provenance: JSON-able description of how the data were made.
+        progress: called with the trajectories copied so far and their total, after each block.
+
+    Raises:
+        UsageError: the file would not fit the free space of its disk.
     """
     text = json.dumps(provenance, sort_keys=True, allow_nan=False)
     n = len(trajectories)
     lengths = np.asarray(trajectories.lengths, dtype=np.int64)
     first = trajectories.rows(0, min(n, 1))
     n_x, h_width = trajectories.x.shape[0], first.history_t.shape[1]
+    row_bytes = 8 * (first.t.shape[1] * (1 + n_x) + h_width * (1 + n_x)) + 1
+    check_room(Path(path), n * row_bytes, "the dataset (uncompressed, at most)")
     owner = np.full(n, -1, dtype=np.int8)
     position = np.zeros(n, dtype=np.int64)
     with atomic_path(path) as tmp, h5py.File(tmp, "w", rdcc_nbytes=4 * CHUNK_BYTES) as f:
@@ -188,7 +325,6 @@ def write_dataset(
                 _create_rows(group, field, shape)
             group.create_dataset("history_lengths", shape=(index.size,), dtype=np.int64)
             groups.append((group, width))
-        row_bytes = 8 * (first.t.shape[1] * (1 + n_x) + h_width * (1 + n_x)) + 1
         block = max(1, WRITE_BLOCK_BYTES // row_bytes)
         for start in range(0, n, block):
             part = trajectories.rows(start, min(n, start + block))
@@ -198,6 +334,27 @@ def write_dataset(
                     rows = part.select(sel)
                     lo = int(position[start + sel[0]])
                     _write_rows(group, parameters, rows, slice(lo, lo + sel.size), width)
+            if progress is not None:
+                progress(start + len(part), n)
+
+
+def check_room(target: Path, need: float, what: str) -> None:
+    """Refuse, in one line, a file of about ``need`` bytes that the disk of ``target`` cannot
+    hold, before any of it is written.
+
+    Raises:
+        UsageError: naming the file, the bytes needed and the bytes free.
+    """
+    folder = target.parent if str(target.parent) else Path(".")
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:  # a folder that does not exist: its own error comes when it is written
+        return
+    if need > free:
+        raise UsageError(
+            f"{str(target)!r} needs about {need / 2**30:,.3g} GiB for {what}; "
+            f"{free / 2**30:,.3g} GiB are free there (free some, or write elsewhere)"
+        )
 
 
 def _create_rows(group: h5py.Group, field: str, shape: tuple[int, ...]) -> None:
@@ -229,13 +386,24 @@ def _write_rows(
     group["history_lengths"][where] = np.sum(np.isfinite(rows.history_t), axis=1)
 
 
-def read_dataset(path: str | os.PathLike[str], check_values: bool = True) -> Dataset:
+#: A file whose arrays (uncompressed) hold at most this many bytes is read into memory whole;
+#: a larger one is read a block of trajectories at a time, so memory stays flat in its size.
+MEMORY_READ_BYTES = 256 * 2**20
+
+
+def read_dataset(
+    path: str | os.PathLike[str], check_values: bool = True, in_memory: bool | None = None
+) -> Dataset:
     """Read and validate a dataset file.
 
     Args:
         path: the HDF5 file.
         check_values: refuse non-finite values and times that do not increase (see
             :func:`value_problems`); ``False`` reads such a file so it can be inspected.
+        in_memory: read the trajectories into memory (:class:`Split`), or keep them in the file
+            (:class:`StoredSplit`, read a block at a time); None: in memory when the file's
+            arrays hold at most :data:`MEMORY_READ_BYTES`. The checks read a stored file once,
+            a block at a time.
 
     Raises:
         DnoError: the file is missing, not HDF5, truncated, corrupt, of another format or
@@ -247,31 +415,104 @@ def read_dataset(path: str | os.PathLike[str], check_values: bool = True) -> Dat
         raise DnoError(f"dataset {str(target)!r} does not exist")
     try:
         with h5py.File(target, "r") as f:
-            dataset = _read_open(f, str(target))
+            whole = in_memory if in_memory is not None else _array_bytes(f) <= MEMORY_READ_BYTES
+            dataset = _read_open(f, str(target), whole)
     except DnoError:
         raise
     except (OSError, KeyError, ValueError, TypeError) as error:
         raise DnoError(
             f"{str(target)!r} is not a readable dno dataset (truncated or corrupt HDF5?): {error}"
         ) from None
-    problems = value_problems(dataset) if check_values else []
+    if not check_values:
+        return dataset
+    found = survey(dataset)
+    problems = found.problems
     if problems:
         raise DnoError(
             f"{str(target)!r}: {problems[0]}"
             + (f" (and {len(problems) - 1} more: see dno data info)" if len(problems) > 1 else "")
         )
-    if not check_values:
-        return dataset
-    fewest, where = observations_per_delay(dataset)
-    if fewest < MIN_OBSERVATIONS_PER_DELAY:
-        note = undersampling_message(fewest, where)
+    if found.fewest < MIN_OBSERVATIONS_PER_DELAY:
+        note = undersampling_message(found.fewest, found.where)
         warnings.warn(f"{str(target)!r}: {note}", DnoWarning, stacklevel=2)
     return dataset
+
+
+def _array_bytes(f: h5py.File) -> int:
+    """Bytes of the file's arrays once read (uncompressed)."""
+    total = 0
+    for split in SPLITS:
+        if split in f:
+            for field in ("t", "y", "history_t", "history_y"):
+                if field in f[split]:
+                    total += int(np.prod(f[split][field].shape)) * f[split][field].dtype.itemsize
+    return total
 
 
 #: Fewer observations than this in one delay window make the history on the theta-grid mostly
 #: interpolation (the window holds S points however few were observed).
 MIN_OBSERVATIONS_PER_DELAY = 6
+
+
+@dataclass
+class Survey:
+    """What one pass over a dataset's trajectories finds (:func:`survey`).
+
+    Attributes:
+        fewest: the fewest observations in one delay window (``inf``: no trajectory has two).
+        where: the trajectory that has them (split, position, id, tau and spacing).
+        problems: one line per bad value found (see :func:`value_problems`).
+        last_time: the smallest and largest time of a last observation (NaN: none).
+    """
+
+    fewest: float = math.inf
+    where: str = ""
+    problems: list[str] = field(default_factory=list)
+    last_time: tuple[float, float] = (math.nan, math.nan)
+
+
+def survey(dataset: Dataset) -> Survey:
+    """Check every trajectory in one pass, a block at a time (memory: one block).
+
+    Returns:
+        The sampling (:func:`observations_per_delay`), the bad values (:func:`value_problems`)
+        and the range of the last observation times.
+    """
+    found = Survey()
+    lows, highs = [], []
+    for name in SPLITS:
+        part = dataset.splits[name]
+        firsts: dict[tuple[str, str], tuple[int, int, float]] = {}
+        counts: dict[tuple[str, str], int] = {}
+        for offset, block in blocks(part):
+            _sampling(block, name, offset, found)
+            for key, row, column, value, count in _block_problems(block):
+                firsts.setdefault(key, (offset + row, column, value))
+                counts[key] = counts.get(key, 0) + count
+            if len(block):
+                last = block.t[np.arange(len(block)), block.lengths - 1]
+                last = last[np.isfinite(last)]
+                if last.size:
+                    lows.append(float(last.min()))
+                    highs.append(float(last.max()))
+        for key in sorted(firsts, key=_PROBLEM_ORDER.index):
+            row, column, value = firsts[key]
+            count = counts[key]
+            found.problems.append(
+                f"split {name!r} trajectory {row} (id {int(part.trajectory_id[row])}): "
+                f"{key[1]} ({value!r}) at {key[0]} {column} (of {count} "
+                f"trajector{'y' if count == 1 else 'ies'} with such values)"
+            )
+        tau = part.params.get("tau")
+        if tau is not None and not np.all(np.isfinite(tau) & (tau > 0)):
+            first = int(np.argmax(~(np.isfinite(tau) & (tau > 0))))
+            found.problems.append(
+                f"split {name!r} trajectory {first} (id {int(part.trajectory_id[first])}): "
+                f"tau={float(tau[first])!r}, expected a positive number"
+            )
+    if lows:
+        found.last_time = (min(lows), max(highs))
+    return found
 
 
 def observations_per_delay(dataset: Dataset) -> tuple[float, str]:
@@ -284,25 +525,27 @@ def observations_per_delay(dataset: Dataset) -> tuple[float, str]:
         ``(count, where)``: the count (``inf`` when no trajectory has two observations) and which
         trajectory has it (split, position, id, tau and spacing).
     """
-    fewest, where = float("inf"), ""
-    for name in SPLITS:
-        part = dataset.splits[name]
-        tau = part.params.get("tau")
-        if tau is None or not len(part):
-            continue
-        rows = np.arange(len(part))
-        n = part.lengths.astype(np.int64)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            spacing = (part.t[rows, np.maximum(n - 1, 0)] - part.t[:, 0]) / (n - 1)
-            count = np.where((n > 1) & (spacing > 0), tau / spacing, np.inf)
-        b = int(np.argmin(count))
-        if count[b] < fewest:
-            fewest = float(count[b])
-            where = (
-                f"split {name!r} trajectory {b} (id {int(part.trajectory_id[b])}): "
-                f"tau={float(tau[b]):.4g}, observation spacing {float(spacing[b]):.4g}"
-            )
-    return fewest, where
+    found = survey(dataset)
+    return found.fewest, found.where
+
+
+def _sampling(block: Split, name: str, offset: int, found: Survey) -> None:
+    """Lower ``found.fewest`` (and say where) by the trajectories of ``block``."""
+    tau = block.params.get("tau")
+    if tau is None or not len(block):
+        return
+    rows = np.arange(len(block))
+    n = block.lengths.astype(np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        spacing = (block.t[rows, np.maximum(n - 1, 0)] - block.t[:, 0]) / (n - 1)
+        count = np.where((n > 1) & (spacing > 0), tau / spacing, np.inf)
+    b = int(np.argmin(count))
+    if count[b] < found.fewest:
+        found.fewest = float(count[b])
+        found.where = (
+            f"split {name!r} trajectory {offset + b} (id {int(block.trajectory_id[b])}): "
+            f"tau={float(tau[b]):.4g}, observation spacing {float(spacing[b]):.4g}"
+        )
 
 
 def undersampling_message(fewest: float, where: str) -> str:
@@ -320,40 +563,33 @@ def value_problems(dataset: Dataset) -> list[str]:
     """The first bad value of each split and array: a non-finite value or a time not increasing.
 
     Checked within each trajectory's valid observations (``lengths``) and stored history
-    (``history_lengths``), vectorised over trajectories.
+    (``history_lengths``), vectorised over a block of trajectories at a time.
 
     Returns:
         One line per problem, naming the split, trajectory (its position and id), array and
         observation; empty for a clean file.
     """
-    problems = []
-    for split in SPLITS:
-        part = dataset.splits[split]
-        if not len(part):
-            continue
-        for what, times, values, lengths in (
-            ("observation", part.t, part.y, part.lengths),
-            ("history point", part.history_t, part.history_y, part.history_lengths),
-        ):
-            for label, bad, source in _bad_values(times, values, lengths):
-                row, column = np.unravel_index(int(np.argmax(bad)), bad.shape)
-                value = source[row, column]
-                if np.ndim(value):  # y at one time: show its first non-finite point
-                    value = value[np.argmax(~np.isfinite(value))]
-                count = int(bad.any(axis=1).sum())
-                problems.append(
-                    f"split {split!r} trajectory {row} (id {int(part.trajectory_id[row])}): "
-                    f"{label} ({float(value)!r}) at {what} {column} (of {count} "
-                    f"trajector{'y' if count == 1 else 'ies'} with such values)"
-                )
-        tau = part.params.get("tau")
-        if tau is not None and not np.all(np.isfinite(tau) & (tau > 0)):
-            first = int(np.argmax(~(np.isfinite(tau) & (tau > 0))))
-            problems.append(
-                f"split {split!r} trajectory {first} (id {int(part.trajectory_id[first])}): "
-                f"tau={float(tau[first])!r}, expected a positive number"
-            )
-    return problems
+    return survey(dataset).problems
+
+
+_KINDS = ("t is not finite", "y is not finite", "t does not increase")
+#: The order of the problems of one split: observations first, each kind in :data:`_KINDS` order.
+_PROBLEM_ORDER = [(what, label) for what in ("observation", "history point") for label in _KINDS]
+
+
+def _block_problems(block: Split) -> Iterator[tuple[tuple[str, str], int, int, float, int]]:
+    """``((what, kind), row, column, value, trajectories)`` for each kind of bad value in
+    ``block``: the first one's place and value, and how many trajectories have one."""
+    for what, times, values, lengths in (
+        ("observation", block.t, block.y, block.lengths),
+        ("history point", block.history_t, block.history_y, block.history_lengths),
+    ):
+        for label, bad, source in _bad_values(times, values, lengths):
+            row, column = np.unravel_index(int(np.argmax(bad)), bad.shape)
+            value = source[row, column]
+            if np.ndim(value):  # y at one time: show its first non-finite point
+                value = value[np.argmax(~np.isfinite(value))]
+            yield (what, label), int(row), int(column), float(value), int(bad.any(axis=1).sum())
 
 
 def _bad_values(
@@ -380,7 +616,7 @@ def _bad_values(
     return found
 
 
-def _read_open(f: h5py.File, name: str) -> Dataset:
+def _read_open(f: h5py.File, name: str, whole: bool = True) -> Dataset:
     if f.attrs.get("format") != FORMAT:
         raise DnoError(f"{name!r} is HDF5 but not a dno dataset (no format={FORMAT!r} attribute)")
     version = int(f.attrs["format_version"])
@@ -390,16 +626,21 @@ def _read_open(f: h5py.File, name: str) -> Dataset:
             f"{FORMAT_VERSION} (upgrade dno)"
         )
     parameters = tuple(str(p) for p in f.attrs["parameters"])
-    splits = {}
+    path = str(Path(name).resolve())
+    splits: dict[str, AnySplit] = {}
     for split in SPLITS:
         if split not in f:
             raise DnoError(f"{name!r} has no {split!r} split")
         group = f[split]
-        arrays = {field: np.asarray(group[field][()]) for field in _SPLIT_FIELDS}
         params = {p: np.asarray(group["params"][p][()]) for p in parameters}
-        part = Split(params=params, **arrays)
-        _check_split(part, name, split)
-        splits[split] = part
+        _check_split(group, params, name, split)
+        small = {k: np.asarray(group[k][()]) for k in ("trajectory_id", "lengths",
+                                                        "history_lengths")}  # fmt: skip
+        if whole:
+            big = {k: np.asarray(group[k][()]) for k in ("t", "y", "history_t", "history_y")}
+            splits[split] = Split(params=params, **small, **big)
+        else:
+            splits[split] = StoredSplit(path, split, params, **small)
     return Dataset(
         family=str(f.attrs["family"]),
         parameters=parameters,
@@ -408,17 +649,20 @@ def _read_open(f: h5py.File, name: str) -> Dataset:
         provenance=json.loads(str(f.attrs["provenance"])),
         format_version=version,
         dno_version=str(f.attrs["dno_version"]),
-        path=str(Path(name).resolve()),
+        path=path,
     )
 
 
-def _check_split(part: Split, name: str, split: str) -> None:
-    n = len(part)
+def _check_split(group: h5py.Group, params: dict[str, np.ndarray], name: str, split: str) -> None:
+    """The split's arrays agree in shape (read from the file's metadata, not its data)."""
+    lengths = np.asarray(group["lengths"][()])
+    n = lengths.shape[0]
+    t_shape, y_shape = group["t"].shape, group["y"].shape
     where = f"{name!r} split {split!r}"
-    if part.t.shape[0] != n or part.y.shape[:2] != part.t.shape:
-        raise DnoError(f"{where}: t {part.t.shape} and y {part.y.shape} do not match {n} lengths")
-    if n and (part.lengths.min() < 1 or part.lengths.max() > part.t.shape[1]):
-        raise DnoError(f"{where}: lengths outside [1, {part.t.shape[1]}]")
-    for p, values in part.params.items():
+    if t_shape[0] != n or y_shape[:2] != t_shape:
+        raise DnoError(f"{where}: t {t_shape} and y {y_shape} do not match {n} lengths")
+    if n and (lengths.min() < 1 or lengths.max() > t_shape[1]):
+        raise DnoError(f"{where}: lengths outside [1, {t_shape[1]}]")
+    for p, values in params.items():
         if values.shape != (n,):
             raise DnoError(f"{where}: parameter {p!r} has shape {values.shape}, expected ({n},)")

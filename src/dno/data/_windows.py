@@ -8,9 +8,10 @@ piecewise cubic interpolation (PCHIP: no overshoot); irregular times are handled
 A window whose times fall outside the observed range is not made, so padding and extrapolation
 never enter a window. Windows are made per split, so those of one trajectory never cross splits.
 
-Windows are built once per split and kept: :func:`make_windows` remembers its result for as long
-as the split object lives (read-only arrays), so the trials of a search, which share one dataset,
-interpolate each split once instead of once per trial.
+Windows are built a block of trajectories at a time (a split kept in its file is read a block at
+a time) and kept: :func:`make_windows` remembers its result for as long as the split object lives
+(read-only arrays), so the trials of a search, which share one dataset, interpolate each split
+once instead of once per trial. A trajectory's windows do not depend on the block it is read in.
 """
 
 from __future__ import annotations
@@ -22,10 +23,18 @@ from typing import Any
 import numpy as np
 from scipy.interpolate import PchipInterpolator
 
-from dno.data._schema import Split
+from dno.data._schema import AnySplit, Split, blocks
 from dno.errors import DnoError, UsageError
 
-__all__ = ["Normalizer", "WindowSet", "make_windows"]
+__all__ = [
+    "MAX_EVALUATION_TRAJECTORIES",
+    "Moments",
+    "Normalizer",
+    "WindowSet",
+    "block_windows",
+    "concatenate",
+    "make_windows",
+]
 
 
 @dataclass
@@ -69,32 +78,46 @@ def _series(split: Split, b: int) -> tuple[np.ndarray, np.ndarray]:
     return times, values
 
 
-#: Windows already made, by (id of the split, S, m, stride, max_per_trajectory); an entry goes
-#: when its split is garbage-collected.
-_MADE: dict[tuple[int, int, int, int | None, int | None], WindowSet] = {}
+#: Windows already made, by (id of the split, S, m, stride, max_per_trajectory,
+#: max_trajectories); an entry goes when its split is garbage-collected.
+_MADE: dict[tuple[int, int, int, int | None, int | None, int | None], WindowSet] = {}
+
+#: The most trajectories of a split that evaluation scores (evenly spread over the split): a
+#: split of more (the validation split of a file of more than 40,000 trajectories) is scored on
+#: these, 8 windows each at most, so scoring holds at most 32,768 windows whatever the file's
+#: size (their rollout over 3 delays at S = 32 takes about 0.25 GiB: bench_data_memory.py).
+MAX_EVALUATION_TRAJECTORIES = 4096
 
 
 def make_windows(
-    split: Split, S: int, m: int, stride: int | None = None, max_per_trajectory: int | None = None
+    split: AnySplit,
+    S: int,
+    m: int,
+    stride: int | None = None,
+    max_per_trajectory: int | None = None,
+    max_trajectories: int | None = None,
 ) -> WindowSet:
     """All windows of a split: histories of S points and targets of m slices.
 
     Built once per split and arguments, then returned from memory (the arrays are read-only).
 
     Args:
-        split: one split of a dataset (see :func:`dno.data.read_dataset`).
+        split: one split of a dataset (see :func:`dno.data.read_dataset`), in memory or in its
+            file (read a block at a time).
         S: points on a window's theta-grid (>= 2).
         m: slices predicted per step (>= 1).
         stride: grid steps between consecutive window ends (default: m, so targets tile time).
         max_per_trajectory: keep at most this many windows per trajectory, evenly spaced.
+        max_trajectories: window at most this many trajectories, evenly spread over the split
+            (in split order).
 
     Returns:
         The windows, with ``C = 1`` channel: history (N, S, X, 1), target (N, m, X, 1).
     """
-    key = (id(split), S, m, stride, max_per_trajectory)
+    key = (id(split), S, m, stride, max_per_trajectory, max_trajectories)
     made = _MADE.get(key)
     if made is None:
-        made = _build_windows(split, S, m, stride, max_per_trajectory)
+        made = _build_windows(split, S, m, stride, max_per_trajectory, max_trajectories)
         for array in (made.history, made.target, made.trajectory, made.time, made.step):
             array.setflags(write=False)
         _MADE[key] = made
@@ -103,21 +126,64 @@ def make_windows(
 
 
 def _build_windows(
-    split: Split, S: int, m: int, stride: int | None, max_per_trajectory: int | None
+    split: AnySplit,
+    S: int,
+    m: int,
+    stride: int | None,
+    max_per_trajectory: int | None,
+    max_trajectories: int | None = None,
 ) -> WindowSet:
+    n = len(split)
+    chosen = None
+    if max_trajectories is not None and n > max_trajectories:
+        chosen = np.unique(np.linspace(0, n - 1, max_trajectories).round().astype(np.int64))
+    parts = []
+    for start, block in blocks(split):
+        if chosen is not None:
+            inside = chosen[(chosen >= start) & (chosen < start + len(block))]
+            block = block.take(inside - start)
+        windows = block_windows(block, S, m, stride, max_per_trajectory)[0]
+        if len(windows):
+            parts.append(windows)
+    if not parts:
+        raise DnoError(
+            f"no window fits: every trajectory is shorter than tau + m h (S={S}, m={m}); "
+            "use a smaller S or m, or longer trajectories"
+        )
+    return parts[0] if len(parts) == 1 else concatenate(parts)
+
+
+def concatenate(parts: list[WindowSet]) -> WindowSet:
+    """The windows of ``parts``, in order."""
+    return WindowSet(
+        history=np.concatenate([w.history for w in parts]),
+        target=np.concatenate([w.target for w in parts]),
+        params={k: np.concatenate([w.params[k] for w in parts]) for k in parts[0].params},
+        trajectory=np.concatenate([w.trajectory for w in parts]),
+        time=np.concatenate([w.time for w in parts]),
+        step=np.concatenate([w.step for w in parts]),
+    )
+
+
+def block_windows(
+    block: Split, S: int, m: int, stride: int | None, max_per_trajectory: int | None
+) -> tuple[WindowSet, np.ndarray]:
+    """The windows of a block of trajectories (see :func:`make_windows`), and how many each
+    trajectory has, shape (len(block),)."""
     if S < 2 or m < 1:
         raise UsageError(f"windows need S >= 2 and m >= 1, got S={S}, m={m}")
     stride = m if stride is None else stride
     if stride < 1:
         raise UsageError(f"stride must be >= 1, got {stride}")
-    histories, targets, owners, ends, steps = [], [], [], [], []
+    histories, targets, ends, steps = [], [], [], []
+    counts = np.zeros(len(block), dtype=np.int64)
     offsets = np.arange(-(S - 1), m + 1, dtype=np.float64)  # in units of h, window then target
-    for b in range(len(split)):
-        tau = float(split.params["tau"][b])
+    for b in range(len(block)):
+        tau = float(block.params["tau"][b])
         if not np.isfinite(tau) or tau <= 0:
-            raise DnoError(f"trajectory {int(split.trajectory_id[b])} has tau={tau}; expected > 0")
+            raise DnoError(f"trajectory {int(block.trajectory_id[b])} has tau={tau}; expected > 0")
         h = tau / (S - 1)
-        times, values = _series(split, b)
+        times, values = _series(block, b)
         first_end = times[0] + tau
         n_windows = int(np.floor((times[-1] - m * h - first_end) / (stride * h) + 1e-9)) + 1
         if n_windows <= 0:
@@ -131,23 +197,56 @@ def _build_windows(
         field = PchipInterpolator(times, values, axis=0)(sample_t)  # (K, S + m, X)
         histories.append(field[:, :S])
         targets.append(field[:, S:])
-        owners.append(np.full(window_end.size, b))
+        counts[b] = window_end.size
         ends.append(window_end)
         steps.append(np.full(window_end.size, h))
-    if not histories:
-        raise DnoError(
-            f"no window fits: every trajectory is shorter than tau + m h (S={S}, m={m}); "
-            "use a smaller S or m, or longer trajectories"
-        )
-    owner = np.concatenate(owners)
+    owner = np.repeat(np.arange(len(block)), counts)
+    n_x = block.y.shape[2]
     return WindowSet(
-        history=np.concatenate(histories)[..., None].astype(np.float32),
-        target=np.concatenate(targets)[..., None].astype(np.float32),
-        params={k: v[owner] for k, v in split.params.items()},
-        trajectory=split.trajectory_id[owner],
-        time=np.concatenate(ends),
-        step=np.concatenate(steps),
-    )
+        history=_stack(histories, (0, S, n_x))[..., None].astype(np.float32),
+        target=_stack(targets, (0, m, n_x))[..., None].astype(np.float32),
+        params={k: v[owner] for k, v in block.params.items()},
+        trajectory=block.trajectory_id[owner],
+        time=_stack(ends, (0,)),
+        step=_stack(steps, (0,)),
+    ), counts
+
+
+def _stack(parts: list[np.ndarray], empty: tuple[int, ...]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(empty)
+
+
+@dataclass
+class Moments:
+    """Count, mean and sum of squared deviations of values per channel (float64), merged
+    block by block (Chan et al.'s pairwise update)."""
+
+    count: int
+    mean: np.ndarray  # (C,)
+    m2: np.ndarray  # (C,)
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> Moments:
+        """The moments of ``values``, shape (N, C)."""
+        values = np.asarray(values, dtype=np.float64)
+        mean = values.mean(axis=0) if len(values) else np.zeros(values.shape[1])
+        return cls(len(values), mean, np.square(values - mean).sum(axis=0))
+
+    def merge(self, other: Moments) -> Moments:
+        if not other.count:
+            return self
+        if not self.count:
+            return other
+        count = self.count + other.count
+        delta = other.mean - self.mean
+        mean = self.mean + delta * (other.count / count)
+        m2 = self.m2 + other.m2 + np.square(delta) * (self.count * other.count / count)
+        return Moments(count, mean, m2)
+
+    @property
+    def std(self) -> np.ndarray:
+        """The population standard deviation (ddof 0), per channel."""
+        return np.sqrt(self.m2 / max(self.count, 1))
 
 
 @dataclass
@@ -178,12 +277,19 @@ class Normalizer:
         channels = train.history.shape[-1]
         values = np.concatenate([train.history, train.target], axis=1).reshape(-1, channels)
         cond = np.stack([train.params[n] for n in names], axis=1)
+        return cls.from_moments(Moments.of(values), names, Moments.of(cond))
+
+    @classmethod
+    def from_moments(
+        cls, states: Moments, cond_names: tuple[str, ...], cond: Moments
+    ) -> Normalizer:
+        """From the moments of the states (per channel) and of the conditioning parameters."""
         return cls(
-            mean=values.mean(axis=0).astype(np.float64),
-            std=_safe_std(values.std(axis=0)),
-            cond_names=names,
-            cond_mean=cond.mean(axis=0),
-            cond_std=_safe_std(cond.std(axis=0)),
+            mean=states.mean,
+            std=_safe_std(states.std),
+            cond_names=cond_names,
+            cond_mean=cond.mean,
+            cond_std=_safe_std(cond.std),
         )
 
     def state(self, values: np.ndarray) -> np.ndarray:

@@ -39,7 +39,7 @@ from dno.evaluation._scoring import RolloutScores, Scores, score_checkpoint
 from dno.evaluation._stability import NoiseSensitivity, rollout_noise_sensitivity
 
 if TYPE_CHECKING:
-    from dno.data import Normalizer, Split, WindowSet
+    from dno.data import AnySplit, Normalizer, WindowSet
     from dno.models import DelayOperator
 
 __all__ = [
@@ -254,20 +254,21 @@ def evenly_spread(n: int, k: int) -> np.ndarray:
 
 
 def evaluation_windows(
-    split: Split, S: int, config: EvaluationConfig, *, what: str = "the split"
+    split: AnySplit, S: int, config: EvaluationConfig, *, what: str = "the split"
 ) -> WindowSet:
     """The windows every score of a split is computed on, the same for every model with this S:
     futures of ``max(K (S - 1), S)`` slices for the horizon of ``K`` delays, disjoint within a
-    trajectory, at most ``config.max_windows`` per trajectory, evenly spread.
+    trajectory, at most ``config.max_windows`` per trajectory, evenly spread, of at most
+    :data:`dno.data.MAX_EVALUATION_TRAJECTORIES` trajectories (evenly spread over the split).
 
     Raises:
         DnoError: no trajectory of the split is long enough (each needs ``1 + K`` delays).
     """
-    from dno.data import make_windows
+    from dno.data import MAX_EVALUATION_TRAJECTORIES, make_windows
 
     length = max(config.horizon_delays * (S - 1), S)
     try:
-        return make_windows(split, S, length, None, config.max_windows)
+        return make_windows(split, S, length, None, config.max_windows, MAX_EVALUATION_TRAJECTORIES)
     except DnoError:
         raise DnoError(
             f"no trajectory of {what} is long enough for a {config.horizon_delays}-delay "

@@ -40,7 +40,7 @@ from dno.evaluation._spectral import BoxSize
 if TYPE_CHECKING:
     import torch
 
-    from dno.data import Normalizer, Split, WindowSet
+    from dno.data import AnySplit, Normalizer, WindowSet
     from dno.models import DelayOperator
 
 __all__ = ["RolloutScores", "Scores", "predict", "score_checkpoint", "score_rollout"]
@@ -99,7 +99,7 @@ class Scores:
 
 def score_checkpoint(
     model: DelayOperator | str | os.PathLike[str],
-    windows: WindowSet | Split,
+    windows: WindowSet | AnySplit,
     normalizer: Normalizer | None = None,
     *,
     horizon_delays: int | None = None,

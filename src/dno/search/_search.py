@@ -410,19 +410,10 @@ def _search(
     if options.workers == 0:
         log(f"{spec.n_trials - done} trials queued; run them with: dno worker --storage "
             f"{describe_url(url)} --study {spec.name}")  # fmt: skip
-    elif len(slots) > 1:
-        _run_workers(options, url, spec, study, slots)
     else:
-        use_threads(slots[0].threads, adaptive=slots[0].adaptive)
-        bar = progress_bar(spec.n_trials, done, options.progress, spec.name, "trial")
-        try:
-            run_trials(
-                study, spec, space, runner, options.results,
-                on_trial=lambda t: bar.update(1) if bar is not None else None, log=log,
-            )  # fmt: skip
-        finally:
-            if bar is not None:
-                bar.close()
+        _run_workers(options, url, spec, study, slots, lambda on_trial: run_trials(
+            study, spec, space, runner, options.results, on_trial=on_trial, log=log,
+        ))  # fmt: skip
     info = write_summary(study, spec, folder)
     states = ", ".join(f"{n} {state}" for state, n in info["states"].items())
     log(f"study {spec.name}: {count_finished(study)}/{spec.n_trials} trials finished ({states}); "
@@ -550,17 +541,34 @@ def run_worker(
 
 
 def _run_workers(
-    options: SearchOptions, url: str, spec: StudySpec, study: optuna.Study, slots: list[WorkerSlot]
+    options: SearchOptions,
+    url: str,
+    spec: StudySpec,
+    study: optuna.Study,
+    slots: list[WorkerSlot],
+    run_here: Callable[[Callable[[Any], None]], None],
 ) -> None:
-    """Start one ``dno worker`` process per slot (its device and threads); show their progress."""
+    """Run the study's trials with one worker per slot: this process is the first (it has read
+    the data and imported torch already, so it starts training at once), and one ``dno worker``
+    process per further slot (its device and threads) joins as soon as it has started.
+
+    Args:
+        run_here: runs this process's share of the trials, calling its argument after each.
+    """
     command = [sys.executable, "-m", "dno", "worker", "--storage", url, "--study", spec.name,
                "--results", str(options.results), "--parent", str(os.getpid()), "-q"]  # fmt: skip
     if options.wandb:
         command.append("--wandb")
     children: list[subprocess.Popen[bytes]] = []
     bar = progress_bar(spec.n_trials, count_finished(study), options.progress, spec.name, "trial")
+
+    def show(_: Any = None) -> None:
+        if bar is not None:
+            bar.n = min(count_finished(study), spec.n_trials)
+            bar.refresh()
+
     try:
-        for slot in slots:  # in the try: a failed start ends those already started
+        for slot in slots[1:]:  # in the try: a failed start ends those already started
             own = ["--threads", str(slot.threads)]
             own += (["--device", slot.device] if slot.device else []) + (
                 ["--adapt-threads"] if slot.adaptive else []
@@ -571,20 +579,36 @@ def _run_workers(
                     command + own, start_new_session=True, stdout=subprocess.DEVNULL, env=env
                 )
             )
-        while any(child.poll() is None for child in children):
-            time.sleep(1.0)
-            if bar is not None:
-                bar.n = min(count_finished(study), spec.n_trials)
-                bar.refresh()
+        use_threads(slots[0].threads, adaptive=slots[0].adaptive)
+        run_here(show)
+        ended = _wait_for_workers(study, children, show)
     except BaseException:
         _end_groups(children, grace=STOP_WAIT)  # each records its trial as interrupted
         raise
     finally:
         if bar is not None:
             bar.close()
-    failed = [c.returncode for c in children if c.returncode not in (0, None)]
+    failed = [c.returncode for c in children if c.returncode not in (0, None) and c not in ended]
     if failed:
-        raise DnoError(f"{len(failed)} of {len(children)} workers failed (exit {failed[0]})")
+        raise DnoError(f"{len(failed)} of {len(children) + 1} workers failed (exit {failed[0]})")
+
+
+def _wait_for_workers(
+    study: optuna.Study, children: list[subprocess.Popen[bytes]], show: Callable[[], None]
+) -> list[subprocess.Popen[bytes]]:
+    """Wait for the workers' running trials; the workers ended because none was left to them.
+
+    This process's own share ends when no trial waits and none runs, so a worker still starting
+    then (importing torch: seconds) has nothing to do: it is ended rather than waited for.
+    """
+    while any(child.poll() is None for child in children):
+        if not study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+            alive = [child for child in children if child.poll() is None]
+            _end_groups(alive, grace=STOP_WAIT)
+            return alive
+        time.sleep(0.2)
+        show()
+    return []
 
 
 def _end_groups(children: list[subprocess.Popen[bytes]], grace: float = 5.0) -> None:

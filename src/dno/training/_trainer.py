@@ -29,8 +29,19 @@ import numpy as np
 import torch
 
 from dno import __version__
-from dno._cores import adapt_threads, select_device
-from dno.data import Dataset, Normalizer, WindowSet, make_windows
+from dno._cores import adapt_threads, fit_threads, select_device
+from dno.data import (
+    Dataset,
+    Normalizer,
+    TrainWindows,
+    WindowSet,
+    buffer_windows,
+    epoch_order,
+    fit_normalizer,
+    steps_per_epoch,
+    train_windows,
+    weighted_quantile,
+)
 from dno.errors import DnoError, DnoWarning, UsageError
 from dno.evaluation import (
     METRICS,
@@ -75,14 +86,15 @@ class TrainData:
     train, and what the model needs to know of them.
 
     Attributes:
-        train: windows with targets of ``rollout_steps * m`` slices.
+        train: windows with targets of ``rollout_steps * m`` slices (in memory, or made again
+            from the file each epoch when they do not fit: :class:`dno.data.TrainWindows`).
         val: the validation split's evaluation windows (futures of the validation horizon).
         evaluation: the validation's horizon, thresholds and windows.
         rollout: whether ``val`` covers the horizon (False: the validation trajectories are too
             short, and only one-step scores are computed).
     """
 
-    train: WindowSet
+    train: TrainWindows
     val: WindowSet
     normalizer: Normalizer
     family: str
@@ -117,7 +129,9 @@ def build_model(config: TrainConfig, X: int, channels: int = 1) -> DelayOperator
 def prepare_data(dataset: Dataset, config: TrainConfig, m: int) -> TrainData:
     """Windows of the train and val splits (never test), normalization fitted on train.
 
-    The train targets span ``rollout_steps * m`` slices (the unrolled loss). The validation
+    The train targets span ``rollout_steps * m`` slices (the unrolled loss); the train windows
+    are counted and measured in one pass over the split, a block at a time, and kept when they
+    fit (:func:`dno.data.train_windows`). The validation
     windows are ``dno evaluate``'s (:func:`dno.evaluation.evaluation_windows`) at the validation
     horizon; where no validation trajectory is long enough for it, a selected rollout metric is
     an error (before any training), otherwise a warning and one-step scores only.
@@ -130,7 +144,7 @@ def prepare_data(dataset: Dataset, config: TrainConfig, m: int) -> TrainData:
         if len(dataset.splits[split]) == 0:
             raise DnoError(f"the dataset has no {split} trajectories; generate more (--n)")
     steps, cap = config.rollout_steps, config.max_windows_per_trajectory
-    train = make_windows(  # train windows end where one-step ones would: stride m unless set
+    train = train_windows(  # train windows end where one-step ones would: stride m unless set
         dataset.splits["train"], config.S, steps * m, config.stride or m, cap
     )
     evaluation, rollout = validation_config(config), True
@@ -144,9 +158,9 @@ def prepare_data(dataset: Dataset, config: TrainConfig, m: int) -> TrainData:
         warnings.warn(warning, DnoWarning, stacklevel=2)
         evaluation, rollout = replace(evaluation, horizon_delays=1), False
         val = evaluation_windows(dataset.splits["val"], config.S, evaluation, what=what)
-    normalizer = Normalizer.fit(train, config.cond_params)
+    normalizer = fit_normalizer(train, config.cond_params)
     weights = config.channel_weights
-    channels = train.history.shape[-1]
+    channels = train.channels
     if weights is not None and len(weights) != channels:
         raise UsageError(f"channel_weights has {len(weights)} entries; the data has {channels}")
     return TrainData(
@@ -161,9 +175,11 @@ def prepare_data(dataset: Dataset, config: TrainConfig, m: int) -> TrainData:
     )
 
 
-def _edge_repeats(windows: WindowSet, config: TrainConfig) -> np.ndarray:
-    """How many times each train window is seen per epoch (edge oversampling), shape (N,)."""
-    repeats = np.ones(len(windows), dtype=np.int64)
+def _edge_repeats(windows: TrainWindows, config: TrainConfig) -> np.ndarray:
+    """How many times each train trajectory's windows are seen per epoch (edge oversampling):
+    ``edge_factor`` for a trajectory in the outer ``edge_quantile`` of the windows' values of an
+    ``edge_params`` parameter, else 1; shape (n,)."""
+    repeats = np.ones(len(windows.counts), dtype=np.int64)
     if not config.edge_params or config.edge_factor == 1:
         return repeats
     q = config.edge_quantile
@@ -171,7 +187,7 @@ def _edge_repeats(windows: WindowSet, config: TrainConfig) -> np.ndarray:
         if name not in windows.params:
             raise UsageError(f"edge_params names {name!r}; the data has {sorted(windows.params)}")
         values = windows.params[name]
-        lo, hi = np.quantile(values, [q, 1 - q])
+        lo, hi = weighted_quantile(values, windows.counts, [q, 1 - q])
         repeats[(values <= lo) | (values >= hi)] = config.edge_factor
     return repeats
 
@@ -179,6 +195,7 @@ def _edge_repeats(windows: WindowSet, config: TrainConfig) -> np.ndarray:
 def _tensors(
     windows: WindowSet, normalizer: Normalizer, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Normalized history (N, S, X, C), target (N, n, X, C) and conditioning (N, P)."""
     return (
         torch.from_numpy(normalizer.state(windows.history)).to(device),
         torch.from_numpy(normalizer.state(windows.target)).to(device),
@@ -235,13 +252,14 @@ class Session:
     scheduler: Any  # a torch LR scheduler, or None
     scaler: torch.amp.GradScaler  # enabled only for mixed precision on CUDA
     #: normalized train windows: history (N, S, X, C), target (N, rollout_steps * m, X, C),
-    #: conditioning (N, P)
-    train_set: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+    #: conditioning (N, P); None when they are made again from the file each epoch
+    train_set: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None
     #: normalized validation targets (N, m, X, C), for the validation loss
     val_target: torch.Tensor
     #: the validation scores of every epoch: one step, and these of the rollout when it is due
     rollout_metrics: tuple[str, ...]
-    epoch_index: np.ndarray  # the train windows of one epoch (edge windows repeated), (E,)
+    repeats: np.ndarray  # how many times each train trajectory's windows are seen, (n,)
+    buffer: int  # windows shuffled together (dno.data.buffer_windows)
     batch_size: int
     checkpoint_extra: dict[str, Any]  # what every checkpoint records besides the weights
     progress: Progress = field(default_factory=Progress)
@@ -328,8 +346,12 @@ def _set_up(config: TrainConfig, dataset: Dataset, out: str | Path, resume: bool
         S=config.S, X=data.X, channels=data.channels,
         cond_dim=len(data.normalizer.cond_names), source=f"the {dataset.family} dataset",
     )  # fmt: skip
-    epoch_index = np.repeat(np.arange(len(data.train)), _edge_repeats(data.train, config))
-    batch_size = min(config.batch_size, len(epoch_index))
+    repeats = _edge_repeats(data.train, config)
+    seen = int(np.dot(repeats, data.train.counts))  # windows per epoch
+    batch_size = min(config.batch_size, seen)
+    buffer = buffer_windows(config.S, data.train.m, data.X, data.channels)
+    if device.type == "cpu":  # a small step trains faster on fewer threads
+        fit_threads(config.rollout_steps * _step_elements(model, batch_size))
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
         fused=device.type in ("cpu", "cuda"),  # one kernel for all parameters, not a loop
@@ -337,11 +359,12 @@ def _set_up(config: TrainConfig, dataset: Dataset, out: str | Path, resume: bool
     session = Session(
         config=config, run=RunFolder(out), data=data, device=device, model=model,
         step_model=CompiledModel(model, config.compile), optimizer=optimizer,
-        scheduler=_scheduler(optimizer, config, math.ceil(len(epoch_index) / batch_size)),
+        scheduler=_scheduler(optimizer, config, steps_per_epoch(seen, batch_size, buffer)),
         scaler=torch.amp.GradScaler("cuda", enabled=config.amp and device.type == "cuda"),
-        train_set=_tensors(data.train, data.normalizer, device),
+        train_set=None if data.train.windows is None else _tensors(
+            data.train.windows, data.normalizer, device),
         val_target=_val_target(data, model.m, device),
-        rollout_metrics=_rollout_metrics(config, data), epoch_index=epoch_index,
+        rollout_metrics=_rollout_metrics(config, data), repeats=repeats, buffer=buffer,
         batch_size=batch_size,
         checkpoint_extra={"normalizer": data.normalizer.to_dict(), "family": dataset.family,
                           "train_config": config.to_dict()},
@@ -358,6 +381,34 @@ def _set_up(config: TrainConfig, dataset: Dataset, out: str | Path, resume: bool
         FINAL_RESULTS, {"status": "running", "model": config.model, "family": data.family}
     )
     return session
+
+
+def _step_elements(model: DelayOperator, batch_size: int) -> int:
+    """The size of one training step of ``model`` on a batch: the elements of every tensor its
+    leaf modules output in one forward pass (of zeros; eval mode, and the RNG restored, so
+    training draws the same numbers as without it)."""
+    elements = 0
+
+    def count(module: torch.nn.Module, inputs: Any, output: Any) -> None:
+        nonlocal elements
+        if isinstance(output, torch.Tensor):
+            elements += output.numel()
+
+    leaves = [m for m in model.modules() if next(m.children(), None) is None]
+    hooks = [m.register_forward_hook(count) for m in leaves]
+    rng, mode = torch.get_rng_state(), model.training
+    try:
+        with torch.no_grad():
+            model.eval()(
+                torch.zeros(batch_size, model.S, model.X, model.channels),
+                torch.zeros(batch_size, model.cond_dim),
+            )
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.train(mode)
+        torch.set_rng_state(rng)
+    return elements
 
 
 def _val_target(data: TrainData, m: int, device: torch.device) -> torch.Tensor:
@@ -423,35 +474,59 @@ def _rollout_due(s: Session, epoch: int) -> bool:
 
 
 def _train_epoch(s: Session, epoch: int) -> float:
-    """One pass over the train windows in the epoch's seeded order; the mean training loss."""
+    """One pass over the train windows in the epoch's seeded order (:func:`dno.data.epoch_order`:
+    a buffer at a time, batches within a buffer); the mean training loss."""
     s.model.train()
-    history, target, cond = s.train_set
-    order = np.random.default_rng([s.config.seed, epoch]).permutation(s.epoch_index)
-    epoch_order = torch.from_numpy(order).to(s.device)  # one copy per epoch, not per step
-    total = 0.0
-    for start in range(0, len(order), s.batch_size):
-        adapt_threads()  # fewer threads while other processes keep cores busy (automatic budgets)
-        index = epoch_order[start : start + s.batch_size]
-        with torch.autocast(s.device.type, dtype=torch.float16, enabled=s.scaler.is_enabled()):
-            prediction = _predict(s, history[index], cond[index])
-            loss = training_loss(prediction.float(), target[index], s.config)
-        value = loss.item()  # the step's one wait for the device: checked, then summed
-        if not math.isfinite(value):
-            raise NonFiniteLoss(
-                f"non-finite training loss ({value}) at epoch {epoch}, "
-                f"batch {start // s.batch_size + 1}"
-            )
-        s.optimizer.zero_grad(set_to_none=True)
-        s.scaler.scale(loss).backward()
-        if s.config.grad_clip > 0:
-            s.scaler.unscale_(s.optimizer)
-            torch.nn.utils.clip_grad_norm_(s.model.parameters(), s.config.grad_clip)
-        s.scaler.step(s.optimizer)
-        s.scaler.update()
-        if s.config.schedule == "onecycle":
-            s.scheduler.step()
-        total += value * index.numel()
-    return total / len(order)
+    total, seen, step = 0.0, 0, 0
+    made: dict[int, WindowSet] = {}  # blocks of windows made for the last buffer (from the file)
+    for order in epoch_order(s.data.train.counts, s.repeats, s.config.seed, epoch, s.buffer):
+        history, target, cond, places = _buffer(s, order, made)
+        for start in range(0, len(order), s.batch_size):
+            adapt_threads()  # fewer threads while other processes keep cores busy (automatic)
+            index = places[start : start + s.batch_size]
+            step += 1
+            total += _train_step(s, history[index], target[index], cond[index], epoch, step)
+            seen += index.numel()
+    return total / seen
+
+
+def _buffer(
+    s: Session, order: np.ndarray, made: dict[int, WindowSet]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The normalized windows an epoch's buffer draws from (history, target, conditioning) and
+    the places of the buffer's windows in them, in the buffer's order (one copy per buffer)."""
+    if s.train_set is not None:
+        return (*s.train_set, torch.from_numpy(order).to(s.device))
+    windows, places = s.data.train.gather(order, made)
+    history, target, cond = _tensors(windows, s.data.normalizer, s.device)
+    return history, target, cond, torch.from_numpy(places).to(s.device)
+
+
+def _train_step(
+    s: Session,
+    history: torch.Tensor,
+    target: torch.Tensor,
+    cond: torch.Tensor,
+    epoch: int,
+    step: int,
+) -> float:
+    """One optimizer step on a batch; the batch's summed loss (mean loss times its size)."""
+    with torch.autocast(s.device.type, dtype=torch.float16, enabled=s.scaler.is_enabled()):
+        prediction = _predict(s, history, cond)
+        loss = training_loss(prediction.float(), target, s.config)
+    value = loss.item()  # the step's one wait for the device: checked, then summed
+    if not math.isfinite(value):
+        raise NonFiniteLoss(f"non-finite training loss ({value}) at epoch {epoch}, batch {step}")
+    s.optimizer.zero_grad(set_to_none=True)
+    s.scaler.scale(loss).backward()
+    if s.config.grad_clip > 0:
+        s.scaler.unscale_(s.optimizer)
+        torch.nn.utils.clip_grad_norm_(s.model.parameters(), s.config.grad_clip)
+    s.scaler.step(s.optimizer)
+    s.scaler.update()
+    if s.config.schedule == "onecycle":
+        s.scheduler.step()
+    return value * history.shape[0]
 
 
 def _predict(s: Session, history: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
