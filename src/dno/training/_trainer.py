@@ -30,6 +30,7 @@ import torch
 
 from dno import __version__
 from dno._cores import adapt_threads, select_device
+from dno._provenance import provenance, same_software
 from dno.data import Dataset, Normalizer, WindowSet, make_windows
 from dno.errors import DnoError, DnoWarning, UsageError
 from dno.evaluation import (
@@ -214,6 +215,8 @@ class Progress:
     rows: list[dict[str, Any]] = field(default_factory=list)  # the rows of metrics.csv
     status: str = "completed"  # or stopped_early, stopped (by the caller), failed
     reason: str = ""
+    #: the epochs' CPU seconds (this process, every thread), saved in ``last.pt`` with the rest
+    cpu_seconds: float = 0.0
 
     @property
     def seconds(self) -> float:
@@ -243,7 +246,8 @@ class Session:
     rollout_metrics: tuple[str, ...]
     epoch_index: np.ndarray  # the train windows of one epoch (edge windows repeated), (E,)
     batch_size: int
-    checkpoint_extra: dict[str, Any]  # what every checkpoint records besides the weights
+    #: what every checkpoint records besides the weights (the provenance of the run's start)
+    checkpoint_extra: dict[str, Any]
     progress: Progress = field(default_factory=Progress)
     finished: bool = False  # resumed a run that had already ended: nothing to do
 
@@ -344,7 +348,8 @@ def _set_up(config: TrainConfig, dataset: Dataset, out: str | Path, resume: bool
         rollout_metrics=_rollout_metrics(config, data), epoch_index=epoch_index,
         batch_size=batch_size,
         checkpoint_extra={"normalizer": data.normalizer.to_dict(), "family": dataset.family,
-                          "train_config": config.to_dict()},
+                          "train_config": config.to_dict(),
+                          "provenance": provenance(str(device), torch.get_num_threads())},
     )  # fmt: skip
     session.run.create()  # only now: a run failing in its set-up leaves no folder
     if resume:
@@ -392,7 +397,7 @@ def _run_epoch(s: Session, epoch: int) -> dict[str, Any]:
     (``val_rel_l2``; the rollout's when due, else None), ``lr``, ``seconds`` (the epoch) and
     ``val_seconds`` (its validation).
     """
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     train_loss = _train_epoch(s, epoch)
     lr = s.optimizer.param_groups[0]["lr"]
     validated = time.perf_counter()
@@ -408,6 +413,7 @@ def _run_epoch(s: Session, epoch: int) -> dict[str, Any]:
         "epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, **scores, "lr": lr,
         "seconds": time.perf_counter() - started, "val_seconds": val_seconds,
     }  # fmt: skip
+    s.progress.cpu_seconds += time.process_time() - cpu_started
     _checkpoint(s, row)
     return row
 
@@ -505,6 +511,7 @@ def _checkpoint(s: Session, row: dict[str, Any]) -> None:
         "optimizer": _keyed(s.optimizer.state_dict(), str),
         "scheduler": _plain(s.scheduler.state_dict()) if s.scheduler is not None else None,
         "torch_rng": torch.get_rng_state(),
+        "cpu_seconds": state.cpu_seconds,
     }
     save(s.model, s.run.last_checkpoint, {**s.checkpoint_extra, **training_state})
     s.run.write_metrics(state.rows)
@@ -525,7 +532,11 @@ def _stops_early(s: Session) -> bool:
 
 def _finish(s: Session) -> dict[str, Any]:
     """Restore the best weights, score them with every validation metric, write the figure and
-    ``final_results.json`` (the same file, to the bit, whether or not the run was resumed)."""
+    ``final_results.json`` (the same file, to the bit, whether or not the run was resumed).
+
+    Besides the scores, what a budget ledger needs: ``cpu_seconds`` (the epochs' CPU time),
+    ``optimizer_steps`` (epochs run x steps per epoch) and ``provenance`` (the run's start; a
+    run finished by other software also records ``finished_with``)."""
     scores: dict[str, float | None] = {}
     if s.run.best_checkpoint.exists():
         best_model, _ = load_checkpoint(s.run.best_checkpoint, s.config.model)
@@ -542,9 +553,20 @@ def _finish(s: Session) -> dict[str, Any]:
         "n_train_windows": len(s.data.train), "n_val_windows": len(s.data.val),
         "S": config.S, "m": s.model.m, "device": str(s.device),
         "threads": torch.get_num_threads(), "seconds": state.seconds, "dno_version": __version__,
+        "cpu_seconds": state.cpu_seconds, "steps_per_epoch": _steps_per_epoch(s),
+        "optimizer_steps": state.epoch * _steps_per_epoch(s),
+        "provenance": s.checkpoint_extra["provenance"],
     }  # fmt: skip
+    now = provenance(str(s.device), torch.get_num_threads())
+    if not same_software(results["provenance"], now):
+        results["finished_with"] = now
     s.run.write_json(FINAL_RESULTS, results)
     return results
+
+
+def _steps_per_epoch(s: Session) -> int:
+    """Optimizer steps of one epoch: the epoch's windows (edge windows repeated) in batches."""
+    return math.ceil(len(s.epoch_index) / s.batch_size)
 
 
 #: What the kept weights are scored with at the end: every score of the table, and the size.
@@ -608,9 +630,14 @@ def _resume(s: Session) -> Progress:
     if s.scheduler is not None and extra["scheduler"] is not None:
         s.scheduler.load_state_dict(extra["scheduler"])
     torch.set_rng_state(extra["torch_rng"])
+    if extra.get("provenance"):  # the run's start (a run begun before provenance: this one)
+        s.checkpoint_extra["provenance"] = extra["provenance"]
     rows = [r for r in run.read_metrics() if int(r["epoch"]) <= int(extra["epoch"])]
     best = extra["best"] if extra["best"] is not None else math.nan
-    return Progress(int(extra["epoch"]), float(best), int(extra["best_epoch"]), rows)
+    return Progress(
+        int(extra["epoch"]), float(best), int(extra["best_epoch"]), rows,
+        cpu_seconds=float(extra.get("cpu_seconds") or 0.0),
+    )  # fmt: skip
 
 
 def _config_record(config: TrainConfig, dataset: Dataset) -> dict[str, Any]:
