@@ -31,8 +31,9 @@ __all__ = [
     "ARTIFACTS", "BENCHMARK_JSON", "BEST_CHECKPOINT", "BEST_CONFIG", "COMPARISON_CSV",
     "COMPARISON_JSON", "COMPARISON_MD", "COMPARISON_SCORE", "CONFIRMATION", "EVALUATION_FIGURES",
     "EVALUATION_JSON", "FINAL_RESULTS", "LAST_CHECKPOINT", "LEADERBOARD_CSV",
-    "LEADERBOARD_JSON", "LEADERBOARD_MD", "LEADERBOARD_RUNS", "METRICS_CSV", "PREDICTION_FIGURE",
-    "ROLLOUTS_NPZ", "RUN_CONFIG", "STUDY_JOURNAL", "SUMMARY", "TRIAL_RECORD", "RunFolder",
+    "LEADERBOARD_JSON", "LEADERBOARD_MD", "LEADERBOARD_RUNS", "LEDGER_JSON", "METRICS_CSV",
+    "PREDICTION_FIGURE", "ROLLOUTS_NPZ", "RUN_CONFIG", "STUDY_JOURNAL", "SUMMARY", "TEST_COST",
+    "TRIAL_RECORD", "RunFolder",
     "json_safe", "parse_cell", "read_csv", "read_json", "write_csv", "write_json",
 ]  # fmt: skip
 
@@ -65,6 +66,8 @@ LEADERBOARD_MD = "leaderboard.md"
 LEADERBOARD_CSV = "leaderboard.csv"  # one row per model
 LEADERBOARD_JSON = "leaderboard.json"  # everything: protocol, per-seed values, statistics
 LEADERBOARD_RUNS = "leaderboard_runs.csv"  # one row per model and seed
+LEDGER_JSON = "ledger.json"  # the budget per model and phase (tune, retrain, test), checked
+TEST_COST = "test_cost.json"  # in a benchmark's run folder: the test evaluation's seconds
 
 
 def json_safe(value: Any) -> Any:
