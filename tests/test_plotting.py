@@ -28,6 +28,7 @@ from dno.plotting import (
     draw_rollout_error,
     draw_rollouts,
     draw_slices,
+    draw_tuning_curves,
     save_figure,
 )
 
@@ -74,6 +75,9 @@ CASES: list[tuple[str, Callable[..., None], tuple[Any, ...], tuple[Any, ...], st
     ("parallel", draw_parallel, (["lr", "loss"], np.array([[1.0, 2.0, np.nan], [3.0, 1.0, 2.0]]),
                                  [None, None], [3.0, 1.0, 2.0]),
      (["lr"], np.ones((2, 3)), [None], [1.0, 2.0, 3.0]), r"values has shape \(2, 3\)"),
+    ("tuning", draw_tuning_curves, ([[3.0, 2.0, 1.5], [2.5, 2.4]], [[1.0, 0.5, 0.2], [0.1, 0.05]],
+                                    ["a", "b"], ["red", "blue"], "best"),
+     ([[3.0, 2.0]], [[1.0]], ["a"], ["red"], "best"), r"sd\[0\] has shape \(1,\)"),
 ]  # fmt: skip
 
 

@@ -132,6 +132,9 @@ def test_tuning_curves_come_from_the_trials(tuned: Path) -> None:
     assert "Configurations: tuned." in markdown and "seed 100" in markdown
     assert "## Budget ledger (ledger.json)" in markdown and "Every check held." in markdown
     assert "same dataset" in markdown  # the variance the intervals hold
+    page = (tuned / "report" / "index.html").read_text()
+    assert "<section id='tuning'>" in page and "Tuning curves" in page
+    assert (tuned / "report" / "figures" / "tiny" / "tuning_curves.png").stat().st_size > 0
 
 
 def test_ledger_sums_the_runs_own_files(tuned: Path) -> None:
