@@ -30,29 +30,17 @@ from dno.benchmark import (
 from dno.cli import main
 from dno.errors import UsageError
 from dno.tracking import trial_folder
+from tiny_protocol import TINY as BASE
+from tiny_protocol import write_protocol as _write
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*seeds")
 
 TINY: dict[str, Any] = {
-    "name": "tiny",
+    **BASE,
     "description": "two models, two seeds, one epoch, tuned with two trials each",
-    "family": "neutral",
-    "data": {"n": 12, "seed": 0, "t_end": 12.0},
-    "seeds": 2,
-    "horizon_delays": 2,
-    "evaluation": {"stability_windows": 4},
-    "baseline": "fno",
     "metric": "rollout_rel_l2",
-    "config": {"max_epochs": 1, "S": 16, "device": "cpu"},
-    "models": {"method_of_steps": {"set": {"width": 8}}, "fno": {"set": {"width": 8}}},
     "tune": {"trials": 2, "seed_base": 100},
 }
-
-
-def _write(folder: Path, protocol: dict[str, Any], name: str = "tiny.yaml") -> Path:
-    path = folder / name
-    path.write_text(yaml.safe_dump(protocol, sort_keys=False), encoding="utf-8")
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ benchmark has balanced pairs.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import threading
@@ -63,7 +64,10 @@ from dno.tracking import (
     write_json,
 )
 
-__all__ = ["RunResult", "benchmark_runs", "prepare_data", "run_benchmark"]
+__all__ = [
+    "RunResult", "benchmark_folder", "benchmark_runs", "prepare_data", "run_benchmark",
+    "worker_slots",
+]  # fmt: skip
 
 Log = Callable[[str], None]
 _DONE = ("completed", "stopped_early")
@@ -152,17 +156,34 @@ def run_benchmark(
             f"{protocol.name} is to be tuned first: dno.benchmark.tune_protocol(protocol, out) "
             "gives the protocol with every model's best configuration"
         )
+    slots = worker_slots(workers, devices, threads, device)
+    with benchmark_folder(out) as folder:
+        return _run(protocol, folder, slots, log)
+
+
+def worker_slots(
+    workers: int | None, devices: str | None, threads: int | None, device: str
+) -> list[WorkerSlot]:
+    """The local workers (each with ``device`` unless ``devices`` names its own), checked:
+    too many workers or an unavailable device fail now, not in every run."""
     slots = plan_workers(workers, devices, threads)
     slots = [WorkerSlot(s.device or device, s.threads, s.adaptive) for s in slots]
-    for slot in slots:  # an unavailable device fails now, not in every run
+    for slot in slots:
         select_device(slot.device or "auto")
+    return slots
+
+
+@contextlib.contextmanager
+def benchmark_folder(out: str | Path) -> Iterator[Path]:
+    """The benchmark's folder, created and held: one ``dno benchmark`` at a time in it
+    (:func:`dno._io.folder_lock`), writes confined to it, SIGTERM an interrupt."""
     folder = Path(out)
     with (
         confine_writes(folder),
         sigterm_interrupts(),
         folder_lock(make_folder(folder), "dno benchmark"),
     ):
-        return _run(protocol, folder, slots, log)
+        yield folder
 
 
 def _run(

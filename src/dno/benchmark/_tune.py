@@ -35,10 +35,9 @@ from typing import Any
 import numpy as np
 import yaml
 
-from dno._cores import plan_workers, select_device, sigterm_interrupts
-from dno._io import atomic_path, confine_writes, folder_lock, make_folder, read_yaml_mapping
+from dno._io import atomic_path, make_folder, read_yaml_mapping
 from dno.benchmark._protocol import Protocol, space_file
-from dno.benchmark._run import prepare_data
+from dno.benchmark._run import benchmark_folder, prepare_data, worker_slots
 from dno.compare import Approach
 from dno.errors import UsageError
 from dno.evaluation import get_metric, parse_name
@@ -122,16 +121,10 @@ def tune_protocol(
     tune = protocol.tune
     if tune is None:
         raise UsageError("tune_protocol needs a protocol loaded with tune=N (trials per model)")
-    for slot in plan_workers(workers, devices, threads):
-        select_device(slot.device or device)
-    folder = Path(out)
+    worker_slots(workers, devices, threads, device)
     say = log or (lambda _: None)
     records: dict[str, dict[str, Any]] = {}
-    with (
-        confine_writes(folder),
-        sigterm_interrupts(),
-        folder_lock(make_folder(folder), "dno benchmark"),
-    ):
+    with benchmark_folder(out) as folder:
         data_path = prepare_data(protocol, folder, log, seed=protocol.tune_data_seed)
         for k, approach in enumerate(protocol.plan.approaches, 1):
             say(f"tuning {approach.name} ({k}/{len(protocol.models)}): {tune.trials} trials")
