@@ -287,6 +287,9 @@ def test_data_seeds_draw_a_dataset_per_seed(tmp_path: Path) -> None:
     assert "the data drawn" in json.loads(files_written["json"].read_text())["variance"]
     assert "Configurations: each model's own (default) configuration" in markdown
     assert parse_protocol(TINY, source="t").data_file() == protocol.data_file()  # seed 0's
+    tuned = parse_protocol({**TINY, "data_seeds": True}, source="t", tune=True)
+    assert tuned.tune_data_seed == 100 and tuned.data_seed(tuned.tune_data_seed) == 100
+    assert parse_protocol(TINY, source="t", tune=True).tune_data_seed is None  # one dataset
     with pytest.raises(UsageError, match="data_seeds 'yes'; expected true or false"):
         parse_protocol({**TINY, "data_seeds": "yes"}, source="t")
 

@@ -201,7 +201,9 @@ def _run(
         "threads_per_worker": slots[0].threads,
         "devices": [s.device for s in slots],
         "usable_cores": usable_cores(),
-        "provenance": provenance(",".join(str(s.device) for s in slots), slots[0].threads),
+        "provenance": provenance(
+            ",".join(str(select_device(s.device or "auto")) for s in slots), slots[0].threads
+        ),
     }
     write_json(folder / BENCHMARK_JSON, {**record, "status": "running"})
     jobs = [(seed, model) for seed in protocol.seeds for model in protocol.models]
