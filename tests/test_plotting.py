@@ -31,6 +31,7 @@ from dno.plotting import (
     draw_rollout_error,
     draw_rollouts,
     draw_slices,
+    draw_tuning_curves,
     save_figure,
 )
 
@@ -90,6 +91,9 @@ CASES: list[tuple[str, Callable[..., None], tuple[Any, ...], tuple[Any, ...], st
                                            ("X", "Y")),
      (np.ones((2, 3)), np.ones((2, 3)), np.ones((2, 3)), ["a", "b"], ("X", "Y")),
      r"probability has shape \(2, 3\); expected \(2, 2\)"),
+    ("tuning", draw_tuning_curves, ([[3.0, 2.0, 1.5], [2.5, 2.4]], [[1.0, 0.5, 0.2], [0.1, 0.05]],
+                                    ["a", "b"], ["red", "blue"], "best"),
+     ([[3.0, 2.0]], [[1.0]], ["a"], ["red"], "best"), r"sd\[0\] has shape \(1,\)"),
 ]  # fmt: skip
 
 

@@ -36,6 +36,7 @@ __all__ += ["draw_boxes", "draw_correlation_function", "draw_cross_correlation",
 __all__ += ["draw_heatmap", "draw_importance", "draw_intervals", "draw_panels", "draw_parallel"]
 __all__ += ["draw_probabilities", "draw_profiles"]
 __all__ += ["draw_power_spectrum", "draw_rollout_error", "draw_rollouts", "draw_slices"]
+__all__ += ["draw_tuning_curves"]
 
 #: Resolution of every PNG, in dots per inch.
 DPI = 110
@@ -348,6 +349,36 @@ def draw_panels(figure: Figure, panels: Sequence[Panel]) -> None:
         ax.set(xscale="log" if panel.logx else "linear", yscale="log" if panel.logy else "linear")
     if figure.axes[0].get_legend_handles_labels()[1]:
         figure.axes[0].legend(fontsize=LEGEND - 1)
+
+
+def draw_tuning_curves(
+    figure: Figure,
+    mean: Sequence[np.ndarray],
+    sd: Sequence[np.ndarray],
+    labels: Sequence[str],
+    colors: Sequence[str],
+    ylabel: str,
+    logy: bool = False,
+) -> None:
+    """Tuning curves: per model the expected best score of n trials (``mean[k]``, shape (N_k,),
+    entry ``n - 1`` for n trials) with a band of one standard deviation (``sd[k]``, the same
+    shape), against n; ``labels`` and ``colors`` one per model; ``logy`` a logarithmic score
+    axis."""
+    from matplotlib.ticker import MaxNLocator
+
+    count = _counts(mean=mean, sd=sd, labels=labels, colors=colors)
+    figure.set_size_inches(7.5, 4.6)
+    ax = figure.subplots()
+    for k in range(count):
+        y = _array(f"mean[{k}]", mean[k], 1)
+        spread = _array(f"sd[{k}]", sd[k], 1, like=y)
+        n = np.arange(1, y.size + 1)
+        ax.plot(n, y, marker="o", ms=3, color=colors[k], label=labels[k])
+        ax.fill_between(n, y - spread, y + spread, color=colors[k], alpha=0.15, lw=0)
+    ax.set(xlabel="trials n", ylabel=ylabel, yscale="log" if logy else "linear")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if count:
+        ax.legend(fontsize=LEGEND)
 
 
 def draw_boxes(

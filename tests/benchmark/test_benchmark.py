@@ -30,27 +30,10 @@ from dno.cli import main
 from dno.compare import describe
 from dno.errors import DnoWarning, UsageError
 from dno.evaluation import METRICS
+from tiny_protocol import TINY
+from tiny_protocol import write_protocol as _write
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*seeds; a benchmark wants")
-
-TINY: dict[str, Any] = {
-    "name": "tiny",
-    "description": "two models, two seeds, one epoch",
-    "family": "neutral",
-    "data": {"n": 12, "seed": 0, "t_end": 12.0},
-    "seeds": 2,
-    "horizon_delays": 2,
-    "evaluation": {"stability_windows": 4},
-    "baseline": "fno",
-    "config": {"max_epochs": 1, "S": 16, "device": "cpu"},
-    "models": {"method_of_steps": {"set": {"width": 8}}, "fno": {"set": {"width": 8}}},
-}
-
-
-def _write(folder: Path, protocol: dict[str, Any], name: str = "tiny.yaml") -> Path:
-    path = folder / name
-    path.write_text(yaml.safe_dump(protocol, sort_keys=False), encoding="utf-8")
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,10 @@ selects each run on the validation split, scores the test split once on one hori
 for every model, and writes ``leaderboard.md``, ``.csv`` and ``.json`` (mean and 95% interval of
 the one-step and rollout relative L2, valid time, amplitude ratio, parameters, training time;
 paired comparisons against the baseline with ``dno compare``'s statistics and Holm's
-correction) and an HTML page through ``dno report``.
+correction) and an HTML page through ``dno report``. With ``--tune N`` every model is first
+searched with the same budget of N trials on the validation split (:mod:`._tune`), and its best
+configuration is what trains on the protocol's seeds; ``ledger.json`` accounts for what every
+model spent in each phase (:mod:`._ledger`).
 
 ``dno benchmark --aggregate DIR [DIR ...]`` reads finished benchmark folders and writes their
 aggregate (:func:`aggregate_benchmarks`, :func:`write_aggregate`): per regime and model the
@@ -14,19 +17,25 @@ interquartile mean of the scores normalised by the baseline on each task, with r
 stratified-bootstrap intervals, probabilities of improvement and performance profiles.
 
 Example:
-    >>> from dno.benchmark import load_protocol, run_benchmark  # doctest: +SKIP
-    >>> protocol = load_protocol("mackey", budget="small")  # doctest: +SKIP
-    >>> out = "benchmark_results/mackey"
+    >>> from dno.benchmark import load_protocol, run_benchmark, tune_protocol  # doctest: +SKIP
+    >>> out = "benchmark_results/mackey-tuned"
+    >>> protocol = load_protocol("mackey", budget="small", tune=8)  # doctest: +SKIP
+    >>> protocol = tune_protocol(protocol, out, workers=2)  # doctest: +SKIP
     >>> runs = run_benchmark(protocol, out, workers=2)  # doctest: +SKIP
     >>> write_leaderboard(build_leaderboard(protocol, runs), out)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-from dno.benchmark import _aggregate, _leaderboard, _protocol, _run
+from dno.benchmark import _aggregate, _leaderboard, _ledger, _protocol, _run, _tune
 from dno.benchmark._aggregate import *  # noqa: F403
 from dno.benchmark._leaderboard import *  # noqa: F403
+from dno.benchmark._ledger import *  # noqa: F403
 from dno.benchmark._protocol import *  # noqa: F403
 from dno.benchmark._run import *  # noqa: F403
+from dno.benchmark._tune import *  # noqa: F403
 
-__all__ = [*_aggregate.__all__, *_leaderboard.__all__, *_protocol.__all__, *_run.__all__]
+__all__ = [
+    *_aggregate.__all__, *_leaderboard.__all__, *_ledger.__all__, *_protocol.__all__,
+    *_run.__all__, *_tune.__all__,
+]  # fmt: skip

@@ -12,9 +12,17 @@ sample standard deviations and seeded percentile-bootstrap intervals are
 (Wilcoxon signed-rank on the per-seed differences, Welch alongside, Holm across the models,
 Hedges' g, a verdict at alpha), for the protocol's metric and for the one-step error.
 
+A tuned benchmark's leaderboard also says, per model, that it was tuned, its trials, the wall
+and CPU seconds of its search (flagged above 1.25 times the models' median), the chosen
+hyperparameters, and its tuning curve (the expected best validation score of n trials, with the
+ranking of the models at each n); every leaderboard says which variance its intervals hold (the
+training's, or also the data's with ``data_seeds``), what each model spent (the budget ledger,
+``ledger.json``) and the provenance (dno's version and git commit, libraries, machine, command).
+
 Files: ``leaderboard.md`` (to read), ``leaderboard.csv`` (one row per model),
-``leaderboard_runs.csv`` (one row per model and seed) and ``leaderboard.json`` (everything:
-the protocol, each seed's values, each statistic, the column meanings, the reference numbers).
+``leaderboard_runs.csv`` (one row per model and seed), ``leaderboard.json`` (everything:
+the protocol, each seed's values, each statistic, the column meanings, the reference numbers,
+the tuning and its curves, the ledger, the provenance) and ``ledger.json``.
 """
 
 from __future__ import annotations
@@ -30,6 +38,8 @@ import numpy as np
 
 from dno import __version__
 from dno._io import atomic_path
+from dno._provenance import provenance
+from dno.benchmark._ledger import build_ledger, median_ratios
 from dno.benchmark._protocol import LEADERBOARD_METRICS, Protocol
 from dno.benchmark._run import RunResult
 from dno.compare import (
@@ -54,6 +64,7 @@ from dno.tracking import (
     LEADERBOARD_JSON,
     LEADERBOARD_MD,
     LEADERBOARD_RUNS,
+    LEDGER_JSON,
     json_safe,
     write_csv,
     write_json,
@@ -84,6 +95,7 @@ class Leaderboard:
         nonfinite: metric -> ``(model, seed)`` of the finished runs whose value is NaN or
             infinite (left out of the statistics, and said).
         wall_seconds: the benchmark's wall time, if known.
+        ledger: the budget ledger (:func:`dno.benchmark.build_ledger`).
     """
 
     protocol: Protocol
@@ -93,6 +105,7 @@ class Leaderboard:
     comparisons: dict[str, list[ApproachStats]]
     nonfinite: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     wall_seconds: float | None = None
+    ledger: dict[str, Any] = field(default_factory=dict)
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -173,8 +186,9 @@ def build_leaderboard(
         for metric in dict.fromkeys([protocol.metric, *_PAIRED])
     }
     return Leaderboard(
-        protocol, list(runs), values, summaries, comparisons, nonfinite, wall_seconds
-    )
+        protocol, list(runs), values, summaries, comparisons, nonfinite, wall_seconds,
+        build_ledger(protocol, runs),
+    )  # fmt: skip
 
 
 def _interval(s: Summary, digits: int = 3) -> str:
@@ -211,14 +225,21 @@ def _cell(board: Leaderboard, metric: str, model: str) -> str:
 def _main_table(board: Leaderboard) -> str:
     """Per model, in the ranking's order: mean [95% CI] of every metric."""
     baseline = board.protocol.plan.baseline
-    header = ["rank", "model", "runs ok"] + [_label(m) for m in board.metrics]
+    header = ["rank", "model", "config", "runs ok"] + [_label(m) for m in board.metrics]
     body = []
     for row in board.ranking:
         name = row.approach
         cells = [str(row.rank), f"{name} (baseline)" if name == baseline else name,
+                 _config_kind(board, name),
                  f"{_runs_ok(board, name)}/{len(board.protocol.seeds)}"]  # fmt: skip
         body.append(cells + [_cell(board, metric, name) for metric in board.metrics])
     return markdown_table(header, body)
+
+
+def _config_kind(board: Leaderboard, model: str) -> str:
+    """``tuned (N trials)`` or ``default``: which configuration a model's runs trained."""
+    record = board.protocol.tuning.get(model)
+    return f"tuned ({record['trials']} trials)" if record else "default"
 
 
 def _label(name: str) -> str:
@@ -314,8 +335,16 @@ def format_leaderboard(board: Leaderboard) -> str:
         "Welch alongside, Holm across models, Hedges' g. The runs are in runs/MODEL/seed-S/; "
         "leaderboard.json holds every seed's value.",
         "",
+        *_ledger_lines(board),
+        *_provenance_lines(board_provenance(board)),
     ]
     return "\n".join([format_results(board), *how])
+
+
+def board_provenance(board: Leaderboard) -> dict[str, Any]:
+    """The provenance of this leaderboard: this process's, with the runs' devices."""
+    devices = sorted({str(r.cost.get("device")) for r in board.runs if r.cost.get("device")})
+    return provenance(",".join(devices) or None)
 
 
 def format_results(board: Leaderboard) -> str:
@@ -329,8 +358,8 @@ def format_results(board: Leaderboard) -> str:
     if protocol.description:
         parts += [protocol.description, ""]
     parts += [
-        f"{protocol.family}: {protocol.data['n']} trajectories (data seed "
-        f"{protocol.data['seed']}), {len(protocol.seeds)} training seeds "
+        f"{protocol.family}: {protocol.data['n']} trajectories ({_data_seeds(protocol)}), "
+        f"{len(protocol.seeds)} training seeds "
         f"({', '.join(map(str, protocol.seeds))}), test split scored once on a horizon of "
         f"{evaluation.horizon_delays} delays; ranked by {ranked_by.label} "
         f"({ranked_by.direction.words()}); each run kept the epoch with the best "
@@ -345,9 +374,14 @@ def format_results(board: Leaderboard) -> str:
         "deviation of a window's rollout, the median over the windows (1 is right; below 1, "
         "the prediction is damped).",
         "",
+        configurations(protocol),
+        "",
+        variance(protocol),
+        "",
     ]  # fmt: skip
     parts += _nonfinite_lines(board)
     parts += _reference_lines(board)
+    parts += _tuning_lines(board)
     for metric, rows in board.comparisons.items():
         parts += [
             f"## Paired against {plan.baseline}: {get_metric(metric).label} (test)",
@@ -358,6 +392,209 @@ def format_results(board: Leaderboard) -> str:
             "",
         ]
     return "\n".join(parts)
+
+
+def _data_seeds(protocol: Protocol) -> str:
+    if not protocol.data_seeds:
+        return f"data seed {protocol.data['seed']}"
+    seeds = [protocol.data_seed(s) for s in protocol.seeds]
+    return f"data seeds {', '.join(map(str, seeds))}: one dataset per training seed"
+
+
+def configurations(protocol: Protocol) -> str:
+    """One sentence: which configurations trained (default, or tuned and how)."""
+    tune = protocol.tune
+    if tune is None or not protocol.tuning:
+        return (
+            "Configurations: each model's own (default) configuration, not tuned; `dno benchmark "
+            "--tune N` searches every model first."
+        )
+    seeds = tune.seed_list()
+    data = f"data seed {protocol.data_seed(protocol.tune_data_seed)}"
+    return (
+        f"Configurations: tuned. Every model (the baseline too) was searched in its shipped "
+        f"space with the same budget: {tune.trials} trials ({tune.search} search, sampler seed "
+        f"{tune.sampler_seed}), each trained on seed{'s' * (len(seeds) > 1)} "
+        f"{', '.join(map(str, seeds))} for at most {tune.max_epochs} "
+        f"epoch{'s' * (tune.max_epochs != 1)} with patience "
+        f"{tune.patience}, no pruning, on the same data ({data}); the objective: "
+        f"{tune.objective} on the validation split at the epoch {protocol.select} keeps. Each "
+        f"model's best configuration was then trained on the seeds above (never used by the "
+        f"search) and tested once."
+    )
+
+
+def variance(protocol: Protocol) -> str:
+    """One sentence: which variance the intervals hold."""
+    if protocol.data_seeds:
+        return (
+            "Variance: each training seed draws its own dataset (data_seeds), so the intervals "
+            "hold the variance of the initial weights, the batch order and the data drawn."
+        )
+    return (
+        "Variance: every seed trains on the same dataset, so the intervals hold the variance "
+        "of the initial weights and the batch order only, not of the data drawn "
+        "(data_seeds: true would add it)."
+    )
+
+
+def _tuning_lines(board: Leaderboard) -> list[str]:
+    """The tuning per model (trials, seconds, the chosen hyperparameters) and the tuning
+    curves (empty when not tuned)."""
+    tuning = board.protocol.tuning
+    if not tuning:
+        return []
+    ledger = board.ledger
+    flagged, ratio = ledger.get("flagged", {}), ledger.get("flag_ratio", 1.25)
+    wall = median_ratios(ledger.get("models", {}), "wall_seconds")
+    objective = next(iter(tuning.values()))["objective"]
+    lines = [
+        "## Tuning (validation split)",
+        "",
+        f"| model | trials | best {objective} (trial) | tuning s | tuning CPU s | vs median "
+        "| chosen hyperparameters |",
+        "| --- | ---: | --- | ---: | ---: | ---: | --- |",
+    ]
+    for model, record in tuning.items():
+        best = (
+            f"{record['best_value']:.4g} ({record['best_trial']})"
+            if record["best_trial"] is not None else _DASH
+        )  # fmt: skip
+        mark = f"**{wall[model]:.2f}x, flagged**" if model in flagged else (
+            f"{wall[model]:.2f}x" if model in wall else _DASH
+        )  # fmt: skip
+        params = ", ".join(f"{k}={_short(v)}" for k, v in sorted(record["params"].items()))
+        lines.append(
+            f"| {model} | {record['trials']} | {best} | {record['wall_seconds']:.0f} | "
+            f"{record['cpu_seconds']:.0f} | {mark} | {params or _DASH} |"
+        )
+    lines += [
+        "",
+        f"Tuning seconds: the trials' training epochs (wall and CPU of the process that "
+        f"trained), summed; flagged: more than {ratio:g} times the models' median (wall or "
+        "CPU). Every trial's score and cost is in tuning/MODEL/summary.csv.",
+        "",
+        *_curve_lines(tuning),
+    ]
+    return lines
+
+
+def tuning_ranks(tuning: dict[str, dict[str, Any]], n: int) -> list[str]:
+    """The models ranked by their expected best validation score of ``n`` trials (those with
+    at least ``n`` complete trials)."""
+    scored = {}
+    for model, record in tuning.items():
+        curve = record.get("curve") or {}
+        if len(curve.get("expected", [])) >= n:
+            sign = 1.0 if record["direction"] == "minimize" else -1.0
+            scored[model] = sign * curve["expected"][n - 1]
+    return sorted(scored, key=scored.__getitem__)
+
+
+def _curve_lines(tuning: dict[str, dict[str, Any]]) -> list[str]:
+    """The tuning curves at 1, 2, 4, ... N trials, and where the ranking settles."""
+    most = max((len(r.get("values", [])) for r in tuning.values()), default=0)
+    if most == 0:
+        return []
+    shown = sorted({*(2**k for k in range(most.bit_length()) if 2**k <= most), most})
+    header = "| model | " + " | ".join(f"n = {n}" for n in shown) + " |"
+    lines = [
+        "### Tuning curves",
+        "",
+        "The expected best validation score of n trials drawn from each model's N (mean and "
+        "standard deviation; Dodge et al. 2019), from the trials alone, no re-run:",
+        "",
+        header,
+        "|" + " --- |" * (len(shown) + 1),
+    ]
+    for model, record in tuning.items():
+        curve = record.get("curve") or {"expected": [], "sd": []}
+        cells = [
+            f"{curve['expected'][n - 1]:.4g} ± {curve['sd'][n - 1]:.2g}"
+            if n <= len(curve["expected"]) else _DASH
+            for n in shown
+        ]  # fmt: skip
+        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+    final = tuning_ranks(tuning, most)
+    settled = most
+    while settled > 1 and tuning_ranks(tuning, settled - 1) == final:
+        settled -= 1
+    lines += [
+        "",
+        f"Ranking by the expected best of {most} trials: {' < '.join(final)}"
+        + (" (better first)." if final else "."),
+        f"The same ranking from n = {settled} trials on"
+        + (
+            f"; at n = {settled - 1}: {' < '.join(tuning_ranks(tuning, settled - 1))}."
+            if settled > 1 else " (every n)."
+        ),
+        "",
+    ]  # fmt: skip
+    return lines
+
+
+def _ledger_lines(board: Leaderboard) -> list[str]:
+    """The budget ledger per model and phase, and the checks of equal budgets."""
+    ledger = board.ledger
+    if not ledger:
+        return []
+    lines = [
+        "## Budget ledger (ledger.json)",
+        "",
+        "| model | phase | trials / runs | epochs | optimizer steps | parameters | wall s "
+        "| CPU s | device |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for model, phases in ledger["models"].items():
+        for phase, row in phases.items():
+            count = row.get("trials", row.get("runs", row.get("evaluations")))
+            size = row.get("parameters")
+            if isinstance(size, dict):
+                size = size.get("chosen")
+            lines.append(
+                f"| {model} | {phase} | {count} | {_count(row.get('epochs'))} | "
+                f"{_count(row.get('optimizer_steps'))} | {_count(size)} | "
+                f"{_seconds(row.get('wall_seconds'))} | {_seconds(row.get('cpu_seconds'))} | "
+                f"{', '.join(row.get('devices') or []) or _DASH} |"
+            )
+    differing = [c for c in ledger["checks"] if not c["equal"]]
+    checked = ", ".join(f"{c['phase']} {c['what']}" for c in ledger["checks"])
+    lines += ["", f"Checked equal for every model: {checked}."]
+    for check in differing:
+        values = "; ".join(f"{m}: {v}" for m, v in check["values"].items())
+        lines.append(f"**Not equal**: {check['phase']} {check['what']} ({values}).")
+    if not differing:
+        lines.append("Every check held.")
+    return [*lines, ""]
+
+
+def _provenance_lines(record: dict[str, Any]) -> list[str]:
+    git = record.get("git")
+    checkout = (
+        f", git commit {git['commit'][:12]}{' (dirty)' if git['dirty'] else ''}" if git else ""
+    )
+    return [
+        "## Provenance",
+        "",
+        f"dno {record['dno_version']}{checkout}; torch {record['torch']}, numpy "
+        f"{record['numpy']}, optuna {record['optuna']}, Python {record['python']}; "
+        f"{record['platform']}, {record['cpus']} usable cores; command: `{record['command']}`.",
+        "",
+    ]
+
+
+def _count(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(f"{v:,}" for v in value) or _DASH
+    return _DASH if value is None else f"{value:,}"
+
+
+def _seconds(value: Any) -> str:
+    return _DASH if value is None else f"{value:.1f}" if value < 10 else f"{value:.0f}"
+
+
+def _short(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 def _nonfinite_lines(board: Leaderboard) -> list[str]:
@@ -379,6 +616,7 @@ def _csv_rows(board: Leaderboard) -> list[dict[str, Any]]:
             "baseline": name == board.protocol.plan.baseline,
             "seeds": len(board.protocol.seeds),
             "runs_ok": _runs_ok(board, name),
+            **_tuning_columns(board, name),
         }  # fmt: skip
         for metric in board.metrics:
             s = board.summaries[metric][name]
@@ -398,6 +636,24 @@ def _csv_rows(board: Leaderboard) -> list[dict[str, Any]]:
             })  # fmt: skip
         rows.append(row)
     return rows
+
+
+def _tuning_columns(board: Leaderboard, name: str) -> dict[str, Any]:
+    """A model's tuning in the CSV: tuned or not, trials, seconds, flag, chosen values."""
+    record = board.protocol.tuning.get(name)
+    if not record:
+        return {"tuned": False}
+    import json
+
+    return {
+        "tuned": True,
+        "tuning_trials": record["trials"],
+        "tuning_best_val": record["best_value"],
+        "tuning_wall_seconds": record["wall_seconds"],
+        "tuning_cpu_seconds": record["cpu_seconds"],
+        "tuning_flagged": name in board.ledger.get("flagged", {}),
+        "tuned_params": json.dumps(record["params"], sort_keys=True),
+    }
 
 
 def _run_rows(board: Leaderboard) -> list[dict[str, Any]]:
@@ -437,6 +693,15 @@ def leaderboard_document(board: Leaderboard) -> dict[str, Any]:
         "rows": _csv_rows(board),
         "runs": _run_rows(board),
         "bootstrap": {"resamples": BOOTSTRAP_RESAMPLES, "seed": BOOTSTRAP_SEED},
+        "tuned": bool(board.protocol.tuning),
+        "configurations": configurations(board.protocol),
+        "variance": variance(board.protocol),
+        "tuning": board.protocol.tuning,
+        "tuning_curves": {m: {"objective": r["objective"], "direction": r["direction"],
+                              **(r.get("curve") or {})}
+                          for m, r in board.protocol.tuning.items()},
+        "ledger": board.ledger,
+        "provenance": board_provenance(board),
     })  # fmt: skip
 
 
@@ -451,4 +716,5 @@ def write_leaderboard(board: Leaderboard, folder: str | Path) -> dict[str, Path]
         "csv": write_csv(out / LEADERBOARD_CSV, _csv_rows(board)),
         "runs": write_csv(out / LEADERBOARD_RUNS, _run_rows(board)),
         "json": write_json(out / LEADERBOARD_JSON, leaderboard_document(board)),
+        "ledger": write_json(out / LEDGER_JSON, json_safe(board.ledger)),
     }

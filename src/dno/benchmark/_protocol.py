@@ -30,11 +30,29 @@ dno ships one protocol per family and the HS-FNO delayed reaction-diffusion sett
       source: HS-FNO (arXiv 2605.09523)
       metric: rollout_rel_l2
       values: {history_space: 0.094, fno: 0.241}
+    data_seeds: false                 # true: training seed k also draws its own dataset
+                                      # (data seed + k), so the intervals hold the data's variance
+    tune:                             # how dno benchmark --tune searches every model
+      trials: 12                      # per model (--tune N replaces it)
+      max_epochs: 30                  # every trial's epoch cap (default: the runs')
+      patience: 8                     # every trial's early stopping (default: the runs')
+      search: random                  # or bayesian (TPE); one sampler for every model
+      sampler_seed: 0
+      seeds: 1                        # training seeds per trial ...
+      seed_base: 1000                 # ... from here: never one of the protocol's seeds
 
 A budget may hold ``data`` (merged), ``seeds`` (replaced), ``config`` (merged), ``models`` (a
-list: run only these and the baseline) and ``horizon_delays``. Everything is validated before
-any work, by building the comparison plan of the runs (:func:`dno.compare.parse_plan`) and the
-:class:`~dno.evaluation.EvaluationConfig`; a bad key or value is one line naming it.
+list: run only these and the baseline), ``horizon_delays`` and ``tune`` (merged).
+
+Tuned (``--tune``), every model is searched in its shipped space (``configs/spaces/MODEL.yaml``;
+a key the protocol sets for the model stays fixed at that value) with the same trials, epoch
+cap, patience, sampler, sampler seed, seeds and data, on the validation split: the objective is
+the protocol's ``metric`` on validation, at the epoch ``select`` keeps. The best configuration
+is then trained on the protocol's seeds and tested once (:func:`dno.benchmark.tune_protocol`).
+
+Everything is validated before any work, by building the comparison plan of the runs
+(:func:`dno.compare.parse_plan`) and the :class:`~dno.evaluation.EvaluationConfig`; a bad key
+or value is one line naming it.
 """
 
 from __future__ import annotations
@@ -44,27 +62,31 @@ import json
 import os
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from dno._io import read_yaml_mapping
+from dno._limits import MAX_SEEDS, MAX_TRIALS, Rule, at_least, check_fields, one_of
 from dno.compare import ComparisonPlan, parse_plan
 from dno.errors import DnoWarning, UsageError, unknown_name
 from dno.evaluation import EvaluationConfig, get_metric, metric_names, parse_name, qualify
 from dno.models import accepted_keys
-from dno.training import DATA_KEYS, TRAINING_DEFAULTS, load_config_file
+from dno.training import DATA_KEYS, TRAINING_DEFAULTS, load_config_file, resolve_config
 
 __all__ = [
     "BUDGETS",
     "LEADERBOARD_METRICS",
     "MIN_BENCHMARK_SEEDS",
     "PROTOCOL_KEYS",
+    "TUNE_KEYS",
     "Protocol",
+    "TuneSettings",
     "load_protocol",
     "parse_protocol",
     "protocol_folder",
     "shipped_protocols",
+    "space_file",
 ]
 
 #: The budgets every shipped protocol defines.
@@ -75,16 +97,64 @@ MIN_BENCHMARK_SEEDS = 5
 PROTOCOL_KEYS = (
     "name", "description", "family", "data", "seeds", "horizon_delays", "evaluation",
     "baseline", "metric", "select", "alpha", "config", "models", "budgets", "reference",
+    "data_seeds", "tune",
 )  # fmt: skip
 _DATA_KEYS = ("n", "seed", "priors", "t_end", "dt", "dt_obs", "grid_points")
 _MODEL_KEYS = ("model", "set", "config", "description")
-_BUDGET_KEYS = ("data", "seeds", "config", "models", "horizon_delays")
+_BUDGET_KEYS = ("data", "seeds", "config", "models", "horizon_delays", "tune")
+#: Keys of a protocol's ``tune:`` (see :class:`TuneSettings`).
+TUNE_KEYS = ("trials", "max_epochs", "patience", "search", "sampler_seed", "seeds", "seed_base")
+#: The samplers a tuned benchmark may use (dno search's names).
+_TUNE_SEARCHES = ("random", "bayesian")
 #: The leaderboard's columns, names of the metric table (labels, units and directions from it).
 LEADERBOARD_METRICS = (
     "rel_l2", "rollout_rel_l2", "valid_time", "amplitude_ratio", "parameters", "train_seconds",
 )  # fmt: skip
 #: Keys of a search's config.json (in best_config.yaml) that are not the model's configuration.
 _RUN_ONLY = ("seed", "device", "amp", "data", "dno_version", "model", "compile")
+
+
+@dataclass(frozen=True)
+class TuneSettings:
+    """The search every model of a tuned benchmark gets: the same for all (validated).
+
+    Attributes:
+        trials: trials per model.
+        max_epochs, patience: every trial's epoch cap and early stopping.
+        search: ``random`` (the default: the tuning curves' estimator assumes independent
+            draws) or ``bayesian`` (TPE).
+        sampler_seed: the sampler's seed (per trial, as in ``dno search``).
+        seeds, seed_base: every trial trains with seeds ``seed_base .. seed_base + seeds - 1``.
+        objective: the protocol's metric on validation (``val_rollout_rel_l2``).
+    """
+
+    trials: int
+    max_epochs: int
+    patience: int
+    search: str = "random"
+    sampler_seed: int = 0
+    seeds: int = 1
+    seed_base: int = 1000
+    objective: str = "val_rollout_rel_l2"
+
+    def __post_init__(self) -> None:
+        check_fields(self, _TUNE_RULES)
+
+    def seed_list(self) -> tuple[int, ...]:
+        """The trials' training seeds."""
+        return tuple(range(self.seed_base, self.seed_base + self.seeds))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "seed_list": list(self.seed_list())}
+
+
+_TUNE_RULES: tuple[Rule, ...] = (
+    (("trials",), at_least(1, MAX_TRIALS), f"a number of trials from 1 to {MAX_TRIALS:,}"),
+    (("max_epochs",), at_least(1), "an integer >= 1"),
+    (("patience", "sampler_seed", "seed_base"), at_least(0), "an integer >= 0"),
+    (("seeds",), at_least(1, MAX_SEEDS), f"1 to {MAX_SEEDS:,} seeds"),
+    (("search",), one_of(*_TUNE_SEARCHES), " or ".join(_TUNE_SEARCHES)),
+)
 
 
 @dataclass(frozen=True)
@@ -106,6 +176,12 @@ class Protocol:
         reference: published numbers to show beside the results (``source``, ``metric``,
             ``values``), or empty.
         source: the file read.
+        data_seeds: training seed k draws its own dataset (data seed + k) instead of one
+            dataset for every seed.
+        tune: the search of every model, when the benchmark is tuned (None: default
+            configurations).
+        tuning: after :func:`dno.benchmark.tune_protocol`, per model what its search found and
+            spent (the plan then holds the chosen configurations); empty before.
     """
 
     name: str
@@ -119,6 +195,9 @@ class Protocol:
     select: str = "val_rel_l2"
     reference: dict[str, Any] = field(default_factory=dict)
     source: str = ""
+    data_seeds: bool = False
+    tune: TuneSettings | None = None
+    tuning: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -129,11 +208,42 @@ class Protocol:
     def seeds(self) -> tuple[int, ...]:
         return self.plan.seeds
 
-    def data_file(self) -> str:
+    def data_request(self, seed: int | None = None) -> dict[str, Any]:
+        """The generation request of training seed ``seed``'s dataset: the protocol's, or with
+        ``data_seeds`` its own draw (data seed + ``seed``)."""
+        if not self.data_seeds or seed is None:
+            return self.data
+        return {**self.data, "seed": self.data["seed"] + seed}
+
+    def data_file(self, seed: int | None = None) -> str:
         """The dataset's file name: family, size, seed and a digest of the whole request, so a
         changed request never reuses another's data."""
-        digest = hashlib.sha256(json.dumps(self.data, sort_keys=True).encode()).hexdigest()[:10]
-        return f"{self.family}-n{self.data['n']}-seed{self.data['seed']}-{digest}.h5"
+        request = self.data_request(seed)
+        digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()[:10]
+        return f"{self.family}-n{request['n']}-seed{request['seed']}-{digest}.h5"
+
+    def data_seed(self, seed: int | None = None) -> int:
+        """The data seed of training seed ``seed``'s dataset."""
+        return int(self.data_request(seed)["seed"])
+
+    @property
+    def tune_data_seed(self) -> int | None:
+        """The training seed whose dataset the tuning searches on (its first seed with
+        ``data_seeds``; None: the protocol's one dataset)."""
+        return self.tune.seed_base if self.tune is not None and self.data_seeds else None
+
+    def with_configs(self, chosen: Mapping[str, Mapping[str, Any]]) -> Protocol:
+        """The protocol with each model's ``chosen`` configuration over its own (a tuning's
+        result), validated as a protocol's model entry is."""
+        approaches = []
+        for a in self.plan.approaches:
+            sets = {**a.overrides, **chosen.get(a.name, {})}
+            try:
+                config = resolve_config(a.model, self.plan.shared, sets)
+            except UsageError as error:
+                raise UsageError(f"{self.source}: model {a.name!r}: {error}") from None
+            approaches.append(replace(a, overrides=sets, config=config))
+        return replace(self, plan=replace(self.plan, approaches=tuple(approaches)))
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved protocol as plain values (``benchmark.json``, ``leaderboard.json``)."""
@@ -161,6 +271,8 @@ class Protocol:
             },
             "reference": self.reference,
             "source": self.source,
+            "data_seeds": self.data_seeds,
+            "tune": self.tune.to_dict() if self.tune is not None else None,
         }
 
 
@@ -181,6 +293,7 @@ def load_protocol(
     seeds: int | None = None,
     models: list[str] | None = None,
     select: str | None = None,
+    tune: int | bool | None = None,
 ) -> Protocol:
     """Read and validate a protocol: a shipped one by name, or a YAML file.
 
@@ -191,9 +304,13 @@ def load_protocol(
         seeds: run seeds ``0..seeds-1`` instead of the protocol's (at least 5).
         models: run only these of the protocol's models (the baseline is always kept).
         select: the validation metric of the runs' selection instead of the protocol's.
+        tune: tune every model first: ``True`` with the protocol's ``tune: trials``, a number
+            of trials per model; None or False: the models' own configurations.
 
     Raises:
-        UsageError: an unknown protocol or budget, or any bad key or value (one line).
+        UsageError: an unknown protocol or budget, or any bad key or value (one line); when
+            tuned, also a trial count below 1, a model without a search space, or tuning
+            seeds among the protocol's seeds.
     """
     shipped = shipped_protocols()
     text = str(name_or_path)
@@ -211,7 +328,7 @@ def load_protocol(
         data = {**data, "select": select}
     return parse_protocol(
         data, source=str(path), default_name=path.stem, budget=budget, seeds=seeds,
-        models=models, base=path.parent,
+        models=models, base=path.parent, tune=tune,
     )  # fmt: skip
 
 
@@ -224,6 +341,7 @@ def parse_protocol(
     seeds: int | None = None,
     models: list[str] | None = None,
     base: Path | None = None,
+    tune: int | bool | None = None,
 ) -> Protocol:
     """Validate the mapping of a protocol file (see the module doc and :func:`load_protocol`);
     ``base`` is the folder relative ``config:`` paths are read from."""
@@ -274,7 +392,10 @@ def parse_protocol(
         source=source,
         default_name=name,
     )
-    return Protocol(
+    data_seeds = data.get("data_seeds", False)
+    if not isinstance(data_seeds, bool):
+        raise UsageError(f"{source}: data_seeds {data_seeds!r}; expected true or false")
+    protocol = Protocol(
         name=name,
         description=str(data.get("description", "")).strip(),
         family=plan.family,
@@ -286,7 +407,64 @@ def parse_protocol(
         select=select,
         reference=_reference(data.get("reference"), source),
         source=source,
+        data_seeds=data_seeds,
     )
+    if tune is None or tune is False:
+        return protocol
+    settings = _tune_settings(data.get("tune"), tune, protocol, source)
+    _check_tunable(protocol, settings, source)
+    return replace(protocol, tune=settings)
+
+
+def _tune_settings(value: Any, trials: int | bool, protocol: Protocol, source: str) -> TuneSettings:
+    """The protocol's ``tune:`` (after its budget), with ``trials`` if a number; the epoch cap
+    and patience default to the runs'."""
+    fields = _mapping(value, "tune", source)
+    unknown = [k for k in fields if k not in TUNE_KEYS]
+    if unknown:
+        raise UsageError(
+            f"{source}: tune: unknown key {unknown[0]!r}; expected: {', '.join(TUNE_KEYS)}"
+        )
+    if trials is not True:
+        if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+            raise UsageError(f"--tune {trials!r}; expected a number of trials per model >= 1")
+        fields["trials"] = trials
+    elif "trials" not in fields:
+        raise UsageError(f"{source}: no tune: trials for --tune; give --tune N (trials per model)")
+    runs = {**TRAINING_DEFAULTS, **protocol.plan.shared}
+    fields.setdefault("max_epochs", runs["max_epochs"])
+    fields.setdefault("patience", runs["patience"])
+    try:
+        return TuneSettings(**fields, objective=qualify(protocol.metric, "val"))
+    except UsageError as error:
+        raise UsageError(f"{source}: tune: {error}") from None
+
+
+def _check_tunable(protocol: Protocol, tune: TuneSettings, source: str) -> None:
+    """Every model has a shipped search space, and no tuning seed is one of the protocol's."""
+    for a in protocol.plan.approaches:
+        if not space_file(a.model).is_file():
+            raise UsageError(
+                f"{source}: model {a.name!r} ({a.model}) has no search space "
+                f"(dno/configs/spaces/{a.model}.yaml); --tune searches every model in its "
+                "shipped space: drop the model (--models) or add its space"
+            )
+    shared = sorted(set(tune.seed_list()) & set(protocol.seeds))
+    if shared:
+        raise UsageError(
+            f"{source}: the tuning seeds ({_seed_range(tune.seed_list())}) include the "
+            f"protocol's seed {shared[0]}; a tuned configuration is tested on seeds "
+            "its search never used: set tune: seed_base above the protocol's seeds"
+        )
+
+
+def _seed_range(seeds: tuple[int, ...]) -> str:
+    return str(seeds[0]) if len(seeds) == 1 else f"{seeds[0]}..{seeds[-1]}"
+
+
+def space_file(model: str) -> Path:
+    """The search space shipped for ``model`` (``dno/configs/spaces/<model>.yaml``)."""
+    return protocol_folder().parent / "spaces" / f"{model}.yaml"
 
 
 def _ranking_metric(value: Any, source: str) -> str:
@@ -343,7 +521,7 @@ def _apply_budget(
             f"{source}: budget {budget!r}: unknown key {unknown[0]!r}; expected: "
             f"{', '.join(_BUDGET_KEYS)}"
         )
-    for key in ("data", "config"):
+    for key in ("data", "config", "tune"):
         if key in chosen:
             data[key] = {
                 **_mapping(data.get(key), key, source),

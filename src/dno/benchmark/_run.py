@@ -2,11 +2,16 @@
 
 The folder ``OUT``::
 
-    benchmark.json                 the resolved protocol, the machine, the workers, the wall time
-    data/FAMILY-nN-seedS-DIGEST.h5 the protocol's dataset (generated once; reused by a rerun)
+    benchmark.json                 the resolved protocol, the machine, the workers, the wall time,
+                                   the provenance (dno, git commit, libraries, command line)
+    data/FAMILY-nN-seedS-DIGEST.h5 the protocol's dataset (generated once; reused by a rerun;
+                                   with data_seeds one per training seed)
+    tuning/                        with --tune: every model's search (dno.benchmark.tune)
     runs/MODEL/seed-S/             a dno train run folder per model and seed, with its
-                                   evaluation_test.json (dno evaluate on the test split)
+                                   evaluation_test.json (dno evaluate on the test split) and
+                                   test_cost.json (that evaluation's wall and CPU seconds)
     leaderboard.{md,csv,json}, leaderboard_runs.csv    (see dno.benchmark.leaderboard)
+    ledger.json                    the budget per model and phase (see dno.benchmark.ledger)
 
 Every run trains on the train split and keeps the weights of its best validation epoch (the
 selection); only then is the test split scored, once, with the protocol's
@@ -20,11 +25,12 @@ benchmark has balanced pairs.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -41,21 +47,27 @@ from dno._cores import (
     use_threads,
 )
 from dno._io import confine_writes, folder_lock, make_folder
+from dno._provenance import provenance
 from dno.benchmark._protocol import Protocol
 from dno.compare import run_one
 from dno.data import Dataset, generate_dataset, read_dataset
-from dno.errors import DnoError
+from dno.errors import DnoError, UsageError
 from dno.evaluation import canonical_names, evaluate_run
 from dno.tracking import (
     BENCHMARK_JSON,
     EVALUATION_JSON,
     FINAL_RESULTS,
+    RUN_CONFIG,
+    TEST_COST,
     RunFolder,
     read_json,
     write_json,
 )
 
-__all__ = ["RunResult", "benchmark_runs", "prepare_data", "run_benchmark"]
+__all__ = [
+    "RunResult", "benchmark_folder", "benchmark_runs", "prepare_data", "run_benchmark",
+    "worker_slots",
+]  # fmt: skip
 
 Log = Callable[[str], None]
 _DONE = ("completed", "stopped_early")
@@ -77,21 +89,28 @@ class RunResult:
     epochs_run: int | None = None
     train_seconds: float | None = None
     evaluation: dict[str, Any] = field(default_factory=dict)
+    #: what the run spent and on what (from its final_results.json and config.json), and the
+    #: test evaluation's seconds (from test_cost.json): the budget ledger's retrain and test rows
+    cost: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return self.status in _DONE and bool(self.evaluation)
 
 
-def prepare_data(protocol: Protocol, folder: Path, log: Log | None = None) -> Path:
-    """The protocol's dataset in ``folder/data/``: generated from its seed once, then reused."""
-    request = protocol.data
-    path = folder / "data" / protocol.data_file()
+def prepare_data(
+    protocol: Protocol, folder: Path, log: Log | None = None, seed: int | None = None
+) -> Path:
+    """The protocol's dataset in ``folder/data/`` (with ``data_seeds``, training seed
+    ``seed``'s own): generated from its data seed once, then reused."""
+    request = protocol.data_request(seed)
+    path = folder / "data" / protocol.data_file(seed)
     if path.is_file():
         return path
     make_folder(path.parent)
     if log is not None:
-        log(f"generating {request['n']} {protocol.family} trajectories into {path}")
+        log(f"generating {request['n']} {protocol.family} trajectories (data seed "
+            f"{request['seed']}) into {path}")  # fmt: skip
     generate_dataset(
         protocol.family, request["n"], request["seed"], path, request.get("priors") or None,
         t_end=request.get("t_end"), dt=request.get("dt"), dt_obs=request.get("dt_obs"),
@@ -127,42 +146,69 @@ def run_benchmark(
 
     Raises:
         UsageError: more ``workers`` than this machine holds, or an unavailable device (before
-            anything is made).
+            anything is made); a protocol loaded with ``tune`` that was not tuned
+            (:func:`dno.benchmark.tune_protocol` first).
         DnoError: another ``dno benchmark`` runs in ``out`` (:func:`dno._io.folder_lock`), or
             a symbolic link in ``out`` leads out of it (:func:`dno._io.confine_writes`).
     """
+    if protocol.tune is not None and not protocol.tuning:
+        raise UsageError(
+            f"{protocol.name} is to be tuned first: dno.benchmark.tune_protocol(protocol, out) "
+            "gives the protocol with every model's best configuration"
+        )
+    slots = worker_slots(workers, devices, threads, device)
+    with benchmark_folder(out) as folder:
+        return _run(protocol, folder, slots, log)
+
+
+def worker_slots(
+    workers: int | None, devices: str | None, threads: int | None, device: str
+) -> list[WorkerSlot]:
+    """The local workers (each with ``device`` unless ``devices`` names its own), checked:
+    too many workers or an unavailable device fail now, not in every run."""
     slots = plan_workers(workers, devices, threads)
     slots = [WorkerSlot(s.device or device, s.threads, s.adaptive) for s in slots]
-    for slot in slots:  # an unavailable device fails now, not in every run
+    for slot in slots:
         select_device(slot.device or "auto")
+    return slots
+
+
+@contextlib.contextmanager
+def benchmark_folder(out: str | Path) -> Iterator[Path]:
+    """The benchmark's folder, created and held: one ``dno benchmark`` at a time in it
+    (:func:`dno._io.folder_lock`), writes confined to it, SIGTERM an interrupt."""
     folder = Path(out)
     with (
         confine_writes(folder),
         sigterm_interrupts(),
         folder_lock(make_folder(folder), "dno benchmark"),
     ):
-        return _run(protocol, folder, slots, log)
+        yield folder
 
 
 def _run(
     protocol: Protocol, folder: Path, slots: list[WorkerSlot], log: Log | None
 ) -> list[RunResult]:
     started = time.perf_counter()
-    data_path = prepare_data(protocol, folder, log)
+    data = {seed: prepare_data(protocol, folder, log, seed) for seed in protocol.seeds}
     record = {
         "kind": "dno-benchmark",
         "dno_version": __version__,
         "protocol": protocol.to_dict(),
-        "data": str(data_path.relative_to(folder)),
+        "data": sorted({str(path.relative_to(folder)) for path in data.values()}),
+        "tuned": bool(protocol.tuning),
         "workers": len(slots),
         "threads_per_worker": slots[0].threads,
         "devices": [s.device for s in slots],
         "usable_cores": usable_cores(),
+        "provenance": provenance(
+            ",".join(str(select_device(s.device or "auto")) for s in slots), slots[0].threads
+        ),
     }
     write_json(folder / BENCHMARK_JSON, {**record, "status": "running"})
     jobs = [(seed, model) for seed in protocol.seeds for model in protocol.models]
     results: dict[tuple[int, str], RunResult] = {}
-    for result in benchmark_runs(protocol, data_path, folder / RUNS, jobs, slots):
+    for result in benchmark_runs(protocol, data, folder / RUNS, jobs, slots):
         results[(result.seed, result.model)] = result
         if log is not None:
             log(f"[{len(results)}/{len(jobs)}] {_describe(result, protocol.select)}")
@@ -173,16 +219,17 @@ def _run(
 
 def benchmark_runs(
     protocol: Protocol,
-    data_path: Path,
+    data: Mapping[int, Path],
     runs: Path,
     jobs: list[tuple[int, str]],
     slots: list[WorkerSlot],
 ) -> Iterator[RunResult]:
-    """Each job ``(seed, model)``, trained or read back and tested, as it finishes."""
+    """Each job ``(seed, model)``, trained or read back and tested, as it finishes; ``data``
+    maps each seed to its dataset file."""
     if len(slots) == 1 or len(jobs) <= 1:
         use_threads(slots[0].threads, adaptive=slots[0].adaptive)
         for seed, model in jobs:
-            yield _run_job(protocol, data_path, runs, seed, model, slots[0].device)
+            yield _run_job(protocol, data[seed], runs, seed, model, slots[0].device)
         return
     context = multiprocessing.get_context("spawn")  # no forked torch or OpenMP state
     queue = context.Queue()
@@ -193,7 +240,7 @@ def benchmark_runs(
     )
     try:
         futures: list[Future[RunResult]] = [
-            executor.submit(_run_in_worker, protocol, data_path, runs, seed, model)
+            executor.submit(_run_in_worker, protocol, data[seed], runs, seed, model)
             for seed, model in jobs
         ]
         for future in as_completed(futures):
@@ -273,19 +320,40 @@ def _run_job(
     )
     if record.status not in _DONE:
         return result
-    results = RunFolder(record.path).read_json(FINAL_RESULTS)
+    folder = RunFolder(record.path)
+    results = folder.read_json(FINAL_RESULTS)
     result.epochs_run = results.get("epochs_run")
     result.train_seconds = results.get("seconds")
+    result.cost = _run_cost(folder, results, data_path)
     try:
         result.evaluation = _test_once(record.path, protocol, data_path, device or "cpu")
     except DnoError as error:
         result.status, result.reason = "failed", f"test evaluation: {error}"
+    if (record.path / TEST_COST).is_file():
+        result.cost["test"] = read_json(record.path / TEST_COST)
     return result
+
+
+def _run_cost(folder: RunFolder, results: dict[str, Any], data_path: Path) -> dict[str, Any]:
+    """What a finished run spent (the ledger's retrain row) and the budget it ran with."""
+    config = folder.read_json(RUN_CONFIG)
+    return {
+        "epochs": results.get("epochs_run"),
+        "optimizer_steps": results.get("optimizer_steps"),
+        "parameters": results.get("parameters"),
+        "wall_seconds": results.get("seconds"),
+        "cpu_seconds": results.get("cpu_seconds"),
+        "device": results.get("device"),
+        "max_epochs": config.get("max_epochs"),
+        "patience": config.get("patience"),
+        "data": data_path.name,
+    }
 
 
 def _test_once(run: Path, protocol: Protocol, data_path: Path, device: str) -> dict[str, Any]:
     """The run's test summary: read back if this checkpoint was already tested with this
-    evaluation config, else ``dno evaluate --split test`` (once)."""
+    evaluation config, else ``dno evaluate --split test`` (once), its wall and CPU seconds
+    written to ``test_cost.json``."""
     path = run / EVALUATION_JSON.format(split="test")
     best = RunFolder(run).best_checkpoint
     config = protocol.evaluation
@@ -293,7 +361,15 @@ def _test_once(run: Path, protocol: Protocol, data_path: Path, device: str) -> d
         saved = read_json(path)
         if saved.get("config") == config.to_dict():
             return dict(saved["summary"])
+    started, cpu_started = time.perf_counter(), time.process_time()
     evaluated = evaluate_run(run, "test", config, device, data=data_path, figures=False)
+    cost = {
+        "seconds": time.perf_counter() - started,
+        "cpu_seconds": time.process_time() - cpu_started,
+        "device": str(select_device(device)),
+        "windows": evaluated.get("data", {}).get("windows"),
+    }
+    write_json(run / TEST_COST, cost)
     return dict(evaluated["summary"])
 
 

@@ -17,6 +17,7 @@ from dno.benchmark import (
     load_protocol,
     run_benchmark,
     shipped_protocols,
+    tune_protocol,
     write_aggregate,
     write_leaderboard,
 )
@@ -52,10 +53,18 @@ class BenchmarkCommand(Command, shared="-q --device --devices --threads"):
         "task, with stratified-bootstrap 95% intervals, the probability of improvement of each\n"
         "model over each other, and performance profiles (rliable's statistics; see\n"
         "docs/benchmarks.md).\n\n"
+        "--tune N first searches every model (the baseline too) with the same budget: N trials\n"
+        "in its shipped space, the same epoch cap, patience, sampler, seeds and data, on the\n"
+        "validation split, the objective the protocol's metric on validation (OUT/tuning/);\n"
+        "the best configuration of each then trains on the protocol's seeds (never used by\n"
+        "the search) and is tested once. The leaderboard says which configurations ran, the\n"
+        "trials, seconds and chosen values of each search and its tuning curve; ledger.json\n"
+        "holds what every model spent per phase. The protocol's tune: key sets the rest.\n\n"
         "examples:\n"
         "  dno benchmark --list\n"
         "  dno benchmark mackey --budget small --workers 2 --out benchmark_results/mackey\n"
         "  dno benchmark hsfno_reaction_diffusion --budget full --devices auto\n"
+        "  dno benchmark hsfno_reaction_diffusion --tune 8 --workers 2\n"
         "  dno benchmark my_protocol.yaml --models method_of_steps,fno --seeds 8\n"
         "  dno benchmark --aggregate benchmark_results/mackey benchmark_results/neutral"
     )
@@ -72,8 +81,14 @@ class BenchmarkCommand(Command, shared="-q --device --devices --threads"):
             "defines budgets), or another one the file names",
         )  # fmt: skip
         parser.add_argument(
-            "--out", metavar="DIR", help="folder (default: benchmark_results/PROTOCOL)"
-        )
+            "--tune", type=positive_int, nargs="?", const=True, metavar="N",
+            help="search every model first, N trials each (alone: the protocol's tune: trials), "
+            "and train the best configurations",
+        )  # fmt: skip
+        parser.add_argument(
+            "--out", metavar="DIR",
+            help="folder (default: benchmark_results/PROTOCOL, or PROTOCOL-tuned with --tune)",
+        )  # fmt: skip
         parser.add_argument(
             "--workers", type=positive_int, metavar="N",
             help="local processes training at once (1, or one per --devices)",
@@ -125,14 +140,21 @@ class BenchmarkCommand(Command, shared="-q --device --devices --threads"):
             raise UsageError("give a PROTOCOL (a shipped name or a YAML file), or --list")
         models = [m.strip() for m in args.models.split(",")] if args.models else None
         protocol = load_protocol(
-            args.protocol, args.budget, seeds=args.seeds, models=models, select=args.select
-        )
+            args.protocol, args.budget, seeds=args.seeds, models=models, select=args.select,
+            tune=args.tune,
+        )  # fmt: skip
         if warning := seeds_warning(protocol.plan):
             warnings.warn(warning, DnoWarning, stacklevel=1)
-        out = Path(args.out or Path("benchmark_results") / protocol.name)
+        name = f"{protocol.name}-tuned" if protocol.tune is not None else protocol.name
+        out = Path(args.out or Path("benchmark_results") / name)
         self.out = out
         log = None if args.quiet else print
         started = time.perf_counter()
+        if protocol.tune is not None:
+            protocol = tune_protocol(
+                protocol, out, workers=args.workers, devices=args.devices, threads=args.threads,
+                device=args.device or "auto", log=log,
+            )  # fmt: skip
         runs = run_benchmark(
             protocol, out, workers=args.workers, devices=args.devices, threads=args.threads,
             device=args.device or "auto", log=log,
@@ -180,6 +202,7 @@ class BenchmarkCommand(Command, shared="-q --device --devices --threads"):
         if self.out is None:
             return "no run had started"
         return (
-            f"finished runs and their test scores are kept in {self.out}; rerun the same command "
-            "to resume (an interrupted run continues from its last finished epoch)"
+            f"finished trials, runs and test scores are kept in {self.out}; rerun the same "
+            "command to resume (an interrupted run continues from its last finished epoch, an "
+            "interrupted trial runs again)"
         )

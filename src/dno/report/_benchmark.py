@@ -1,6 +1,7 @@
 """The page of a benchmark (``dno benchmark``): its leaderboard, box plots across models and
 rollout error curves, drawn from ``leaderboard.json`` and the runs' ``evaluation_test.json``
-alone (no model is loaded)."""
+alone (no model is loaded); for a tuned benchmark also each model's search (trials, seconds,
+chosen values) and the tuning curves (the expected best validation score of n trials)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import numpy as np
 from dno._io import atomic_path
 from dno.errors import UsageError
 from dno.evaluation import METRICS, canonical_name
-from dno.plotting import Line, Panel, color, draw_boxes, draw_panels
+from dno.plotting import Line, Panel, color, draw_boxes, draw_panels, draw_tuning_curves
 from dno.report._html import CSS, STATUS_SCRIPT, figure_block
 from dno.report._plotting import (
     Plot,
@@ -122,6 +123,8 @@ def write_benchmark_report(
     shown = dict.fromkeys([board["ranking_metric"], "rollout_rel_l2", "rel_l2"])
     plots = [_boxes(board, metric) for metric in shown if metric in board["values"]]
     plots.append(_curves(board, folder))
+    if any(c.get("expected") for c in (board.get("tuning_curves") or {}).values()):
+        plots.insert(0, _tuning_curves(board))
     figures = [render(plot, group, target, interactive) for plot in plots]
     markdown = (folder / LEADERBOARD_MD).read_text(encoding="utf-8")
     with atomic_path(target / "index.html") as tmp:
@@ -200,6 +203,66 @@ def _curves(board: dict[str, Any], folder: Path) -> Plot:
     )  # fmt: skip
 
 
+def _tuning_curves(board: dict[str, Any]) -> Plot:
+    """Each model's expected best validation score of n trials, with one standard deviation."""
+    curves = {m: c for m, c in board["tuning_curves"].items() if c.get("expected")}
+    models = list(curves)
+    mean = [np.asarray(curves[m]["expected"], dtype=float) for m in models]
+    sd = [np.asarray(curves[m]["sd"], dtype=float) for m in models]
+    colors = [color(k) for k in range(len(models))]
+    objective = next(iter(curves.values()))["objective"]
+    logy = spans_decades([float(v) for y in mean for v in y])
+    static = partial(
+        draw_tuning_curves, mean=mean, sd=sd, labels=models, colors=colors,
+        ylabel=f"expected best {objective}", logy=logy,
+    )  # fmt: skip
+
+    def interactive() -> Any:
+        import plotly.graph_objects as go
+
+        fig = go.Figure()
+        for model, y, spread, hue in zip(models, mean, sd, colors, strict=True):
+            n = list(range(1, len(y) + 1))
+            fig.add_scatter(x=n + n[::-1], y=list(y + spread) + list(y - spread)[::-1],
+                            fill="toself", fillcolor=hue, opacity=0.15, line={"width": 0},
+                            hoverinfo="skip", showlegend=False)  # fmt: skip
+            fig.add_scatter(x=n, y=list(y), mode="lines+markers", name=model,
+                            line={"color": hue})  # fmt: skip
+        fig.update_xaxes(title_text="trials n")
+        fig.update_yaxes(title_text=f"expected best {objective}", type="log" if logy else "linear")
+        return fig.update_layout(height=440)
+
+    caption = (
+        f"Tuning curves: the expected best {objective} (validation split) of n trials drawn "
+        "from each model's trials, with one standard deviation (Dodge et al. 2019), computed "
+        "from the trials without re-running any. A curve still falling at its last n says the "
+        "search had not converged; curves that cross say the ranking depends on the budget."
+    )
+    return Plot("tuning_curves", "Tuning curves", caption, static, interactive)
+
+
+def _tuning_rows(board: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per model of a tuned benchmark: its search's trials, best score, seconds, flag
+    and chosen hyperparameters."""
+    flagged = (board.get("ledger") or {}).get("flagged", {})
+    rows = []
+    for model, record in (board.get("tuning") or {}).items():
+        params = ", ".join(f"{k}={_value(v)}" for k, v in sorted(record["params"].items()))
+        rows.append({
+            "model": model, "trials": record["trials"],
+            f"best {record['objective']}": record["best_value"],
+            "trial": record["best_trial"], "tuning s": round(record["wall_seconds"]),
+            "tuning CPU s": round(record["cpu_seconds"]),
+            "flagged": ", ".join(f"{k} {v:.2f}x median" for k, v in flagged.get(model, {}).items()),
+            "chosen hyperparameters": params,
+        })  # fmt: skip
+    return rows
+
+
+def _value(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
 def _cells(board: dict[str, Any]) -> list[dict[str, Any]]:
     rows, ranking = [], board["ranking_metric"]
     for row in board["rows"]:
@@ -212,6 +275,19 @@ def _cells(board: dict[str, Any]) -> list[dict[str, Any]]:
             cells["model"] = f"{row['model']} (baseline)"
         rows.append(cells)
     return rows
+
+
+def _tuning_section(board: dict[str, Any]) -> list[str]:
+    rows = _tuning_rows(board)
+    if not rows:
+        return []
+    return [
+        "<section id='tuning'><h2>Tuning (validation split)</h2>",
+        table_html(list(rows[0]), rows),
+        "<p class='muted'>Every model searched with the same budget; seconds: the trials' "
+        "training epochs, summed; flagged: above 1.25 times the models' median. Each study is "
+        "in tuning/MODEL/ (summary.csv: every trial).</p></section>",
+    ]
 
 
 def _page(board: dict[str, Any], figures: list[Rendered], markdown: str, interactive: bool) -> str:
@@ -244,7 +320,14 @@ def _page(board: dict[str, Any], figures: list[Rendered], markdown: str, interac
         f"mean {html.escape(board['ranking_metric'])}; Holm p: paired Wilcoxon against the "
         "baseline after Holm's correction (none when too few seeds could ever reject). Each run "
         f"kept the epoch with the best {html.escape(str(board.get('select', 'val_rel_l2')))}."
-        "</p></section>",
+        "</p>",
+        *(
+            f"<p>{html.escape(str(board[key]))}</p>"
+            for key in ("configurations", "variance")
+            if board.get(key)
+        ),
+        "</section>",
+        *_tuning_section(board),
         "<section id='figures'><h2>Figures</h2>",
         *(figure_block(f) for f in figures),
         "</section><section id='tables'><h2>The leaderboard file</h2>",

@@ -74,6 +74,9 @@ class SearchOptions:
     results: Path = Path("hyperparameter_results")
     space: Path | None = None
     seeds: int = 1
+    #: the trials train with seeds ``seed_base .. seed_base + seeds - 1`` (a benchmark's tuning
+    #: keeps them apart from the seeds its chosen configurations are retrained and tested on)
+    seed_base: int = 0
     #: local worker processes (default: one per device of ``devices``, else 1; 0: none, the
     #: study is created with its trials queued for ``dno worker``)
     workers: int | None = None
@@ -126,7 +129,8 @@ _OPTION_RULES: tuple[Rule, ...] = (
     (("n_trials",), at_least(1, MAX_TRIALS, optional=True), f"1 to {MAX_TRIALS:,} trials"),
     (("max_epochs",), at_least(1), "an integer >= 1"),
     (("seeds", "confirm_seeds"), at_least(1, MAX_SEEDS), f"1 to {MAX_SEEDS:,} seeds"),
-    (("seed", "confirm_top", "pruner_startup_trials"), at_least(0), "an integer >= 0"),
+    (("seed", "seed_base", "confirm_top", "pruner_startup_trials"), at_least(0),
+     "an integer >= 0"),
     (("workers", "pruner_warmup_steps"), at_least(0, optional=True), "an integer >= 0 or None"),
     (("threads",), at_least(1, optional=True), "an integer >= 1 or None"),
     (("pruner",), one_of(None, "median", "hyperband", "none"), "median, hyperband or none"),
@@ -274,6 +278,7 @@ def build_spec(
         n_trials=n_trials,
         max_epochs=options.max_epochs,
         seeds=options.seeds,
+        seed_base=options.seed_base,
         pruner=_pruner(options, space),
         sampler_seed=options.seed,
         base=program or options.base,

@@ -99,6 +99,8 @@ class StudySpec:
     sampler_seed: int
     base: dict[str, Any] = field(default_factory=dict)
     runner: str = "dno"
+    #: the first training seed of every configuration (a study stored without it: 0)
+    seed_base: int = 0
 
     def __post_init__(self) -> None:
         if self.runner == "dno":  # a study made before the metric table: its names now
@@ -112,8 +114,9 @@ class StudySpec:
         return cls(**json.loads(text))
 
     def seed_list(self) -> list[int]:
-        """The training seeds of every configuration (the same for all, so runs are paired)."""
-        return list(range(self.seeds))
+        """The training seeds of every configuration (the same for all, so runs are paired):
+        ``seed_base .. seed_base + seeds - 1``."""
+        return list(range(self.seed_base, self.seed_base + self.seeds))
 
 
 def _table_name(name: str) -> str:

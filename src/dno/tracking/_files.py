@@ -51,6 +51,7 @@ __all__ = [
     "LEADERBOARD_JSON",
     "LEADERBOARD_MD",
     "LEADERBOARD_RUNS",
+    "LEDGER_JSON",
     "METRICS_CSV",
     "PREDICTION_FIGURE",
     "PROGRAM_ARGS",
@@ -68,6 +69,7 @@ __all__ = [
     "SPECTRUM_FIGURE",
     "STUDY_JOURNAL",
     "SUMMARY",
+    "TEST_COST",
     "TRIAL_RECORD",
     "RunFolder",
     "comparison_run",
@@ -129,6 +131,8 @@ LEADERBOARD_RUNS = "leaderboard_runs.csv"  # one row per model and seed
 # an aggregate of finished benchmarks (dno benchmark --aggregate)
 AGGREGATE_MD = "aggregate.md"
 AGGREGATE_JSON = "aggregate.json"  # every task, normalised score, statistic and profile
+LEDGER_JSON = "ledger.json"  # the budget per model and phase (tune, retrain, test), checked
+TEST_COST = "test_cost.json"  # in a benchmark's run folder: the test evaluation's seconds
 
 
 def json_safe(value: Any) -> Any:

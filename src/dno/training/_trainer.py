@@ -30,6 +30,7 @@ import torch
 
 from dno import __version__
 from dno._cores import adapt_threads, fit_threads, select_device
+from dno._provenance import provenance, same_software
 from dno.data import (
     Dataset,
     Normalizer,
@@ -231,6 +232,8 @@ class Progress:
     rows: list[dict[str, Any]] = field(default_factory=list)  # the rows of metrics.csv
     status: str = "completed"  # or stopped_early, stopped (by the caller), failed
     reason: str = ""
+    #: the epochs' CPU seconds (this process, every thread), saved in ``last.pt`` with the rest
+    cpu_seconds: float = 0.0
 
     @property
     def seconds(self) -> float:
@@ -261,7 +264,9 @@ class Session:
     repeats: np.ndarray  # how many times each train trajectory's windows are seen, (n,)
     buffer: int  # windows shuffled together (dno.data.buffer_windows)
     batch_size: int
-    checkpoint_extra: dict[str, Any]  # what every checkpoint records besides the weights
+    steps_per_epoch: int  # optimizer steps of one epoch (batches never span two buffers)
+    #: what every checkpoint records besides the weights (the provenance of the run's start)
+    checkpoint_extra: dict[str, Any]
     progress: Progress = field(default_factory=Progress)
     finished: bool = False  # resumed a run that had already ended: nothing to do
 
@@ -350,6 +355,7 @@ def _set_up(config: TrainConfig, dataset: Dataset, out: str | Path, resume: bool
     seen = int(np.dot(repeats, data.train.counts))  # windows per epoch
     batch_size = min(config.batch_size, seen)
     buffer = buffer_windows(config.S, data.train.m, data.X, data.channels)
+    steps = steps_per_epoch(seen, batch_size, buffer)
     if device.type == "cpu":  # a small step trains faster on fewer threads
         fit_threads(config.rollout_steps * _step_elements(model, batch_size))
     optimizer = torch.optim.AdamW(
@@ -359,15 +365,16 @@ def _set_up(config: TrainConfig, dataset: Dataset, out: str | Path, resume: bool
     session = Session(
         config=config, run=RunFolder(out), data=data, device=device, model=model,
         step_model=CompiledModel(model, config.compile), optimizer=optimizer,
-        scheduler=_scheduler(optimizer, config, steps_per_epoch(seen, batch_size, buffer)),
+        scheduler=_scheduler(optimizer, config, steps),
         scaler=torch.amp.GradScaler("cuda", enabled=config.amp and device.type == "cuda"),
         train_set=None if data.train.windows is None else _tensors(
             data.train.windows, data.normalizer, device),
         val_target=_val_target(data, model.m, device),
         rollout_metrics=_rollout_metrics(config, data), repeats=repeats, buffer=buffer,
-        batch_size=batch_size,
+        batch_size=batch_size, steps_per_epoch=steps,
         checkpoint_extra={"normalizer": data.normalizer.to_dict(), "family": dataset.family,
-                          "train_config": config.to_dict()},
+                          "train_config": config.to_dict(),
+                          "provenance": provenance(str(device), torch.get_num_threads())},
     )  # fmt: skip
     session.run.create()  # only now: a run failing in its set-up leaves no folder
     if resume:
@@ -443,7 +450,7 @@ def _run_epoch(s: Session, epoch: int) -> dict[str, Any]:
     (``val_rel_l2``; the rollout's when due, else None), ``lr``, ``seconds`` (the epoch) and
     ``val_seconds`` (its validation).
     """
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     train_loss = _train_epoch(s, epoch)
     lr = s.optimizer.param_groups[0]["lr"]
     validated = time.perf_counter()
@@ -459,6 +466,7 @@ def _run_epoch(s: Session, epoch: int) -> dict[str, Any]:
         "epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, **scores, "lr": lr,
         "seconds": time.perf_counter() - started, "val_seconds": val_seconds,
     }  # fmt: skip
+    s.progress.cpu_seconds += time.process_time() - cpu_started
     _checkpoint(s, row)
     return row
 
@@ -580,6 +588,7 @@ def _checkpoint(s: Session, row: dict[str, Any]) -> None:
         "optimizer": _keyed(s.optimizer.state_dict(), str),
         "scheduler": _plain(s.scheduler.state_dict()) if s.scheduler is not None else None,
         "torch_rng": torch.get_rng_state(),
+        "cpu_seconds": state.cpu_seconds,
     }
     save(s.model, s.run.last_checkpoint, {**s.checkpoint_extra, **training_state})
     s.run.write_metrics(state.rows)
@@ -600,7 +609,11 @@ def _stops_early(s: Session) -> bool:
 
 def _finish(s: Session) -> dict[str, Any]:
     """Restore the best weights, score them with every validation metric, write the figure and
-    ``final_results.json`` (the same file, to the bit, whether or not the run was resumed)."""
+    ``final_results.json`` (the same file, to the bit, whether or not the run was resumed).
+
+    Besides the scores, what a budget ledger needs: ``cpu_seconds`` (the epochs' CPU time),
+    ``optimizer_steps`` (epochs run x steps per epoch) and ``provenance`` (the run's start; a
+    run finished by other software also records ``finished_with``)."""
     scores: dict[str, float | None] = {}
     if s.run.best_checkpoint.exists():
         best_model, _ = load_checkpoint(s.run.best_checkpoint, s.config.model)
@@ -617,7 +630,13 @@ def _finish(s: Session) -> dict[str, Any]:
         "n_train_windows": len(s.data.train), "n_val_windows": len(s.data.val),
         "S": config.S, "m": s.model.m, "device": str(s.device),
         "threads": torch.get_num_threads(), "seconds": state.seconds, "dno_version": __version__,
+        "cpu_seconds": state.cpu_seconds, "steps_per_epoch": s.steps_per_epoch,
+        "optimizer_steps": state.epoch * s.steps_per_epoch,
+        "provenance": s.checkpoint_extra["provenance"],
     }  # fmt: skip
+    now = provenance(str(s.device), torch.get_num_threads())
+    if not same_software(results["provenance"], now):
+        results["finished_with"] = now
     s.run.write_json(FINAL_RESULTS, results)
     return results
 
@@ -683,9 +702,14 @@ def _resume(s: Session) -> Progress:
     if s.scheduler is not None and extra["scheduler"] is not None:
         s.scheduler.load_state_dict(extra["scheduler"])
     torch.set_rng_state(extra["torch_rng"])
+    if extra.get("provenance"):  # the run's start (a run begun before provenance: this one)
+        s.checkpoint_extra["provenance"] = extra["provenance"]
     rows = [r for r in run.read_metrics() if int(r["epoch"]) <= int(extra["epoch"])]
     best = extra["best"] if extra["best"] is not None else math.nan
-    return Progress(int(extra["epoch"]), float(best), int(extra["best_epoch"]), rows)
+    return Progress(
+        int(extra["epoch"]), float(best), int(extra["best_epoch"]), rows,
+        cpu_seconds=float(extra.get("cpu_seconds") or 0.0),
+    )  # fmt: skip
 
 
 def _config_record(config: TrainConfig, dataset: Dataset) -> dict[str, Any]:
