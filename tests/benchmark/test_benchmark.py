@@ -15,7 +15,7 @@ import pytest
 import torch
 import yaml
 
-import dno.benchmark._run as bench_run
+import dno.benchmark._execution as bench_run
 from dno.benchmark import (
     BUDGETS,
     MIN_BENCHMARK_SEEDS,

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import yaml
 
+import dno.benchmark._execution as bench_run
 import dno.benchmark._protocol as bench_protocol
-import dno.benchmark._run as bench_run
 from dno.benchmark import (
     FLAG_RATIO,
     build_leaderboard,
@@ -174,7 +174,7 @@ def test_rerun_trains_nothing_again(tuned: Path, monkeypatch: pytest.MonkeyPatch
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("something finished was trained again")
 
-    import dno.compare._run as compare_run
+    import dno.compare._comparison as compare_run
     import dno.search._runner as search_runner
 
     monkeypatch.setattr(search_runner, "train", refuse)

@@ -17,7 +17,7 @@ import yaml
 
 import dno.data as data
 from dno.search._inspect import trial_table
-from dno.search._study import StudySpec
+from dno.search._study_lifecycle import StudySpec
 
 #: trials long enough to be interrupted (60 epochs), each epoch a fraction of a second
 SPACE = {"S": {"value": 16}, "layers": {"value": 1}, "patience": {"value": 0},

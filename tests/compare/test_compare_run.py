@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-import dno.compare._run as compare_run
+import dno.compare._comparison as compare_run
 import dno.data as data
 from dno.cli import main
 from dno.compare import load_plan, parse_plan, run_comparison, write_comparison

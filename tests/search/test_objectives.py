@@ -81,7 +81,7 @@ def test_a_pruned_trial_keeps_what_it_had(dataset: Path, tmp_path: Path) -> None
     """With a pruner that stops every trial after its first epoch, summary.csv still has the
     scores of each trial's best epoch."""
     opts = _options(dataset, tmp_path, search="random", n_trials=2, study="p", max_epochs=3)
-    import dno.search._study as study_module
+    import dno.search._study_lifecycle as study_module
 
     class PruneAll(optuna.pruners.BasePruner):
         def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from dno.search import SearchOptions, build_spec, count_finished, open_storage, run_search
-from dno.search._study import SPEC_ATTR
+from dno.search._study_lifecycle import SPEC_ATTR
 from dno.tracking import INTERRUPTED_ATTR, RETRY_ATTR
 
 PROGRAM = r"""

@@ -318,7 +318,7 @@ def test_median_pruner_settings_reach_optuna_and_may_change_on_resume(
     dataset: Path, tmp_path: Path
 ) -> None:
     from dno.search._search import build_spec
-    from dno.search._study import make_pruner
+    from dno.search._study_lifecycle import make_pruner
 
     space = space_file(tmp_path, {"width": {"type": "categorical", "choices": [4]}})
     default = make_pruner(build_spec(options(dataset, tmp_path, space=space, max_epochs=30))[0])

@@ -27,15 +27,15 @@ Example:
 
 from __future__ import annotations
 
-from dno.benchmark import _aggregate, _leaderboard, _ledger, _protocol, _run, _tune
+from dno.benchmark import _aggregate, _execution, _leaderboard, _ledger, _protocol, _tune
 from dno.benchmark._aggregate import *  # noqa: F403
+from dno.benchmark._execution import *  # noqa: F403
 from dno.benchmark._leaderboard import *  # noqa: F403
 from dno.benchmark._ledger import *  # noqa: F403
 from dno.benchmark._protocol import *  # noqa: F403
-from dno.benchmark._run import *  # noqa: F403
 from dno.benchmark._tune import *  # noqa: F403
 
 __all__ = [
     *_aggregate.__all__, *_leaderboard.__all__, *_ledger.__all__, *_protocol.__all__,
-    *_run.__all__, *_tune.__all__,
+    *_execution.__all__, *_tune.__all__,
 ]  # fmt: skip

@@ -39,9 +39,9 @@ import numpy as np
 from dno import __version__
 from dno._io import atomic_path
 from dno._provenance import provenance
+from dno.benchmark._execution import RunResult
 from dno.benchmark._ledger import build_ledger, median_ratios
 from dno.benchmark._protocol import LEADERBOARD_METRICS, Protocol
-from dno.benchmark._run import RunResult
 from dno.compare import (
     BOOTSTRAP_RESAMPLES,
     BOOTSTRAP_SEED,

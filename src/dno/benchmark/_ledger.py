@@ -31,8 +31,8 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
+from dno.benchmark._execution import RunResult
 from dno.benchmark._protocol import Protocol
-from dno.benchmark._run import RunResult
 
 __all__ = ["FLAG_RATIO", "build_ledger", "median_ratios"]
 

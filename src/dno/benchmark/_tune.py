@@ -36,8 +36,8 @@ import numpy as np
 import yaml
 
 from dno._io import atomic_path, make_folder, read_yaml_mapping
+from dno.benchmark._execution import benchmark_folder, protocol_dataset, worker_slots
 from dno.benchmark._protocol import Protocol, space_file
-from dno.benchmark._run import benchmark_folder, prepare_data, worker_slots
 from dno.compare import Approach
 from dno.errors import UsageError
 from dno.evaluation import get_metric, parse_name
@@ -125,7 +125,7 @@ def tune_protocol(
     say = log or (lambda _: None)
     records: dict[str, dict[str, Any]] = {}
     with benchmark_folder(out) as folder:
-        data_path = prepare_data(protocol, folder, log, seed=protocol.tune_data_seed)
+        data_path = protocol_dataset(protocol, folder, log, seed=protocol.tune_data_seed)
         for k, approach in enumerate(protocol.plan.approaches, 1):
             say(f"tuning {approach.name} ({k}/{len(protocol.models)}): {tune.trials} trials")
             options = _search_options(protocol, approach, folder, data_path, device)

@@ -20,21 +20,21 @@ Example:
 
 from __future__ import annotations
 
-from dno.compare import _aggregate, _plan, _records, _run, _stats, _study, _table
+from dno.compare import _aggregate, _comparison, _plan, _records, _stats, _study_comparison, _table
 from dno.compare._aggregate import *  # noqa: F403
+from dno.compare._comparison import *  # noqa: F403
 from dno.compare._plan import *  # noqa: F403
 from dno.compare._records import *  # noqa: F403
-from dno.compare._run import *  # noqa: F403
 from dno.compare._stats import *  # noqa: F403
-from dno.compare._study import *  # noqa: F403
+from dno.compare._study_comparison import *  # noqa: F403
 from dno.compare._table import *  # noqa: F403
 
 __all__ = [
     *_aggregate.__all__,
     *_plan.__all__,
     *_records.__all__,
-    *_run.__all__,
+    *_comparison.__all__,
     *_stats.__all__,
-    *_study.__all__,
+    *_study_comparison.__all__,
     *_table.__all__,
 ]

@@ -21,7 +21,7 @@ The metric table (``_metrics``): :data:`METRICS` declares every number dno repor
 label, :class:`Direction`, unit, description, computation); :class:`SplitScores` computes any of
 them for a model on a split's :func:`evaluation_windows`, each part once and only when read.
 
-Protocol (``_config``, ``_scoring``, ``_run``, ``_summary``):
+Protocol (``_config``, ``_scoring``, ``_run_folder``, ``_summary``):
 
 - :func:`score_checkpoint`: a model (in memory or a checkpoint) on the windows of a split, one
   step or a rollout of K delays; the one scoring path of training's validation, the search's
@@ -42,7 +42,7 @@ from dno.evaluation import (
     _cost,
     _diagnosis,
     _metrics,
-    _run,
+    _run_folder,
     _scoring,
     _spectral,
     _stability,
@@ -54,7 +54,7 @@ from dno.evaluation._cost import *  # noqa: F403
 from dno.evaluation._diagnosis import *  # noqa: F403
 from dno.evaluation._figures import plot_diagnostics
 from dno.evaluation._metrics import *  # noqa: F403
-from dno.evaluation._run import *  # noqa: F403
+from dno.evaluation._run_folder import *  # noqa: F403
 from dno.evaluation._scoring import *  # noqa: F403
 from dno.evaluation._spectral import *  # noqa: F403
 from dno.evaluation._stability import *  # noqa: F403
@@ -66,7 +66,7 @@ __all__ = [
     *_cost.__all__,
     *_diagnosis.__all__,
     *_metrics.__all__,
-    *_run.__all__,
+    *_run_folder.__all__,
     *_scoring.__all__,
     *_spectral.__all__,
     *_stability.__all__,

@@ -7,13 +7,13 @@ read once, for the top configurations re-run on fresh seeds after the search.
 
 from __future__ import annotations
 
-from dno.search import _inspect, _runner, _search, _space, _storage, _study, _summary
+from dno.search import _inspect, _runner, _search, _space, _storage, _study_lifecycle, _summary
 from dno.search._inspect import *  # noqa: F403
 from dno.search._runner import *  # noqa: F403
 from dno.search._search import *  # noqa: F403
 from dno.search._space import *  # noqa: F403
 from dno.search._storage import *  # noqa: F403
-from dno.search._study import *  # noqa: F403
+from dno.search._study_lifecycle import *  # noqa: F403
 from dno.search._summary import *  # noqa: F403
 
 __all__ = [
@@ -22,6 +22,6 @@ __all__ = [
     *_search.__all__,
     *_space.__all__,
     *_storage.__all__,
-    *_study.__all__,
+    *_study_lifecycle.__all__,
     *_summary.__all__,
 ]

@@ -9,7 +9,7 @@ import optuna
 
 from dno.errors import DnoError, UsageError
 from dno.search._storage import open_storage, stale_trials
-from dno.search._study import METRICS_ATTR, StudySpec, load_spec
+from dno.search._study_lifecycle import METRICS_ATTR, StudySpec, load_spec
 from dno.tracking import (
     STUDY_JOURNAL,
     SUMMARY,

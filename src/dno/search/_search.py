@@ -34,7 +34,7 @@ from dno.search._program import ProgramRunner
 from dno.search._runner import DnoModelRunner, TrialRunner, objective_names
 from dno.search._space import SearchSpace, default_space, load_space, space_from_description
 from dno.search._storage import describe_url, open_storage
-from dno.search._study import (
+from dno.search._study_lifecycle import (
     SEARCHES,
     StudySpec,
     count_finished,

@@ -24,7 +24,7 @@ from dno.data import Dataset
 from dno.errors import UsageError
 from dno.evaluation import EvaluationConfig, evaluate_run, parse_name
 from dno.search._runner import TrialRunner, trial_metrics
-from dno.search._study import METRICS_ATTR, StudySpec
+from dno.search._study_lifecycle import METRICS_ATTR, StudySpec
 from dno.tracking import (
     BEST_CONFIG,
     CONFIRMATION,

@@ -65,7 +65,7 @@ from dno.tracking import (
 )
 
 __all__ = [
-    "RunResult", "benchmark_folder", "benchmark_runs", "prepare_data", "run_benchmark",
+    "RunResult", "benchmark_folder", "benchmark_runs", "protocol_dataset", "run_benchmark",
     "worker_slots",
 ]  # fmt: skip
 
@@ -98,7 +98,7 @@ class RunResult:
         return self.status in _DONE and bool(self.evaluation)
 
 
-def prepare_data(
+def protocol_dataset(
     protocol: Protocol, folder: Path, log: Log | None = None, seed: int | None = None
 ) -> Path:
     """The protocol's dataset in ``folder/data/`` (with ``data_seeds``, training seed
@@ -190,7 +190,7 @@ def _run(
     protocol: Protocol, folder: Path, slots: list[WorkerSlot], log: Log | None
 ) -> list[RunResult]:
     started = time.perf_counter()
-    data = {seed: prepare_data(protocol, folder, log, seed) for seed in protocol.seeds}
+    data = {seed: protocol_dataset(protocol, folder, log, seed) for seed in protocol.seeds}
     record = {
         "kind": "dno-benchmark",
         "dno_version": __version__,
