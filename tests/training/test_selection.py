@@ -14,7 +14,7 @@ import dno.data as data
 from dno.errors import UsageError
 from dno.evaluation import EvaluationConfig, evaluate_run
 from dno.models import load_checkpoint
-from dno.training import resolve_config, train
+from dno.training import automatic_rollout_every, resolve_config, train
 
 FAST = {"S": 16, "width": 16, "lr": 3e-3, "patience": 0, "stride": 4, "batch_size": 16}
 
@@ -69,6 +69,35 @@ def test_rollout_every_k_epochs_and_selection_only_where_scored(
     assert all(r["val_rel_l2"] for r in rows)  # the one-step score every epoch
     valid = {int(r["epoch"]): float(r["val_valid_time"]) for r in rows if r["val_valid_time"]}
     assert results["best_epoch"] == max(valid, key=lambda e: (valid[e], -e))  # higher is better
+
+
+def test_the_automatic_rollout_interval_counts_model_steps() -> None:
+    """The default val_rollout_every: the fewest epochs apart that keep the rollout's estimated
+    cost (model steps, not seconds: the same k on every machine) within a tenth of an epoch."""
+    # 200 windows x 12 steps x 2 = 4800 forward passes; an epoch 1000 x 1 x 3 = 3000: 1.6 -> 16
+    assert automatic_rollout_every(200, 12, 1000, 1) == 16
+    assert automatic_rollout_every(200, 3, 10_000, 1) == 1  # 1200 / 30000 = 4 %: every epoch
+    assert automatic_rollout_every(200, 3, 10_000, 4) == 1
+    assert automatic_rollout_every(200, 12, 1000, 4) == 4  # unrolled epochs cost more
+
+
+def test_the_rollout_interval_of_a_run(linear_dde: data.Dataset, tmp_path: Path) -> None:
+    """Every epoch when the selection reads the rollout; the automatic interval otherwise; the
+    config's when given. final_results.json records the interval that ran."""
+    base = {**FAST, "max_epochs": 1, "m": 4}
+    chosen = {
+        "rollout": resolve_config("fno", base, {"select": "val_rollout_rel_l2"}),
+        "given": resolve_config("fno", base, {"val_rollout_every": 3}),
+        "automatic": resolve_config("fno", base),
+    }
+    every = {k: train(c, linear_dde, tmp_path / k, progress=False)["val_rollout_every"]
+             for k, c in chosen.items()}  # fmt: skip
+    assert every["rollout"] == 1 and every["given"] == 3
+    results = json.loads((tmp_path / "automatic" / "final_results.json").read_text())
+    steps = -(-3 * (16 - 1) // 4)  # the validation's 3 delays in steps of m = 4 slices
+    assert every["automatic"] == automatic_rollout_every(
+        results["n_val_windows"], steps, results["n_train_windows"], 1
+    )
 
 
 def test_a_run_that_ended_is_left_as_it_is(linear_dde: data.Dataset, tmp_path: Path) -> None:

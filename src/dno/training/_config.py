@@ -73,7 +73,9 @@ class TrainConfig:
     rollout_steps: int = 1  # model steps unrolled in the loss, own predictions fed back (1: one)
     select: str = "val_rel_l2"  # the validation metric that picks the kept epoch, stops early
     val_horizon_delays: int | None = None  # horizon of the validation rollout (None: 3 delays)
-    val_rollout_every: int = 1  # rollout metrics every k epochs (0: only for the kept weights)
+    #: rollout metrics every k epochs (0: only for the kept weights; None: every epoch when the
+    #: selection reads the rollout, else as often as keeps it near a tenth of an epoch)
+    val_rollout_every: int | None = None
 
     def __post_init__(self) -> None:
         check_keys(self.model, self.model_config)
@@ -122,7 +124,9 @@ _RULES: tuple[Rule, ...] = (
      lambda v: is_number(v) and v >= 0, "a finite number >= 0"),
     (("lr",), lambda v: v > 0, "a number > 0"),
     (("edge_quantile",), lambda v: v < 0.5, "0 <= q < 0.5"),
-    (("patience", "seed", "val_rollout_every"), at_least(0), "an integer >= 0"),
+    (("patience", "seed"), at_least(0), "an integer >= 0"),
+    (("val_rollout_every",), at_least(0, optional=True),
+     "an integer >= 0 (or null: automatic, see dno metrics' docs)"),
     (("val_horizon_delays",), at_least(1, optional=True), "an integer >= 1 (or null: 3)"),
     (("select",), lambda v: isinstance(v, str), "a validation metric name, e.g. val_rel_l2"),
     (("cond_params", "edge_params"),
@@ -134,14 +138,17 @@ _RULES: tuple[Rule, ...] = (
 )  # fmt: skip
 
 
-def _check_select(select: object, rollout_every: int) -> None:
+def _check_select(select: object, rollout_every: int | None) -> None:
     """``select`` must be a validation score Optuna-style directed (the test split never picks)."""
     if isinstance(select, str) and select.startswith("test_"):
         raise UsageError(
             f"select={select!r}: selection reads the validation split only (the test split is "
             f"scored once, at the end); use {'val_' + select[len('test_') :]!r}"
         )
-    metric, split = parse_name(str(select), what="select metric", splits=("val",))
+    try:
+        metric, split = parse_name(str(select), what="select metric", splits=("val",))
+    except UsageError as error:  # the key first, as every other option's error
+        raise UsageError(f"select={select!r}: {error}") from None
     if split is None:
         raise UsageError(
             f"select={select!r} is a cost, not a validation score; expected a val_ metric"

@@ -60,11 +60,15 @@ from dno.training._losses import training_loss
 
 __all__ = [
     "EPOCH_METRICS",
+    "ROLLOUT_SHARE",
+    "ROLLOUT_STEP_COST",
     "NonFiniteLoss",
     "TrainData",
+    "automatic_rollout_every",
     "build_model",
     "prepare_data",
     "progress_bar",
+    "rollout_every",
     "train",
     "validation_config",
 ]
@@ -265,6 +269,7 @@ class Session:
     buffer: int  # windows shuffled together (dno.data.buffer_windows)
     batch_size: int
     steps_per_epoch: int  # optimizer steps of one epoch (batches never span two buffers)
+    rollout_every: int  # the validation rollout every k epochs (the config's, or automatic)
     #: what every checkpoint records besides the weights (the provenance of the run's start)
     checkpoint_extra: dict[str, Any]
     progress: Progress = field(default_factory=Progress)
@@ -372,6 +377,7 @@ def _set_up(config: TrainConfig, dataset: Dataset, out: str | Path, resume: bool
         val_target=_val_target(data, model.m, device),
         rollout_metrics=_rollout_metrics(config, data), repeats=repeats, buffer=buffer,
         batch_size=batch_size, steps_per_epoch=steps,
+        rollout_every=rollout_every(config, data, model.m, seen),
         checkpoint_extra={"normalizer": data.normalizer.to_dict(), "family": dataset.family,
                           "train_config": config.to_dict(),
                           "provenance": provenance(str(device), torch.get_num_threads())},
@@ -471,9 +477,50 @@ def _run_epoch(s: Session, epoch: int) -> dict[str, Any]:
     return row
 
 
+#: The share of an epoch's time the automatic ``val_rollout_every`` lets the rollout take.
+ROLLOUT_SHARE = 0.10
+#: The time of one validation rollout step per window in training forward passes per window
+#: (the forward, shift-append and the scores; benchmarks/bench_validation.py measures it).
+ROLLOUT_STEP_COST = 2.0
+
+
+def rollout_every(config: TrainConfig, data: TrainData, m: int, seen: int) -> int:
+    """Every how many epochs the validation rollout is scored: the config's ``val_rollout_every``,
+    or when it is None (the default) every epoch if the selection reads the rollout, else the
+    fewest epochs apart that keep its estimated cost within :data:`ROLLOUT_SHARE` of an epoch.
+
+    The estimate counts model steps, not seconds, so it is the same on every machine and a run
+    is reproducible: a rollout step per validation window costs :data:`ROLLOUT_STEP_COST`
+    forward passes; an epoch is ``seen`` windows of ``rollout_steps`` forward and backward
+    passes (a backward about twice a forward).
+
+    Args:
+        config: the run's config.
+        data: its windows; ``data.val`` holds the validation windows, ``data.evaluation`` the
+            horizon in delays.
+        m: the model's slices per step.
+        seen: train windows per epoch.
+    """
+    if config.val_rollout_every is not None:
+        return config.val_rollout_every
+    if parse_name(config.select)[0].rollout or not data.rollout:
+        return 1
+    steps = math.ceil(data.evaluation.horizon_delays * (config.S - 1) / m)
+    return automatic_rollout_every(len(data.val), steps, seen, config.rollout_steps)
+
+
+def automatic_rollout_every(val_windows: int, steps: int, seen: int, rollout_steps: int) -> int:
+    """The fewest epochs apart a validation rollout of ``val_windows`` windows x ``steps`` model
+    steps can be scored within :data:`ROLLOUT_SHARE` of an epoch of ``seen`` train windows of
+    ``rollout_steps`` steps each (forward and backward: three forward passes)."""
+    rollout = ROLLOUT_STEP_COST * val_windows * steps
+    epoch = 3 * seen * rollout_steps
+    return max(1, math.ceil(rollout / (epoch * ROLLOUT_SHARE)))
+
+
 def _rollout_due(s: Session, epoch: int) -> bool:
-    """Whether this epoch scores the rollout: every ``val_rollout_every`` epochs and the last."""
-    every = s.config.val_rollout_every
+    """Whether this epoch scores the rollout: every ``rollout_every`` epochs and the last."""
+    every = s.rollout_every
     return (
         bool(s.rollout_metrics)
         and every > 0
@@ -627,6 +674,7 @@ def _finish(s: Session) -> dict[str, Any]:
         "epochs_run": state.epoch, "best_epoch": state.best_epoch,
         "best_score": state.best if math.isfinite(state.best) else None, **scores,
         "val_horizon_delays": s.data.evaluation.horizon_delays if s.data.rollout else None,
+        "val_rollout_every": s.rollout_every,
         "n_train_windows": len(s.data.train), "n_val_windows": len(s.data.val),
         "S": config.S, "m": s.model.m, "device": str(s.device),
         "threads": torch.get_num_threads(), "seconds": state.seconds, "dno_version": __version__,
