@@ -228,6 +228,13 @@ class Protocol:
         return tuple(r.name for r in self.regimes)
 
     @property
+    def regime_metrics(self) -> tuple[str, ...]:
+        """The leaderboard's scores (the model's costs are the same in every regime): what each
+        regime but ``in_distribution`` is scored with."""
+        names = dict.fromkeys([*LEADERBOARD_METRICS, self.metric])
+        return tuple(n for n in names if get_metric(n).kind == "score")
+
+    @property
     def models(self) -> tuple[str, ...]:
         """The entries' names (the leaderboard's rows), in the file's order."""
         return tuple(a.name for a in self.plan.approaches)
