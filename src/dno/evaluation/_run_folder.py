@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -387,12 +388,24 @@ def _at_resolution(model: DelayOperator, X: int) -> DelayOperator:
         other = build(model.name, **{**model.config, "X": X})
         other.load_state_dict(model.state_dict())
     except (UsageError, RuntimeError) as error:
-        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-        reason = next(
-            (line for line in lines if "size mismatch" in line), lines[0] if lines else ""
-        )
-        raise ResolutionError(f"{what}: {reason}") from None
+        raise ResolutionError(f"{what}: {_mismatch(str(error), model.X, X)}") from None
     return other
+
+
+def _mismatch(error: str, old: int, new: int) -> str:
+    """torch's first size mismatch as ``LAYER has shape (a, b) at X=old and (a, c) at X=new``."""
+    found = re.search(
+        r"size mismatch for ([\w.]+): copying a param with shape torch.Size\(\[([\d, ]*)\]\) "
+        r"from checkpoint, the shape in current model is torch.Size\(\[([\d, ]*)\]\)",
+        error,
+    )
+    if found is None:
+        return next((line.strip() for line in error.splitlines() if line.strip()), error)
+    name, before, after = found.groups()
+    return (
+        f"{name} has shape ({before}) at X={old} and ({after}) at X={new} (a layer over "
+        "every spatial point)"
+    )
 
 
 def _data_record(run: _Run, split: str, windows: WindowSet) -> dict[str, Any]:
