@@ -383,7 +383,6 @@ def _regime_data(regime: Regime) -> str:
 def _regime_lines(board: Leaderboard) -> list[str]:
     """Each regime but in_distribution: its data, its table and its paired comparisons."""
     lines = []
-    baseline = board.protocol.plan.baseline
     for name, regime in board.regimes.items():
         files = ", ".join(f"data/{f}" for f in regime.data) or "none"
         lines += [
@@ -396,15 +395,27 @@ def _regime_lines(board: Leaderboard) -> list[str]:
             "",
             *_nonfinite_lines(regime),
         ]
-        for metric, rows in regime.comparisons.items():
-            lines += [
-                f"### Paired against {baseline}: {get_metric(metric).label} ({name})",
-                "",
-                format_table(rows),
-                "",
-                *(f"- {line}" for line in notes(_comparison_result(board, metric, name))),
-                "",
-            ]
+        lines += _paired_lines(board, name, "###")
+    return lines
+
+
+def _paired_lines(board: Leaderboard, regime: str, level: str) -> list[str]:
+    """The paired comparisons of ``regime`` against the baseline, each table with its notes."""
+    comparisons = (
+        board.comparisons if regime == IN_DISTRIBUTION else board.regimes[regime].comparisons
+    )
+    where = "test" if regime == IN_DISTRIBUTION else regime
+    lines = []
+    for metric, rows in comparisons.items():
+        label = get_metric(metric).label
+        lines += [
+            f"{level} Paired against {board.protocol.plan.baseline}: {label} ({where})",
+            "",
+            format_table(rows),
+            "",
+            *(f"- {line}" for line in notes(_comparison_result(board, metric, regime))),
+            "",
+        ]
     return lines
 
 
@@ -529,7 +540,7 @@ def format_results(board: Leaderboard) -> str:
     """The headline, the table, the reference numbers, the paired comparisons and their notes
     (what ``dno benchmark`` prints)."""
     protocol = board.protocol
-    plan, evaluation = protocol.plan, protocol.evaluation
+    evaluation = protocol.evaluation
     ranked_by = get_metric(protocol.metric)
     budget = f", budget {protocol.budget}" if protocol.budget else ""
     parts = [f"# Benchmark: {protocol.name}{budget}", ""]
@@ -560,15 +571,7 @@ def format_results(board: Leaderboard) -> str:
     parts += _nonfinite_lines(board)
     parts += _reference_lines(board)
     parts += _tuning_lines(board)
-    for metric, rows in board.comparisons.items():
-        parts += [
-            f"## Paired against {plan.baseline}: {get_metric(metric).label} (test)",
-            "",
-            format_table(rows),
-            "",
-            *(f"- {line}" for line in notes(_comparison_result(board, metric))),
-            "",
-        ]
+    parts += _paired_lines(board, IN_DISTRIBUTION, "##")
     parts += _regime_lines(board)
     return "\n".join(parts)
 
