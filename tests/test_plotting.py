@@ -28,6 +28,7 @@ from dno.plotting import (
     draw_power_spectrum,
     draw_probabilities,
     draw_profiles,
+    draw_regime_errors,
     draw_rollout_error,
     draw_rollouts,
     draw_slices,
@@ -91,6 +92,12 @@ CASES: list[tuple[str, Callable[..., None], tuple[Any, ...], tuple[Any, ...], st
                                            ("X", "Y")),
      (np.ones((2, 3)), np.ones((2, 3)), np.ones((2, 3)), ["a", "b"], ("X", "Y")),
      r"probability has shape \(2, 3\); expected \(2, 2\)"),
+    ("regimes", draw_regime_errors, (np.array([[0.1, 0.3, np.nan], [0.2, 0.25, 0.4]]),
+                                     np.array([[0.08, 0.2, np.nan], [0.15, np.nan, 0.3]]),
+                                     np.array([[0.12, 0.4, np.nan], [0.25, np.nan, 0.5]]),
+                                     ["a", "b"], ["in", "delay", "grid"], ["red", "blue"], "L2"),
+     (np.ones((2, 2)), np.ones((2, 2)), np.ones((2, 2)), ["a", "b"], ["in", "delay", "grid"],
+      ["red", "blue"], "L2"), r"means has shape \(2, 2\); expected \(2, 3\)"),
     ("tuning", draw_tuning_curves, ([[3.0, 2.0, 1.5], [2.5, 2.4]], [[1.0, 0.5, 0.2], [0.1, 0.05]],
                                     ["a", "b"], ["red", "blue"], "best"),
      ([[3.0, 2.0]], [[1.0]], ["a"], ["red"], "best"), r"sd\[0\] has shape \(1,\)"),
@@ -140,7 +147,7 @@ def test_an_empty_line_is_left_out(tmp_path: Path) -> None:
 
 
 #: axes named by their tick labels (models, parameters), so they need no axis label
-CATEGORICAL = {"boxes": "x", "importance": "y", "parallel": "x"}
+CATEGORICAL = {"boxes": "x", "importance": "y", "parallel": "x", "regimes": "x"}
 
 
 @pytest.mark.parametrize(

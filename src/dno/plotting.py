@@ -36,7 +36,7 @@ __all__ += ["draw_boxes", "draw_correlation_function", "draw_cross_correlation",
 __all__ += ["draw_heatmap", "draw_importance", "draw_intervals", "draw_panels", "draw_parallel"]
 __all__ += ["draw_probabilities", "draw_profiles"]
 __all__ += ["draw_power_spectrum", "draw_rollout_error", "draw_rollouts", "draw_slices"]
-__all__ += ["draw_tuning_curves"]
+__all__ += ["draw_regime_errors", "draw_tuning_curves"]
 
 #: Resolution of every PNG, in dots per inch.
 DPI = 110
@@ -577,6 +577,48 @@ def draw_intervals(
         ax.scatter([estimate], [y], color=hue, s=36, zorder=3, edgecolors=TRUTH, linewidths=0.6)
     ax.set_yticks(rows, list(labels))
     ax.set(xlabel=xlabel, ylabel="model", ylim=(-0.7, n - 0.3))
+
+
+def draw_regime_errors(
+    figure: Figure,
+    means: np.ndarray,
+    lows: np.ndarray,
+    highs: np.ndarray,
+    models: Sequence[str],
+    regimes: Sequence[str],
+    colors: Sequence[str],
+    ylabel: str,
+    logy: bool = False,
+) -> None:
+    """Each model's error by regime: per regime (the x axis) a point per model at its mean with
+    a bar over its interval, a model's points joined across the regimes.
+
+    Args:
+        means, lows, highs: shape (models, regimes); NaN: no score there (a model that cannot
+            change resolution), no point.
+        models, colors: one per row; regimes: one per column.
+        ylabel: what the values are; logy: a logarithmic value axis.
+    """
+    n = _counts(models=models, colors=colors)
+    point = _array("means", means, 2)
+    if point.shape != (n, len(regimes)):
+        raise UsageError(f"means has shape {point.shape}; expected ({n}, {len(regimes)})")
+    low, high = _array("lows", lows, 2, like=point), _array("highs", highs, 2, like=point)
+    figure.set_size_inches(max(6.5, 1.8 * len(regimes) + 3), 4.8)
+    ax = figure.subplots()
+    width = 0.4 / max(n, 1)
+    for i, (model, hue) in enumerate(zip(models, colors, strict=True)):
+        x = np.arange(len(regimes)) + (i - (n - 1) / 2) * width
+        shown = np.isfinite(point[i])
+        ax.plot(x[shown], point[i][shown], color=hue, lw=1, alpha=0.5)
+        bars = shown & np.isfinite(low[i]) & np.isfinite(high[i])
+        spread = np.abs(np.stack([point[i] - low[i], high[i] - point[i]]))[:, bars]
+        ax.errorbar(x[bars], point[i][bars], yerr=spread, fmt="none", ecolor=hue, lw=2)
+        ax.scatter(x[shown], point[i][shown], color=hue, s=30, zorder=3, label=model,
+                   edgecolors=TRUTH, linewidths=0.5)  # fmt: skip
+    ax.set_xticks(range(len(regimes)), list(regimes))
+    ax.legend(title="model", fontsize=LEGEND)
+    ax.set(ylabel=ylabel, yscale="log" if logy else "linear")
 
 
 def draw_profiles(

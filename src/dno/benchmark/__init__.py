@@ -9,7 +9,9 @@ paired comparisons against the baseline with ``dno compare``'s statistics and Ho
 correction) and an HTML page through ``dno report``. With ``--tune N`` every model is first
 searched with the same budget of N trials on the validation split (:mod:`._tune`), and its best
 configuration is what trains on the protocol's seeds; ``ledger.json`` accounts for what every
-model spent in each phase (:mod:`._ledger`).
+model spent in each phase (:mod:`._ledger`). A protocol's ``regimes`` (:mod:`._regimes`) test the
+kept weights also beyond the training priors and on a finer grid, each with its own table;
+``match: params`` (:mod:`._capacity`) gives every model the baseline's parameter count.
 
 ``dno benchmark --aggregate DIR [DIR ...]`` reads finished benchmark folders and writes their
 aggregate (:func:`aggregate_benchmarks`, :func:`write_aggregate`): per regime and model the
@@ -27,15 +29,26 @@ Example:
 
 from __future__ import annotations
 
-from dno.benchmark import _aggregate, _execution, _leaderboard, _ledger, _protocol, _tune
+from dno.benchmark import (
+    _aggregate,
+    _capacity,
+    _execution,
+    _leaderboard,
+    _ledger,
+    _protocol,
+    _regimes,
+    _tune,
+)
 from dno.benchmark._aggregate import *  # noqa: F403
+from dno.benchmark._capacity import *  # noqa: F403
 from dno.benchmark._execution import *  # noqa: F403
 from dno.benchmark._leaderboard import *  # noqa: F403
 from dno.benchmark._ledger import *  # noqa: F403
 from dno.benchmark._protocol import *  # noqa: F403
+from dno.benchmark._regimes import *  # noqa: F403
 from dno.benchmark._tune import *  # noqa: F403
 
 __all__ = [
     *_aggregate.__all__, *_leaderboard.__all__, *_ledger.__all__, *_protocol.__all__,
-    *_execution.__all__, *_tune.__all__,
+    *_execution.__all__, *_tune.__all__, *_regimes.__all__, *_capacity.__all__,
 ]  # fmt: skip

@@ -6,10 +6,13 @@ The folder ``OUT``::
                                    the provenance (dno, git commit, libraries, command line)
     data/FAMILY-nN-seedS-DIGEST.h5 the protocol's dataset (generated once; reused by a rerun;
                                    with data_seeds one per training seed)
+    data/FAMILY-REGIME-nN-seedS-DIGEST.h5  each regime's test data but in_distribution's
+                                   (dno.benchmark._regimes; likewise once, per dataset)
     tuning/                        with --tune: every model's search (dno.benchmark.tune)
     runs/MODEL/seed-S/             a dno train run folder per model and seed, with its
                                    evaluation_test.json (dno evaluate on the test split) and
-                                   test_cost.json (that evaluation's wall and CPU seconds)
+                                   test_cost.json (that evaluation's wall and CPU seconds) and
+                                   regime_scores.json (the same weights on each regime's data)
     leaderboard.{md,csv,json}, leaderboard_runs.csv    (see dno.benchmark.leaderboard)
     ledger.json                    the budget per model and phase (see dno.benchmark.ledger)
 
@@ -18,7 +21,10 @@ selection); only then is the test split scored, once, with the protocol's
 :class:`~dno.evaluation.EvaluationConfig` (one horizon in delays for every model). A rerun
 resumes: finished runs and their test scores are read back, an interrupted run continues from
 its last checkpoint, and a run folder holding another configuration is an error naming the keys
-(:func:`dno.compare.run_one`). Runs go to ``workers`` processes, each with its share of the
+(:func:`dno.compare.run_one`). After the test split, the same weights are scored on each other
+regime's data on the same horizon with the same metrics (:func:`dno.evaluation.score_run`), a
+model whose weights fit only its own grid recorded as such for ``resolution``; a rerun reads
+finished regime scores back. Runs go to ``workers`` processes, each with its share of the
 cores (:func:`dno._cores.plan_workers`), seeds as the outer loop so that an interrupted
 benchmark has balanced pairs.
 """
@@ -49,14 +55,16 @@ from dno._cores import (
 from dno._io import confine_writes, folder_lock, make_folder
 from dno._provenance import provenance
 from dno.benchmark._protocol import Protocol
+from dno.benchmark._regimes import IN_DISTRIBUTION, regime_dataset
 from dno.compare import run_one
 from dno.data import Dataset, generate_dataset, read_dataset
 from dno.errors import DnoError, UsageError
-from dno.evaluation import canonical_names, evaluate_run
+from dno.evaluation import ResolutionError, canonical_names, evaluate_run, score_run
 from dno.tracking import (
     BENCHMARK_JSON,
     EVALUATION_JSON,
     FINAL_RESULTS,
+    REGIME_SCORES,
     RUN_CONFIG,
     TEST_COST,
     RunFolder,
@@ -65,12 +73,14 @@ from dno.tracking import (
 )
 
 __all__ = [
-    "RunResult", "benchmark_folder", "benchmark_runs", "protocol_dataset", "run_benchmark",
-    "worker_slots",
+    "CANNOT_CHANGE_RESOLUTION", "RunResult", "benchmark_folder", "benchmark_runs",
+    "protocol_dataset", "regime_datasets", "run_benchmark", "worker_slots",
 ]  # fmt: skip
 
 Log = Callable[[str], None]
 _DONE = ("completed", "stopped_early")
+#: A regime's score of a model that cannot evaluate on another spatial grid.
+CANNOT_CHANGE_RESOLUTION = "cannot change resolution"
 #: The run folders of a benchmark, under its folder.
 RUNS = "runs"
 
@@ -92,6 +102,9 @@ class RunResult:
     #: what the run spent and on what (from its final_results.json and config.json), and the
     #: test evaluation's seconds (from test_cost.json): the budget ledger's retrain and test rows
     cost: dict[str, Any] = field(default_factory=dict)
+    #: every regime but in_distribution: ``{"status": "scored" | CANNOT_CHANGE_RESOLUTION |
+    #: "failed", "reason", "data" (the file's name), "values": {metric: value or None}}``
+    regimes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -191,11 +204,16 @@ def _run(
 ) -> list[RunResult]:
     started = time.perf_counter()
     data = {seed: protocol_dataset(protocol, folder, log, seed) for seed in protocol.seeds}
+    regimes = regime_datasets(protocol, folder, data, log)
     record = {
         "kind": "dno-benchmark",
         "dno_version": __version__,
         "protocol": protocol.to_dict(),
         "data": sorted({str(path.relative_to(folder)) for path in data.values()}),
+        "regime_data": {
+            name: sorted({str(files[name].relative_to(folder)) for files in regimes.values()})
+            for name in protocol.regime_names[1:]
+        },
         "tuned": bool(protocol.tuning),
         "workers": len(slots),
         "threads_per_worker": slots[0].threads,
@@ -208,7 +226,7 @@ def _run(
     write_json(folder / BENCHMARK_JSON, {**record, "status": "running"})
     jobs = [(seed, model) for seed in protocol.seeds for model in protocol.models]
     results: dict[tuple[int, str], RunResult] = {}
-    for result in benchmark_runs(protocol, data, folder / RUNS, jobs, slots):
+    for result in benchmark_runs(protocol, data, folder / RUNS, jobs, slots, regimes):
         results[(result.seed, result.model)] = result
         if log is not None:
             log(f"[{len(results)}/{len(jobs)}] {_describe(result, protocol.select)}")
@@ -217,19 +235,44 @@ def _run(
     return [results[job] for job in jobs]
 
 
+def regime_datasets(
+    protocol: Protocol, folder: Path, data: Mapping[int, Path], log: Log | None = None
+) -> dict[int, dict[str, Path]]:
+    """Per training seed, each regime's test data but in_distribution's (generated once per
+    dataset from its data seed, :func:`dno.benchmark.regime_dataset`); ``data`` maps each seed
+    to the protocol's dataset, whose test split sets the number of trajectories."""
+    made: dict[tuple[str, str], Path] = {}
+    files: dict[int, dict[str, Path]] = {}
+    for seed, main in data.items():
+        files[seed] = {}
+        for regime in protocol.regimes:
+            if regime.name == IN_DISTRIBUTION:
+                continue
+            key = (regime.name, str(main))
+            if key not in made:
+                request = protocol.data_request(seed)
+                made[key] = regime_dataset(regime, protocol.family, request, main, folder, log)
+            files[seed][regime.name] = made[key]
+    return files
+
+
 def benchmark_runs(
     protocol: Protocol,
     data: Mapping[int, Path],
     runs: Path,
     jobs: list[tuple[int, str]],
     slots: list[WorkerSlot],
+    regimes: Mapping[int, Mapping[str, Path]] | None = None,
 ) -> Iterator[RunResult]:
     """Each job ``(seed, model)``, trained or read back and tested, as it finishes; ``data``
-    maps each seed to its dataset file."""
+    maps each seed to its dataset file, ``regimes`` each seed to its regimes' files (none:
+    only the test split)."""
+    regimes = regimes or {}
     if len(slots) == 1 or len(jobs) <= 1:
         use_threads(slots[0].threads, adaptive=slots[0].adaptive)
         for seed, model in jobs:
-            yield _run_job(protocol, data[seed], runs, seed, model, slots[0].device)
+            files = regimes.get(seed, {})
+            yield _run_job(protocol, data[seed], runs, seed, model, slots[0].device, files)
         return
     context = multiprocessing.get_context("spawn")  # no forked torch or OpenMP state
     queue = context.Queue()
@@ -240,7 +283,9 @@ def benchmark_runs(
     )
     try:
         futures: list[Future[RunResult]] = [
-            executor.submit(_run_in_worker, protocol, data[seed], runs, seed, model)
+            executor.submit(
+                _run_in_worker, protocol, data[seed], runs, seed, model, regimes.get(seed, {})
+            )
             for seed, model in jobs
         ]
         for future in as_completed(futures):
@@ -294,10 +339,15 @@ def _end_with(parent: int) -> None:
 
 
 def _run_in_worker(
-    protocol: Protocol, data_path: Path, runs: Path, seed: int, model: str
+    protocol: Protocol,
+    data_path: Path,
+    runs: Path,
+    seed: int,
+    model: str,
+    regimes: Mapping[str, Path],
 ) -> RunResult:
     with confine_writes(runs.parent):
-        return _run_job(protocol, data_path, runs, seed, model, _SLOT[0].device)
+        return _run_job(protocol, data_path, runs, seed, model, _SLOT[0].device, regimes)
 
 
 def _dataset(path: Path) -> Dataset:
@@ -309,9 +359,16 @@ def _dataset(path: Path) -> Dataset:
 
 
 def _run_job(
-    protocol: Protocol, data_path: Path, runs: Path, seed: int, model: str, device: str | None
+    protocol: Protocol,
+    data_path: Path,
+    runs: Path,
+    seed: int,
+    model: str,
+    device: str | None,
+    regimes: Mapping[str, Path] | None = None,
 ) -> RunResult:
-    """Train (or read back) one model on one seed, then score its best weights on test once."""
+    """Train (or read back) one model on one seed, then score its best weights on test once,
+    and on each regime's data (``regimes``: regime -> file)."""
     dataset = _dataset(data_path)
     record = run_one(protocol.plan, model, seed, dataset, runs, device=device)
     where = record.path.relative_to(runs.parent).as_posix()  # runs/MODEL/seed-S
@@ -331,7 +388,49 @@ def _run_job(
         result.status, result.reason = "failed", f"test evaluation: {error}"
     if (record.path / TEST_COST).is_file():
         result.cost["test"] = read_json(record.path / TEST_COST)
+    if result.ok and regimes:
+        result.regimes = _score_regimes(record.path, protocol, regimes)
     return result
+
+
+def _score_regimes(
+    run: Path, protocol: Protocol, regimes: Mapping[str, Path]
+) -> dict[str, dict[str, Any]]:
+    """The kept weights on each regime's data (the test split's horizon and metrics), each
+    regime read back from ``regime_scores.json`` when this checkpoint was scored on the same
+    file with the same evaluation config, else scored and written at once (resumable)."""
+    path = run / REGIME_SCORES
+    config = protocol.evaluation.to_dict()
+    names = list(protocol.regime_metrics)
+    saved: dict[str, Any] = {}
+    if (
+        path.is_file()
+        and path.stat().st_mtime_ns >= RunFolder(run).best_checkpoint.stat().st_mtime_ns
+    ):
+        found = read_json(path)
+        if found.get("config") == config:
+            saved = dict(found.get("regimes") or {})
+    scores: dict[str, dict[str, Any]] = {}
+    for name, data in regimes.items():
+        done = saved.get(name)
+        if done and done.get("data") == data.name and set(names) <= set(done.get("values", {})):
+            scores[name] = done
+            continue
+        entry: dict[str, Any] = {"data": data.name, "status": "scored", "reason": ""}
+        try:
+            entry["values"] = score_run(
+                run, "test", names, protocol.evaluation, data=data, resolution=True
+            )
+        except ResolutionError as error:
+            entry.update(status=CANNOT_CHANGE_RESOLUTION, reason=str(error))
+            entry["values"] = dict.fromkeys(names)
+        except DnoError as error:
+            entry.update(status="failed", reason=str(error))
+            entry["values"] = dict.fromkeys(names)
+        scores[name] = entry
+        if entry["status"] != "failed":  # a failure is tried again on a rerun
+            write_json(path, {"config": config, "regimes": {**saved, **scores}})
+    return scores
 
 
 def _run_cost(folder: RunFolder, results: dict[str, Any], data_path: Path) -> dict[str, Any]:

@@ -19,10 +19,18 @@ ranking of the models at each n); every leaderboard says which variance its inte
 training's, or also the data's with ``data_seeds``), what each model spent (the budget ledger,
 ``ledger.json``) and the provenance (dno's version and git commit, libraries, machine, command).
 
-Files: ``leaderboard.md`` (to read), ``leaderboard.csv`` (one row per model),
+Each regime of the protocol but ``in_distribution`` (the test split: the values above) gets its
+own table with the same statistics, from the runs' ``regime_scores.json``
+(:class:`RegimeBoard`): a model that cannot evaluate on a finer grid is a row saying so, with the
+reason. Every table shows each model's parameters and optimizer steps (a win is not just a bigger
+network or a longer training).
+
+Files: ``leaderboard.md`` (to read), ``leaderboard.csv`` (one row per regime and model),
 ``leaderboard_runs.csv`` (one row per model and seed), ``leaderboard.json`` (everything:
 the protocol, each seed's values, each statistic, the column meanings, the reference numbers,
-the tuning and its curves, the ledger, the provenance) and ``ledger.json``.
+the tuning and its curves, the ledger, the provenance; its top-level values are the regime
+``in_distribution`` and ``"regimes"`` holds the others in the same form, the contract
+:mod:`dno.benchmark._aggregate` reads) and ``ledger.json``.
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ from dno._provenance import provenance
 from dno.benchmark._execution import RunResult
 from dno.benchmark._ledger import build_ledger, median_ratios
 from dno.benchmark._protocol import LEADERBOARD_METRICS, Protocol
+from dno.benchmark._regimes import IN_DISTRIBUTION, Regime
 from dno.compare import (
     BOOTSTRAP_RESAMPLES,
     BOOTSTRAP_SEED,
@@ -71,14 +80,44 @@ from dno.tracking import (
 )
 
 __all__ = [
-    "Leaderboard", "build_leaderboard", "format_leaderboard", "format_results",
-    "leaderboard_document",
-    "ratio_to_baseline", "run_values", "write_leaderboard",
+    "Leaderboard", "RegimeBoard", "build_leaderboard", "format_leaderboard", "format_results",
+    "leaderboard_document", "ratio_to_baseline", "regime_values", "run_values",
+    "write_leaderboard",
 ]  # fmt: skip
 
 #: The paired comparisons: the protocol's metric first, then these if different.
 _PAIRED = ("rollout_rel_l2", "rel_l2")
 _DASH = "—"
+
+
+Values = dict[str, dict[str, list[float | None]]]  # metric -> model -> one value per seed
+
+
+@dataclass
+class RegimeBoard:
+    """One regime beyond the test split: the leaderboard's statistics on its data.
+
+    Attributes:
+        regime: the regime (its name and how its data were drawn).
+        metrics: its columns (the leaderboard's scores).
+        values, summaries, comparisons, nonfinite: as in :class:`Leaderboard`.
+        unavailable: model -> why it has no score here (every run of it cannot change
+            resolution, or failed on the regime's data).
+        data: the regime's files (under ``data/``).
+    """
+
+    regime: Regime
+    metrics: tuple[str, ...]
+    values: Values
+    summaries: dict[str, dict[str, Summary]]
+    comparisons: dict[str, list[ApproachStats]]
+    nonfinite: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    unavailable: dict[str, str] = field(default_factory=dict)
+    data: list[str] = field(default_factory=list)
+
+    @property
+    def ranking(self) -> list[ApproachStats]:
+        return self.comparisons[next(iter(self.comparisons))]
 
 
 @dataclass
@@ -96,6 +135,7 @@ class Leaderboard:
             infinite (left out of the statistics, and said).
         wall_seconds: the benchmark's wall time, if known.
         ledger: the budget ledger (:func:`dno.benchmark.build_ledger`).
+        regimes: every regime of the protocol but ``in_distribution``, by name.
     """
 
     protocol: Protocol
@@ -106,6 +146,7 @@ class Leaderboard:
     nonfinite: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     wall_seconds: float | None = None
     ledger: dict[str, Any] = field(default_factory=dict)
+    regimes: dict[str, RegimeBoard] = field(default_factory=dict)
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -137,15 +178,44 @@ def run_values(run: RunResult) -> dict[str, float | None]:
     return values
 
 
+def regime_values(run: RunResult, regime: str) -> dict[str, float | None]:
+    """One run's scores on ``regime``'s data: None where the run failed or has no score there;
+    a score that was not finite is NaN (see :func:`build_leaderboard`)."""
+    entry = run.regimes.get(regime) if run.ok else None
+    if not entry or entry.get("status") != "scored":
+        return {}
+    return {k: math.nan if v is None else float(v) for k, v in entry["values"].items()}
+
+
 def build_leaderboard(
     protocol: Protocol, runs: Sequence[RunResult], wall_seconds: float | None = None
 ) -> Leaderboard:
-    """Statistics of ``runs`` (every model x seed of ``protocol``); a non-finite score of a
-    finished run is left out of the statistics with a warning that counts it."""
+    """Statistics of ``runs`` (every model x seed of ``protocol``) on the test split and on
+    each other regime; a non-finite score of a finished run is left out of the statistics with
+    a warning that counts it."""
     by_key = {(r.model, r.seed): run_values(r) for r in runs}
     names = tuple(dict.fromkeys([*LEADERBOARD_METRICS, protocol.metric]))
+    values, nonfinite = _values(protocol, names, by_key, "test")
+    summaries, comparisons = _statistics(protocol, values)
+    regimes = {}
+    for regime in protocol.regimes:
+        if regime.name != IN_DISTRIBUTION:
+            regimes[regime.name] = _regime_board(protocol, regime, runs)
+    return Leaderboard(
+        protocol, list(runs), values, summaries, comparisons, nonfinite, wall_seconds,
+        build_ledger(protocol, runs), regimes,
+    )  # fmt: skip
+
+
+def _values(
+    protocol: Protocol,
+    names: Sequence[str],
+    by_key: dict[tuple[str, int], dict[str, float | None]],
+    where: str,
+) -> tuple[Values, dict[str, list[tuple[str, int]]]]:
+    """metric -> model -> per-seed values (non-finite ones None, and counted with a warning)."""
     nonfinite: dict[str, list[tuple[str, int]]] = {}
-    values: dict[str, dict[str, list[float | None]]] = {}
+    values: Values = {}
     for metric in names:
         values[metric] = {}
         for model in protocol.models:
@@ -157,15 +227,22 @@ def build_leaderboard(
                     value = None
                 row.append(value)
             values[metric][model] = row
-    for metric, where in nonfinite.items():
-        shown = ", ".join(f"{model} seed {seed}" for model, seed in where[:5])
-        more = f" and {len(where) - 5} more" if len(where) > 5 else ""
+    for metric, found in nonfinite.items():
+        shown = ", ".join(f"{model} seed {seed}" for model, seed in found[:5])
+        more = f" and {len(found) - 5} more" if len(found) > 5 else ""
         warnings.warn(
-            f"{len(where)} finished runs have a non-finite test {metric} ({shown}{more}): "
+            f"{len(found)} finished runs have a non-finite {where} {metric} ({shown}{more}): "
             "marked NaN and left out of its statistics",
             DnoWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
+    return values, nonfinite
+
+
+def _statistics(
+    protocol: Protocol, values: Values
+) -> tuple[dict[str, dict[str, Summary]], dict[str, list[ApproachStats]]]:
+    """The summaries of every metric, and the paired comparisons against the baseline."""
     summaries = {
         metric: {
             model: describe(v, resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
@@ -184,11 +261,25 @@ def build_leaderboard(
             seed=BOOTSTRAP_SEED,
         )
         for metric in dict.fromkeys([protocol.metric, *_PAIRED])
+        if metric in values
     }
-    return Leaderboard(
-        protocol, list(runs), values, summaries, comparisons, nonfinite, wall_seconds,
-        build_ledger(protocol, runs),
-    )  # fmt: skip
+    return summaries, comparisons
+
+
+def _regime_board(protocol: Protocol, regime: Regime, runs: Sequence[RunResult]) -> RegimeBoard:
+    """The statistics of ``regime``, and the models that have no score there, with why."""
+    by_key = {(r.model, r.seed): regime_values(r, regime.name) for r in runs}
+    metrics = protocol.regime_metrics
+    values, nonfinite = _values(protocol, metrics, by_key, f"{regime.name}")
+    summaries, comparisons = _statistics(protocol, values)
+    unavailable = {}
+    for model in protocol.models:
+        entries = [r.regimes.get(regime.name) or {} for r in runs if r.model == model and r.ok]
+        if entries and not any(e.get("status") == "scored" for e in entries):
+            unavailable[model] = str(entries[0].get("reason") or entries[0].get("status"))
+    data = sorted({str(e["data"]) for r in runs for e in [r.regimes.get(regime.name)] if e})
+    return RegimeBoard(regime, metrics, values, summaries, comparisons, nonfinite,
+                       unavailable, data)  # fmt: skip
 
 
 def _interval(s: Summary, digits: int = 3) -> str:
@@ -205,11 +296,11 @@ def _runs_ok(board: Leaderboard, model: str) -> int:
     return sum(r.ok for r in board.runs if r.model == model)
 
 
-def _nan_count(board: Leaderboard, metric: str, model: str) -> int:
+def _nan_count(board: Leaderboard | RegimeBoard, metric: str, model: str) -> int:
     return sum(m == model for m, _ in board.nonfinite.get(metric, []))
 
 
-def _cell(board: Leaderboard, metric: str, model: str) -> str:
+def _cell(board: Leaderboard | RegimeBoard, metric: str, model: str) -> str:
     """A metric's cell: mean [95% CI] (a count's mean in its own form), NaNs counted."""
     s, unit = board.summaries[metric][model], get_metric(metric).unit
     if unit == "parameters":
@@ -223,7 +314,7 @@ def _cell(board: Leaderboard, metric: str, model: str) -> str:
 
 
 def _main_table(board: Leaderboard) -> str:
-    """Per model, in the ranking's order: mean [95% CI] of every metric."""
+    """Per model, in the ranking's order: mean [95% CI] of every metric, optimizer steps."""
     baseline = board.protocol.plan.baseline
     header = ["rank", "model", "config", "runs ok"] + [_label(m) for m in board.metrics]
     body = []
@@ -232,8 +323,100 @@ def _main_table(board: Leaderboard) -> str:
         cells = [str(row.rank), f"{name} (baseline)" if name == baseline else name,
                  _config_kind(board, name),
                  f"{_runs_ok(board, name)}/{len(board.protocol.seeds)}"]  # fmt: skip
-        body.append(cells + [_cell(board, metric, name) for metric in board.metrics])
+        steps = _optimizer_steps(board, name)
+        body.append(
+            cells + [_cell(board, metric, name) for metric in board.metrics]
+            + [_DASH if steps is None else f"{steps:,.0f}"]
+        )  # fmt: skip
+    return markdown_table([*header, "optimizer steps"], body)
+
+
+def _optimizer_steps(board: Leaderboard, model: str) -> float | None:
+    """The mean of a model's optimizer steps over its finished runs (None: none recorded)."""
+    steps = [r.cost.get("optimizer_steps") for r in board.runs if r.model == model and r.ok]
+    found = [s for s in steps if isinstance(s, int | float)]
+    return float(np.mean(found)) if found else None
+
+
+def _regime_table(board: Leaderboard, regime: RegimeBoard) -> str:
+    """A regime's table: per model, in its ranking's order, mean [95% CI] of its scores; a
+    model without a score there is a row saying why."""
+    baseline, seeds = board.protocol.plan.baseline, len(board.protocol.seeds)
+    header = ["rank", "model", "runs scored"] + [_label(m) for m in regime.metrics]
+    body = []
+    for row in regime.ranking:
+        name = row.approach
+        shown = f"{name} (baseline)" if name == baseline else name
+        if name in regime.unavailable:
+            why = [regime.unavailable[name]] + [_DASH] * (len(regime.metrics) - 1)
+            body.append([_DASH, shown, f"0/{seeds}", *why])
+            continue
+        scored = row.summary.n
+        cells = [_cell(regime, metric, name) for metric in regime.metrics]
+        body.append([str(row.rank), shown, f"{scored}/{seeds}", *cells])
     return markdown_table(header, body)
+
+
+def _regime_data(regime: Regime) -> str:
+    """How a regime's data were drawn, in one sentence."""
+    parts = regime.parts
+    if regime.name == "resolution":
+        return (
+            f"The training priors on a {parts[0].grid_points}-point grid (the data's finer "
+            "grid); each model is rebuilt with the same weights on it."
+        )
+    assert regime.beyond is not None
+    held = []
+    for name, sides in regime.sides.items():
+        ranges = dict.fromkeys(part.priors[name] for part in parts)
+        shown = " or ".join(f"[{lo:.4g}, {hi:.4g}]" for lo, hi in ranges)
+        only = f" ({sides[0]} only: the other side leaves the family's domain)"
+        held.append(f"{name} in {shown}" + (only if len(sides) == 1 else ""))
+    return (
+        f"Drawn {regime.beyond[0]:g} to {regime.beyond[1]:g} of each training prior's width "
+        f"beyond it: {'; '.join(held)}; the other parameters from their training priors; the "
+        f"trajectories split evenly between the {len(parts)} part{'s' * (len(parts) > 1)} "
+        "(each held-out parameter above its prior, then below)."
+    )
+
+
+def _regime_lines(board: Leaderboard) -> list[str]:
+    """Each regime but in_distribution: its data, its table and its paired comparisons."""
+    lines = []
+    for name, regime in board.regimes.items():
+        files = ", ".join(f"data/{f}" for f in regime.data) or "none"
+        lines += [
+            f"## Regime: {name}",
+            "",
+            f"{_regime_data(regime.regime)} Test data only, never seen by training, selection "
+            f"or tuning, scored with the test split's horizon and metrics ({files}).",
+            "",
+            _regime_table(board, regime),
+            "",
+            *_nonfinite_lines(regime),
+        ]
+        lines += _paired_lines(board, name, "###")
+    return lines
+
+
+def _paired_lines(board: Leaderboard, regime: str, level: str) -> list[str]:
+    """The paired comparisons of ``regime`` against the baseline, each table with its notes."""
+    comparisons = (
+        board.comparisons if regime == IN_DISTRIBUTION else board.regimes[regime].comparisons
+    )
+    where = "test" if regime == IN_DISTRIBUTION else regime
+    lines = []
+    for metric, rows in comparisons.items():
+        label = get_metric(metric).label
+        lines += [
+            f"{level} Paired against {board.protocol.plan.baseline}: {label} ({where})",
+            "",
+            format_table(rows),
+            "",
+            *(f"- {line}" for line in notes(_comparison_result(board, metric, regime))),
+            "",
+        ]
+    return lines
 
 
 def _config_kind(board: Leaderboard, model: str) -> str:
@@ -299,14 +482,20 @@ def ratio_to_baseline(board: Leaderboard, metric: str) -> list[str]:
     return lines
 
 
-def _comparison_result(board: Leaderboard, metric: str) -> ComparisonResult:
-    """The comparison of ``metric`` in ``dno compare``'s own records (for its notes)."""
+def _comparison_result(
+    board: Leaderboard, metric: str, regime: str = IN_DISTRIBUTION
+) -> ComparisonResult:
+    """The comparison of ``metric`` on ``regime`` in ``dno compare``'s own records (for its
+    notes)."""
     plan = replace(board.protocol.plan, metric=RankedBy(get_metric(metric), "test"))
-    runs = [
-        RunRecord(r.model, r.seed, Path(r.path), r.status, run_values(r)[metric], r.reason)
-        for r in board.runs
-    ]
-    return ComparisonResult(plan, Path("."), "", runs, board.comparisons[metric])
+    if regime == IN_DISTRIBUTION:
+        comparisons, value = board.comparisons, lambda r: run_values(r)[metric]
+    else:
+        comparisons = board.regimes[regime].comparisons
+        value = lambda r: regime_values(r, regime).get(metric)  # noqa: E731
+    runs = [RunRecord(r.model, r.seed, Path(r.path), r.status, value(r), r.reason)
+            for r in board.runs]  # fmt: skip
+    return ComparisonResult(plan, Path("."), "", runs, comparisons[metric])
 
 
 def _timing(board: Leaderboard) -> str:
@@ -351,7 +540,7 @@ def format_results(board: Leaderboard) -> str:
     """The headline, the table, the reference numbers, the paired comparisons and their notes
     (what ``dno benchmark`` prints)."""
     protocol = board.protocol
-    plan, evaluation = protocol.plan, protocol.evaluation
+    evaluation = protocol.evaluation
     ranked_by = get_metric(protocol.metric)
     budget = f", budget {protocol.budget}" if protocol.budget else ""
     parts = [f"# Benchmark: {protocol.name}{budget}", ""]
@@ -382,15 +571,8 @@ def format_results(board: Leaderboard) -> str:
     parts += _nonfinite_lines(board)
     parts += _reference_lines(board)
     parts += _tuning_lines(board)
-    for metric, rows in board.comparisons.items():
-        parts += [
-            f"## Paired against {plan.baseline}: {get_metric(metric).label} (test)",
-            "",
-            format_table(rows),
-            "",
-            *(f"- {line}" for line in notes(_comparison_result(board, metric))),
-            "",
-        ]
+    parts += _paired_lines(board, IN_DISTRIBUTION, "##")
+    parts += _regime_lines(board)
     return "\n".join(parts)
 
 
@@ -597,7 +779,7 @@ def _short(value: Any) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
-def _nonfinite_lines(board: Leaderboard) -> list[str]:
+def _nonfinite_lines(board: Leaderboard | RegimeBoard) -> list[str]:
     """Which runs had a non-finite score, left out of the statistics (empty if none)."""
     lines = []
     for metric, where in board.nonfinite.items():
@@ -607,35 +789,63 @@ def _nonfinite_lines(board: Leaderboard) -> list[str]:
 
 
 def _csv_rows(board: Leaderboard) -> list[dict[str, Any]]:
+    """One row per model of the test split (the regime in_distribution), in its ranking."""
     rows = []
-    ranking = {r.approach: r for r in board.ranking}
     for name in [r.approach for r in board.ranking]:
-        approach = board.protocol.plan.approach(name)
         row: dict[str, Any] = {
-            "rank": ranking[name].rank, "model": name, "architecture": approach.model,
-            "baseline": name == board.protocol.plan.baseline,
-            "seeds": len(board.protocol.seeds),
-            "runs_ok": _runs_ok(board, name),
-            **_tuning_columns(board, name),
+            "regime": IN_DISTRIBUTION, **_model_columns(board, name),
+            "runs_ok": _runs_ok(board, name), **_tuning_columns(board, name),
+            "optimizer_steps_mean": _optimizer_steps(board, name),
         }  # fmt: skip
-        for metric in board.metrics:
-            s = board.summaries[metric][name]
-            row.update({f"{metric}_mean": s.mean, f"{metric}_sd": s.sd,
-                        f"{metric}_ci_low": s.ci_low, f"{metric}_ci_high": s.ci_high,
-                        f"{metric}_nonfinite": _nan_count(board, metric, name)})  # fmt: skip
-        for metric, rows_ in board.comparisons.items():
-            c = next(r for r in rows_ if r.approach == name)
-            row.update({
-                f"{metric}_relative_change": c.relative_change,
-                f"{metric}_wilcoxon_p": c.wilcoxon and c.wilcoxon.p,
-                f"{metric}_wilcoxon_p_holm": c.wilcoxon_p_holm,
-                f"{metric}_welch_p": c.welch and c.welch.p,
-                f"{metric}_welch_p_holm": c.welch_p_holm,
-                f"{metric}_hedges_g": c.hedges_g, f"{metric}_d_z": c.d_z,
-                f"{metric}_verdict": c.verdict,
-            })  # fmt: skip
-        rows.append(row)
+        rows.append({**row, **_statistic_columns(board, board.metrics, name)})
     return rows
+
+
+def _regime_rows(board: Leaderboard, regime: RegimeBoard) -> list[dict[str, Any]]:
+    """One row per model of a regime, in its ranking; ``unavailable``: why it has no score."""
+    rows = []
+    for r in regime.ranking:
+        unavailable = regime.unavailable.get(r.approach, "")
+        row: dict[str, Any] = {
+            "regime": regime.regime.name, **_model_columns(board, r.approach),
+            "rank": None if unavailable else r.rank, "runs_ok": r.summary.n,
+            "unavailable": unavailable,
+        }  # fmt: skip
+        rows.append({**row, **_statistic_columns(regime, regime.metrics, r.approach)})
+    return rows
+
+
+def _model_columns(board: Leaderboard, name: str) -> dict[str, Any]:
+    ranking = {r.approach: r.rank for r in board.ranking}
+    return {
+        "rank": ranking[name], "model": name,
+        "architecture": board.protocol.plan.approach(name).model,
+        "baseline": name == board.protocol.plan.baseline, "seeds": len(board.protocol.seeds),
+    }  # fmt: skip
+
+
+def _statistic_columns(
+    board: Leaderboard | RegimeBoard, metrics: Sequence[str], name: str
+) -> dict[str, Any]:
+    """A model's summaries of ``metrics`` and its paired comparisons, as CSV columns."""
+    row: dict[str, Any] = {}
+    for metric in metrics:
+        s = board.summaries[metric][name]
+        row.update({f"{metric}_mean": s.mean, f"{metric}_sd": s.sd,
+                    f"{metric}_ci_low": s.ci_low, f"{metric}_ci_high": s.ci_high,
+                    f"{metric}_nonfinite": _nan_count(board, metric, name)})  # fmt: skip
+    for metric, rows_ in board.comparisons.items():
+        c = next(r for r in rows_ if r.approach == name)
+        row.update({
+            f"{metric}_relative_change": c.relative_change,
+            f"{metric}_wilcoxon_p": c.wilcoxon and c.wilcoxon.p,
+            f"{metric}_wilcoxon_p_holm": c.wilcoxon_p_holm,
+            f"{metric}_welch_p": c.welch and c.welch.p,
+            f"{metric}_welch_p_holm": c.welch_p_holm,
+            f"{metric}_hedges_g": c.hedges_g, f"{metric}_d_z": c.d_z,
+            f"{metric}_verdict": c.verdict,
+        })  # fmt: skip
+    return row
 
 
 def _tuning_columns(board: Leaderboard, name: str) -> dict[str, Any]:
@@ -702,7 +912,25 @@ def leaderboard_document(board: Leaderboard) -> dict[str, Any]:
                           for m, r in board.protocol.tuning.items()},
         "ledger": board.ledger,
         "provenance": board_provenance(board),
+        "regimes": {name: _regime_document(board, regime)
+                    for name, regime in board.regimes.items()},
     })  # fmt: skip
+
+
+def _regime_document(board: Leaderboard, regime: RegimeBoard) -> dict[str, Any]:
+    """A regime in ``leaderboard.json``: its values in the top level's form (what
+    ``dno benchmark --aggregate`` reads), its statistics, rows and data."""
+    return {
+        "regime": regime.regime.to_dict(),
+        "data": regime.data,
+        "metrics": list(regime.metrics),
+        "values": regime.values,
+        "summaries": regime.summaries,
+        "comparisons": {m: [r.to_dict() for r in rows] for m, rows in regime.comparisons.items()},
+        "nonfinite": regime.nonfinite,
+        "unavailable": regime.unavailable,
+        "rows": _regime_rows(board, regime),
+    }
 
 
 def write_leaderboard(board: Leaderboard, folder: str | Path) -> dict[str, Path]:
@@ -713,7 +941,11 @@ def write_leaderboard(board: Leaderboard, folder: str | Path) -> dict[str, Path]
         tmp.write_text(format_leaderboard(board), encoding="utf-8")
     return {
         "md": out / LEADERBOARD_MD,
-        "csv": write_csv(out / LEADERBOARD_CSV, _csv_rows(board)),
+        "csv": write_csv(
+            out / LEADERBOARD_CSV,
+            _csv_rows(board)
+            + [row for r in board.regimes.values() for row in _regime_rows(board, r)],
+        ),
         "runs": write_csv(out / LEADERBOARD_RUNS, _run_rows(board)),
         "json": write_json(out / LEADERBOARD_JSON, leaderboard_document(board)),
         "ledger": write_json(out / LEDGER_JSON, json_safe(board.ledger)),

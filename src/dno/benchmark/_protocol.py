@@ -40,6 +40,19 @@ dno ships one protocol per family and the HS-FNO delayed reaction-diffusion sett
       sampler_seed: 0
       seeds: 1                        # training seeds per trial ...
       seed_base: 1000                 # ... from here: never one of the protocol's seeds
+    regimes:                          # what the kept weights are tested on (dno.benchmark
+      - in_distribution               # ._regimes): the test split (the default, always first),
+      - held_out_delay                # tau 10-30 % of its prior's width beyond it,
+      - {held_out_params: {beyond: [0.1, 0.3]}}  # the other parameters beyond theirs,
+      - resolution                    # spatial families: a 1.5x finer grid
+    match: params                     # optional: every model's width scaled so that its
+                                      # parameter count is within 10 % of the baseline's
+
+Regimes are test data only: training, selection and tuning read the protocol's dataset alone
+(:mod:`dno.benchmark._regimes` says how each regime's data are drawn). ``match: params`` (or
+``dno benchmark --match params``) sets each model's ``width`` to the integer whose parameter
+count is closest to the baseline's (:mod:`dno.benchmark._capacity`); one not within 10 % is an
+error naming it, and so is ``match`` with ``--tune`` (the search would change the widths).
 
 A budget may hold ``data`` (merged), ``seeds`` (replaced), ``config`` (merged), ``models`` (a
 list: run only these and the baseline), ``horizon_delays`` and ``tune`` (merged).
@@ -68,6 +81,8 @@ from typing import Any
 
 from dno._io import read_yaml_mapping
 from dno._limits import MAX_SEEDS, MAX_TRIALS, Rule, at_least, check_fields, one_of
+from dno.benchmark._capacity import MATCHES, match_capacity
+from dno.benchmark._regimes import IN_DISTRIBUTION, Regime, parse_regimes
 from dno.compare import ComparisonPlan, parse_plan
 from dno.errors import DnoWarning, UsageError, unknown_name
 from dno.evaluation import EvaluationConfig, get_metric, metric_names, parse_name, qualify
@@ -97,7 +112,7 @@ MIN_BENCHMARK_SEEDS = 5
 PROTOCOL_KEYS = (
     "name", "description", "family", "data", "seeds", "horizon_delays", "evaluation",
     "baseline", "metric", "select", "alpha", "config", "models", "budgets", "reference",
-    "data_seeds", "tune",
+    "data_seeds", "tune", "regimes", "match",
 )  # fmt: skip
 _DATA_KEYS = ("n", "seed", "priors", "t_end", "dt", "dt_obs", "grid_points")
 _MODEL_KEYS = ("model", "set", "config", "description")
@@ -182,6 +197,11 @@ class Protocol:
             configurations).
         tuning: after :func:`dno.benchmark.tune_protocol`, per model what its search found and
             spent (the plan then holds the chosen configurations); empty before.
+        regimes: what the kept weights are tested on, ``in_distribution`` (the test split)
+            first (:mod:`dno.benchmark._regimes`).
+        match: ``params``: every model's width was scaled to the baseline's parameter count
+            (:mod:`dno.benchmark._capacity`); None: the models' own widths.
+        capacity: with ``match``, per model its width and parameter count (and the baseline's).
     """
 
     name: str
@@ -198,6 +218,21 @@ class Protocol:
     data_seeds: bool = False
     tune: TuneSettings | None = None
     tuning: dict[str, dict[str, Any]] = field(default_factory=dict)
+    regimes: tuple[Regime, ...] = (Regime(IN_DISTRIBUTION),)
+    match: str | None = None
+    capacity: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def regime_names(self) -> tuple[str, ...]:
+        """The regimes' names, ``in_distribution`` first."""
+        return tuple(r.name for r in self.regimes)
+
+    @property
+    def regime_metrics(self) -> tuple[str, ...]:
+        """The leaderboard's scores (the model's costs are the same in every regime): what each
+        regime but ``in_distribution`` is scored with."""
+        names = dict.fromkeys([*LEADERBOARD_METRICS, self.metric])
+        return tuple(n for n in names if get_metric(n).kind == "score")
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -273,6 +308,9 @@ class Protocol:
             "source": self.source,
             "data_seeds": self.data_seeds,
             "tune": self.tune.to_dict() if self.tune is not None else None,
+            "regimes": [r.to_dict() for r in self.regimes],
+            "match": self.match,
+            "capacity": self.capacity,
         }
 
 
@@ -294,6 +332,7 @@ def load_protocol(
     models: list[str] | None = None,
     select: str | None = None,
     tune: int | bool | None = None,
+    match: str | None = None,
 ) -> Protocol:
     """Read and validate a protocol: a shipped one by name, or a YAML file.
 
@@ -306,6 +345,8 @@ def load_protocol(
         select: the validation metric of the runs' selection instead of the protocol's.
         tune: tune every model first: ``True`` with the protocol's ``tune: trials``, a number
             of trials per model; None or False: the models' own configurations.
+        match: ``params``: match every model's parameter count to the baseline's, whatever
+            the protocol says (None: the protocol's ``match``).
 
     Raises:
         UsageError: an unknown protocol or budget, or any bad key or value (one line); when
@@ -326,6 +367,8 @@ def load_protocol(
     data = read_yaml_mapping(path, "protocol file")
     if select is not None:
         data = {**data, "select": select}
+    if match is not None:
+        data = {**data, "match": match}
     return parse_protocol(
         data, source=str(path), default_name=path.stem, budget=budget, seeds=seeds,
         models=models, base=path.parent, tune=tune,
@@ -395,6 +438,7 @@ def parse_protocol(
     data_seeds = data.get("data_seeds", False)
     if not isinstance(data_seeds, bool):
         raise UsageError(f"{source}: data_seeds {data_seeds!r}; expected true or false")
+    regimes = parse_regimes(data.get("regimes"), plan.family, request, source)
     protocol = Protocol(
         name=name,
         description=str(data.get("description", "")).strip(),
@@ -408,12 +452,31 @@ def parse_protocol(
         reference=_reference(data.get("reference"), source),
         source=source,
         data_seeds=data_seeds,
+        regimes=regimes,
     )
+    protocol = _matched(protocol, data.get("match"), tune, source)
     if tune is None or tune is False:
         return protocol
     settings = _tune_settings(data.get("tune"), tune, protocol, source)
     _check_tunable(protocol, settings, source)
     return replace(protocol, tune=settings)
+
+
+def _matched(protocol: Protocol, match: Any, tune: int | bool | None, source: str) -> Protocol:
+    """The protocol with ``match: params`` applied (every width scaled to the baseline's
+    parameter count), or as it is without ``match``."""
+    if match is None:
+        return protocol
+    if match not in MATCHES:
+        raise UsageError(f"{source}: match {match!r}; expected {' or '.join(MATCHES)}")
+    if tune is not None and tune is not False:
+        raise UsageError(
+            f"{source}: match: {match} fixes every model's width and --tune would search it; "
+            "run one or the other"
+        )
+    request = protocol.data
+    plan, capacity = match_capacity(protocol.plan, request.get("grid_points"), source)
+    return replace(protocol, plan=plan, match=str(match), capacity=capacity)
 
 
 def _tune_settings(value: Any, trials: int | bool, protocol: Protocol, source: str) -> TuneSettings:

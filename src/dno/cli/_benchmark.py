@@ -105,6 +105,11 @@ class BenchmarkCommand(Command, shared="-q --device --devices --threads"):
             "select (e.g. val_rel_l2 or val_rollout_rel_l2: check a result off the protocol)",
         )  # fmt: skip
         parser.add_argument(
+            "--match", metavar="params",
+            help="params: scale every model's width so that its parameter count is within 10%% "
+            "of the baseline's (instead of the protocol's match:)",
+        )  # fmt: skip
+        parser.add_argument(
             "--no-report", action="store_true", help="no HTML page (the leaderboard files only)"
         )
         parser.add_argument(
@@ -141,7 +146,7 @@ class BenchmarkCommand(Command, shared="-q --device --devices --threads"):
         models = [m.strip() for m in args.models.split(",")] if args.models else None
         protocol = load_protocol(
             args.protocol, args.budget, seeds=args.seeds, models=models, select=args.select,
-            tune=args.tune,
+            tune=args.tune, match=args.match,
         )  # fmt: skip
         if warning := seeds_warning(protocol.plan):
             warnings.warn(warning, DnoWarning, stacklevel=1)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,7 +63,13 @@ if TYPE_CHECKING:
     from dno.data import Dataset, Normalizer, WindowSet
     from dno.models import DelayOperator
 
-__all__ = ["evaluate_run", "score_run"]
+__all__ = ["ResolutionError", "evaluate_run", "score_run"]
+
+
+class ResolutionError(DnoError):
+    """A model whose weights fit only the spatial grid it was trained on (a layer over every
+    point), asked to score data on another grid."""
+
 
 #: The metrics of the summary: every score and model cost of the table (the latency is the
 #: search's measure; the summary has the throughput of the evaluation's own batch instead).
@@ -337,6 +344,7 @@ def score_run(
     config: EvaluationConfig | None = None,
     *,
     data: str | os.PathLike[str] | None = None,
+    resolution: bool = False,
 ) -> dict[str, float | None]:
     """Some metrics of a run's best weights on one split, computing only what they need (the
     number :func:`evaluate_run` reports for each, without its files and figures).
@@ -346,18 +354,58 @@ def score_run(
         split: ``"val"`` or ``"test"``.
         names: unqualified names of the metric table (scores and model costs).
         config: the evaluation config (default :class:`EvaluationConfig`).
-        data: the dataset file, if it is no longer where ``config.json`` says.
+        data: the dataset file, if it is no longer where ``config.json`` says, or another
+            file of the same family (a benchmark's regime: its ``test`` split).
+        resolution: ``data`` may be on another spatial grid: the model is rebuilt with its X
+            and the same weights (a spectral layer's weights do not depend on X).
 
     Returns:
         name -> value (None where it cannot be computed or is not finite).
+
+    Raises:
+        ResolutionError: with ``resolution``, a model whose weights depend on X (one line
+            naming the layer).
     """
     _check_split(split)
     config = config or EvaluationConfig()
     run = _load_run(run_dir, data)
+    if resolution:
+        run.model = _at_resolution(run.model, int(run.dataset.x.shape[0]))
     run.model.eval()
     scores = SplitScores(run.model, _windows(run, split, config), run.normalizer, config)
     values = {name: METRICS[name].compute(scores) for name in names}
     return {k: v if v is not None and math.isfinite(v) else None for k, v in values.items()}
+
+
+def _at_resolution(model: DelayOperator, X: int) -> DelayOperator:
+    """``model`` with the same weights on ``X`` spatial points (itself if it has X already)."""
+    if X == model.X:
+        return model
+    from dno.models import build
+
+    what = f"model {model.name!r} cannot change resolution (X={model.X} -> {X})"
+    try:
+        other = build(model.name, **{**model.config, "X": X})
+        other.load_state_dict(model.state_dict())
+    except (UsageError, RuntimeError) as error:
+        raise ResolutionError(f"{what}: {_mismatch(str(error), model.X, X)}") from None
+    return other
+
+
+def _mismatch(error: str, old: int, new: int) -> str:
+    """torch's first size mismatch as ``LAYER has shape (a, b) at X=old and (a, c) at X=new``."""
+    found = re.search(
+        r"size mismatch for ([\w.]+): copying a param with shape torch.Size\(\[([\d, ]*)\]\) "
+        r"from checkpoint, the shape in current model is torch.Size\(\[([\d, ]*)\]\)",
+        error,
+    )
+    if found is None:
+        return next((line.strip() for line in error.splitlines() if line.strip()), error)
+    name, before, after = found.groups()
+    return (
+        f"{name} has shape ({before}) at X={old} and ({after}) at X={new} (a layer over "
+        "every spatial point)"
+    )
 
 
 def _data_record(run: _Run, split: str, windows: WindowSet) -> dict[str, Any]:

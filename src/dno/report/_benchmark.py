@@ -1,7 +1,8 @@
 """The page of a benchmark (``dno benchmark``): its leaderboard, box plots across models and
 rollout error curves, drawn from ``leaderboard.json`` and the runs' ``evaluation_test.json``
 alone (no model is loaded); for a tuned benchmark also each model's search (trials, seconds,
-chosen values) and the tuning curves (the expected best validation score of n trials)."""
+chosen values) and the tuning curves (the expected best validation score of n trials); with
+regimes beyond the test split, a table per regime and each model's error by regime."""
 
 from __future__ import annotations
 
@@ -18,7 +19,15 @@ import numpy as np
 from dno._io import atomic_path
 from dno.errors import UsageError
 from dno.evaluation import METRICS, canonical_name
-from dno.plotting import Line, Panel, color, draw_boxes, draw_panels, draw_tuning_curves
+from dno.plotting import (
+    Line,
+    Panel,
+    color,
+    draw_boxes,
+    draw_panels,
+    draw_regime_errors,
+    draw_tuning_curves,
+)
 from dno.report._html import CSS, STATUS_SCRIPT, figure_block
 from dno.report._plotting import (
     Plot,
@@ -78,6 +87,10 @@ def _columns(board: dict[str, Any]) -> dict[str, str]:
         )
         if key == ranking:
             columns.update({f"{key}_{stat}": text for stat, text in _RANKING_COLUMNS.items()})
+    rows = board.get("rows") or [{}]
+    for key, heading in (("optimizer_steps_mean", "optimizer steps"), ("unavailable", "no score")):
+        if key in rows[0]:
+            columns[key] = heading
     return columns
 
 
@@ -123,6 +136,8 @@ def write_benchmark_report(
     shown = dict.fromkeys([board["ranking_metric"], "rollout_rel_l2", "rel_l2"])
     plots = [_boxes(board, metric) for metric in shown if metric in board["values"]]
     plots.append(_curves(board, folder))
+    if board.get("regimes"):
+        plots.append(_regime_errors(board))
     if any(c.get("expected") for c in (board.get("tuning_curves") or {}).values()):
         plots.insert(0, _tuning_curves(board))
     figures = [render(plot, group, target, interactive) for plot in plots]
@@ -167,6 +182,73 @@ def _boxes(board: dict[str, Any], metric: str) -> Plot:
         f"for all), models in the leaderboard's order; the baseline ({baseline}) in orange."
     )
     return Plot(f"box_{metric}", f"{label} across models", caption, static, interactive)
+
+
+def _regime_errors(board: dict[str, Any]) -> Plot:
+    """Each model's mean ranking metric and its interval in every regime."""
+    metric, models = board["ranking_metric"], _models(board)
+    regimes = {"in_distribution": board["summaries"]}
+    regimes.update({name: r["summaries"] for name, r in board["regimes"].items()})
+
+    def stat(key: str) -> np.ndarray:
+        return np.array(
+            [[_number(regimes[r].get(metric, {}).get(m, {}).get(key)) for r in regimes]
+             for m in models]
+        )  # fmt: skip
+
+    means, lows, highs = stat("mean"), stat("ci_low"), stat("ci_high")
+    label = (board["metrics"].get(metric) or {"label": metric})["label"]
+    colors = [color(k) for k in range(len(models))]
+    logy = spans_decades([float(v) for v in means[np.isfinite(means)]])
+    names = list(regimes)
+    static = partial(
+        draw_regime_errors, means=means, lows=lows, highs=highs, models=models, regimes=names,
+        colors=colors, ylabel=label, logy=logy,
+    )  # fmt: skip
+
+    def interactive() -> Any:
+        import plotly.graph_objects as go
+
+        fig = go.Figure()
+        for k, model in enumerate(models):
+            fig.add_scatter(
+                x=names, y=means[k], name=model, mode="lines+markers",
+                line={"color": colors[k]},
+                error_y={"type": "data", "symmetric": False, "array": highs[k] - means[k],
+                         "arrayminus": means[k] - lows[k]},
+            )  # fmt: skip
+        fig.update_yaxes(title_text=label, type="log" if logy else "linear")
+        return fig.update_layout(height=440)
+
+    caption = (
+        f"{label} by regime: the mean over the seeds with its 95% bootstrap interval, per "
+        "model; in_distribution is the test split, the others are test data beyond the "
+        "training priors or on a finer grid (no point: the model has no score there)."
+    )
+    return Plot(f"regimes_{metric}", f"{label} by regime", caption, static, interactive)
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) else math.nan
+
+
+def _regime_sections(board: dict[str, Any]) -> list[str]:
+    """A table per regime beyond the test split, as the leaderboard's."""
+    parts = []
+    for name, regime in (board.get("regimes") or {}).items():
+        view = {
+            "ranking_metric": board["ranking_metric"],
+            "metrics": {k: board["metrics"].get(k, {"label": k}) for k in regime["metrics"]},
+            "rows": regime["rows"],
+        }
+        parts += [
+            f"<section id='regime-{html.escape(name)}'><h2>Regime: {html.escape(name)}</h2>",
+            table_html(list(_columns(view).values()), _cells(view)),
+            "<p class='muted'>Test data only (never seen by training, selection or tuning); "
+            f"how they were drawn: leaderboard.md. Files: {html.escape(', '.join(regime['data']))}"
+            ".</p></section>",
+        ]
+    return parts
 
 
 def _curve(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
@@ -327,6 +409,7 @@ def _page(board: dict[str, Any], figures: list[Rendered], markdown: str, interac
             if board.get(key)
         ),
         "</section>",
+        *_regime_sections(board),
         *_tuning_section(board),
         "<section id='figures'><h2>Figures</h2>",
         *(figure_block(f) for f in figures),

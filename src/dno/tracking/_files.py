@@ -56,6 +56,7 @@ __all__ = [
     "PREDICTION_FIGURE",
     "PROGRAM_ARGS",
     "PROGRAM_PARAMS",
+    "REGIME_SCORES",
     "REPORT_FIGURES",
     "REPORT_FOLDER",
     "REPORT_INDEX",
@@ -125,7 +126,7 @@ COMPARISON_SCORE = "comparison_score.json"
 RUNS_FOLDER = "runs"
 BENCHMARK_JSON = "benchmark.json"  # the resolved protocol, the machine, the wall time
 LEADERBOARD_MD = "leaderboard.md"
-LEADERBOARD_CSV = "leaderboard.csv"  # one row per model
+LEADERBOARD_CSV = "leaderboard.csv"  # one row per regime and model
 LEADERBOARD_JSON = "leaderboard.json"  # everything: protocol, per-seed values, statistics
 LEADERBOARD_RUNS = "leaderboard_runs.csv"  # one row per model and seed
 # an aggregate of finished benchmarks (dno benchmark --aggregate)
@@ -133,6 +134,7 @@ AGGREGATE_MD = "aggregate.md"
 AGGREGATE_JSON = "aggregate.json"  # every task, normalised score, statistic and profile
 LEDGER_JSON = "ledger.json"  # the budget per model and phase (tune, retrain, test), checked
 TEST_COST = "test_cost.json"  # in a benchmark's run folder: the test evaluation's seconds
+REGIME_SCORES = "regime_scores.json"  # in a benchmark's run folder: the kept weights per regime
 
 
 def json_safe(value: Any) -> Any:
