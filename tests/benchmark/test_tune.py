@@ -238,9 +238,9 @@ def test_overlapping_seeds_and_a_missing_space_are_one_line(
         "the tuning seeds (1) include the protocol's seed 1; a tuned configuration is tested on "
         "seeds its search never used: set tune: seed_base above the protocol's seeds"
     )
-    real = bench_protocol.space_file
+    real = bench_protocol.shipped_space_file
     monkeypatch.setattr(
-        bench_protocol, "space_file",
+        bench_protocol, "shipped_space_file",
         lambda model: tmp_path / "none.yaml" if model == "fno" else real(model),
     )  # fmt: skip
     path = _write(tmp_path, TINY)

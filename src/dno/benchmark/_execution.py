@@ -62,10 +62,12 @@ from dno.errors import DnoError, UsageError
 from dno.evaluation import ResolutionError, canonical_names, evaluate_run, score_run
 from dno.tracking import (
     BENCHMARK_JSON,
+    DATA_FOLDER,
     EVALUATION_JSON,
     FINAL_RESULTS,
     REGIME_SCORES,
     RUN_CONFIG,
+    RUNS_FOLDER,
     TEST_COST,
     RunFolder,
     read_json,
@@ -82,7 +84,7 @@ _DONE = ("completed", "stopped_early")
 #: A regime's score of a model that cannot evaluate on another spatial grid.
 CANNOT_CHANGE_RESOLUTION = "cannot change resolution"
 #: The run folders of a benchmark, under its folder.
-RUNS = "runs"
+RUNS = RUNS_FOLDER
 
 
 @dataclass
@@ -117,7 +119,7 @@ def protocol_dataset(
     """The protocol's dataset in ``folder/data/`` (with ``data_seeds``, training seed
     ``seed``'s own): generated from its data seed once, then reused."""
     request = protocol.data_request(seed)
-    path = folder / "data" / protocol.data_file(seed)
+    path = folder / DATA_FOLDER / protocol.data_file(seed)
     if path.is_file():
         return path
     make_folder(path.parent)

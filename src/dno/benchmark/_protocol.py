@@ -87,6 +87,7 @@ from dno.compare import ComparisonPlan, parse_plan
 from dno.errors import DnoWarning, UsageError, unknown_name
 from dno.evaluation import EvaluationConfig, get_metric, metric_names, parse_name, qualify
 from dno.models import accepted_keys
+from dno.search import shipped_space_file
 from dno.training import DATA_KEYS, TRAINING_DEFAULTS, load_config_file, resolve_config
 
 __all__ = [
@@ -101,7 +102,6 @@ __all__ = [
     "parse_protocol",
     "protocol_folder",
     "shipped_protocols",
-    "space_file",
 ]
 
 #: The budgets every shipped protocol defines.
@@ -316,6 +316,7 @@ class Protocol:
 
 def protocol_folder() -> Path:
     """Where dno's own protocols live (``dno/configs/benchmarks``)."""
+    # package data beside the code, not a results folder: the one place that spells it
     return Path(__file__).resolve().parent.parent / "configs" / "benchmarks"
 
 
@@ -506,7 +507,7 @@ def _tune_settings(value: Any, trials: int | bool, protocol: Protocol, source: s
 def _check_tunable(protocol: Protocol, tune: TuneSettings, source: str) -> None:
     """Every model has a shipped search space, and no tuning seed is one of the protocol's."""
     for a in protocol.plan.approaches:
-        if not space_file(a.model).is_file():
+        if not shipped_space_file(a.model).is_file():
             raise UsageError(
                 f"{source}: model {a.name!r} ({a.model}) has no search space "
                 f"(dno/configs/spaces/{a.model}.yaml); --tune searches every model in its "
@@ -523,11 +524,6 @@ def _check_tunable(protocol: Protocol, tune: TuneSettings, source: str) -> None:
 
 def _seed_range(seeds: tuple[int, ...]) -> str:
     return str(seeds[0]) if len(seeds) == 1 else f"{seeds[0]}..{seeds[-1]}"
-
-
-def space_file(model: str) -> Path:
-    """The search space shipped for ``model`` (``dno/configs/spaces/<model>.yaml``)."""
-    return protocol_folder().parent / "spaces" / f"{model}.yaml"
 
 
 def _ranking_metric(value: Any, source: str) -> str:

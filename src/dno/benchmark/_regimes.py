@@ -50,6 +50,7 @@ from dno.dde import (
     sample_trajectories,
 )
 from dno.errors import UsageError, unknown_name
+from dno.tracking import DATA_FOLDER
 
 __all__ = [
     "DEFAULT_BEYOND",
@@ -318,7 +319,9 @@ def regime_dataset(
     n = len(read_dataset(main, check_values=False).splits["test"])
     drawn = regime_request(regime, family, request, n)
     digest = hashlib.sha256(json.dumps(drawn, sort_keys=True).encode()).hexdigest()[:10]
-    path = folder / "data" / f"{family}-{regime.name}-n{n}-seed{drawn['data_seed']}-{digest}.h5"
+    path = (
+        folder / DATA_FOLDER / f"{family}-{regime.name}-n{n}-seed{drawn['data_seed']}-{digest}.h5"
+    )
     if path.is_file():
         return path
     make_folder(path.parent)

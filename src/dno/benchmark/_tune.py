@@ -37,7 +37,7 @@ import yaml
 
 from dno._io import atomic_path, make_folder, read_yaml_mapping
 from dno.benchmark._execution import benchmark_folder, protocol_dataset, worker_slots
-from dno.benchmark._protocol import Protocol, space_file
+from dno.benchmark._protocol import Protocol
 from dno.compare import Approach
 from dno.errors import UsageError
 from dno.evaluation import get_metric, parse_name
@@ -46,15 +46,24 @@ from dno.search import (
     count_finished,
     locate_study,
     run_search,
+    shipped_space_file,
     space_from_description,
 )
-from dno.tracking import FINAL_RESULTS, RunFolder, read_json, trial_folder, trial_params, trial_runs
+from dno.tracking import (
+    FINAL_RESULTS,
+    TUNING_FOLDER,
+    RunFolder,
+    read_json,
+    trial_folder,
+    trial_params,
+    trial_runs,
+)
 
-__all__ = ["TUNING", "expected_best", "tune_protocol"]
+__all__ = ["expected_best", "tune_protocol"]
 
 Log = Callable[[str], None]
 #: The tuning studies of a benchmark, under its folder.
-TUNING = "tuning"
+TUNING = TUNING_FOLDER  # the studies of a tuned benchmark, inside its folder
 
 
 def expected_best(values: Sequence[float], lower_is_better: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -164,11 +173,12 @@ def _search_options(
 
 def _space(folder: Path, approach: Approach, base: dict[str, Any]) -> Path:
     """``tuning/spaces/MODEL.yaml``: the model's shipped space, keys of ``base`` fixed."""
-    shipped = read_yaml_mapping(space_file(approach.model), "search space file")
+    shipped = read_yaml_mapping(shipped_space_file(approach.model), "search space file")
     parameters = {
         name: {"value": base[name]} if name in base else spec
         for name, spec in shipped["parameters"].items()
     }
+    # the space each model was searched in, as run: beside its study (a tuned benchmark's own)
     path = make_folder(folder / TUNING / "spaces") / f"{approach.name}.yaml"
     header = (
         f"# {approach.name}: the shipped space of {approach.model} (configs/spaces/"

@@ -13,21 +13,18 @@ from typing import Any
 import numpy as np
 
 from dno._io import atomic_path
-from dno.errors import UsageError
 from dno.plotting import color, draw_intervals, draw_probabilities, draw_profiles
-from dno.report._benchmark import BenchmarkReport
+from dno.report._benchmark import BenchmarkReport, open_page
 from dno.report._html import CSS, STATUS_SCRIPT, figure_block
 from dno.report._plotting import (
     Plot,
     Rendered,
     plotly_js,
     render,
-    require_plotly,
     spans_decades,
-    write_plotly_js,
 )
 from dno.report._tables import table_html
-from dno.tracking import AGGREGATE_JSON, AGGREGATE_MD, REPORT_FOLDER, REPORT_INDEX, read_json
+from dno.tracking import AGGREGATE_JSON, AGGREGATE_MD, REPORT_INDEX
 
 __all__ = ["is_aggregate", "write_aggregate_report"]
 
@@ -48,18 +45,9 @@ def write_aggregate_report(
     """
     started = time.perf_counter()
     folder = Path(folder)
-    if not is_aggregate(folder):
-        raise UsageError(
-            f"{str(folder)!r} holds no {AGGREGATE_JSON}; expected a folder written by "
-            "dno benchmark --aggregate"
-        )
-    if interactive:
-        require_plotly()
-    document = read_json(folder / AGGREGATE_JSON)
-    target = Path(out) if out is not None else folder / REPORT_FOLDER
-    target.mkdir(parents=True, exist_ok=True)
-    if interactive:
-        write_plotly_js(target)
+    document, target = open_page(
+        folder, out, AGGREGATE_JSON, "dno benchmark --aggregate", interactive
+    )
     colors = _colors(document)
     figures: dict[str, list[Rendered]] = {}
     for regime, content in document["regimes"].items():

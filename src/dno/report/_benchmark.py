@@ -40,7 +40,14 @@ from dno.report._plotting import (
     write_plotly_js,
 )
 from dno.report._tables import table_html
-from dno.tracking import EVALUATION_JSON, LEADERBOARD_JSON, LEADERBOARD_MD, read_json
+from dno.tracking import (
+    EVALUATION_JSON,
+    LEADERBOARD_JSON,
+    LEADERBOARD_MD,
+    REPORT_FOLDER,
+    REPORT_INDEX,
+    read_json,
+)
 
 __all__ = ["BenchmarkReport", "is_benchmark", "write_benchmark_report"]
 
@@ -109,6 +116,30 @@ def is_benchmark(folder: str | Path) -> bool:
     return (Path(folder) / LEADERBOARD_JSON).is_file()
 
 
+def open_page(
+    folder: Path, out: str | Path | None, source: str, writer: str, interactive: bool
+) -> tuple[dict[str, Any], Path]:
+    """The JSON a page is drawn from (``folder/source``) and the page's folder (``out``, default
+    ``folder/report``), created, with plotly's script when ``interactive``.
+
+    Raises:
+        UsageError: ``folder`` holds no ``source`` (``writer`` is the command that writes it).
+        DnoError: interactive figures without plotly.
+    """
+    if not (folder / source).is_file():
+        raise UsageError(
+            f"{str(folder)!r} holds no {source}; expected a folder written by {writer}"
+        )
+    if interactive:
+        require_plotly()
+    document = read_json(folder / source)
+    target = Path(out) if out is not None else folder / REPORT_FOLDER
+    target.mkdir(parents=True, exist_ok=True)
+    if interactive:
+        write_plotly_js(target)  # for each figure's own page
+    return document, target
+
+
 def write_benchmark_report(
     folder: str | Path, out: str | Path | None = None, *, interactive: bool = True
 ) -> BenchmarkReport:
@@ -120,18 +151,8 @@ def write_benchmark_report(
     """
     started = time.perf_counter()
     folder = Path(folder)
-    if not is_benchmark(folder):
-        raise UsageError(
-            f"{str(folder)!r} holds no {LEADERBOARD_JSON}; expected a folder written by "
-            "dno benchmark"
-        )
-    if interactive:
-        require_plotly()
-    board = _canonical(read_json(folder / LEADERBOARD_JSON))
-    target = Path(out) if out is not None else folder / "report"
-    target.mkdir(parents=True, exist_ok=True)
-    if interactive:
-        write_plotly_js(target)  # for each figure's own page
+    document, target = open_page(folder, out, LEADERBOARD_JSON, "dno benchmark", interactive)
+    board = _canonical(document)
     group = str(board["protocol"]["name"])
     shown = dict.fromkeys([board["ranking_metric"], "rollout_rel_l2", "rel_l2"])
     plots = [_boxes(board, metric) for metric in shown if metric in board["values"]]
@@ -142,9 +163,9 @@ def write_benchmark_report(
         plots.insert(0, _tuning_curves(board))
     figures = [render(plot, group, target, interactive) for plot in plots]
     markdown = (folder / LEADERBOARD_MD).read_text(encoding="utf-8")
-    with atomic_path(target / "index.html") as tmp:
+    with atomic_path(target / REPORT_INDEX) as tmp:
         tmp.write_text(_page(board, figures, markdown, interactive), encoding="utf-8")
-    return BenchmarkReport(target, target / "index.html", figures, time.perf_counter() - started)
+    return BenchmarkReport(target, target / REPORT_INDEX, figures, time.perf_counter() - started)
 
 
 def _models(board: dict[str, Any]) -> list[str]:

@@ -38,15 +38,22 @@ __all__ = [
     "default_space",
     "load_space",
     "parse_space",
+    "shipped_space_file",
     "space_from_description",
 ]
 
 _DNO_KEYS = {"type", "low", "high", "log", "step", "choices", "grid", "value"}
 
 
+def shipped_space_file(model: str) -> Path:
+    """The search space file shipped with dno for ``model`` (it may not exist)."""
+    # package data beside the code, not a results folder: the one place that spells it
+    return Path(__file__).resolve().parent.parent / "configs" / "spaces" / f"{model}.yaml"
+
+
 def default_space(model: str) -> SearchSpace:
     """The search space shipped with dno for ``model`` (``dno/configs/spaces/<model>.yaml``)."""
-    path = Path(__file__).resolve().parent.parent / "configs" / "spaces" / f"{model}.yaml"
+    path = shipped_space_file(model)
     if not path.is_file():
         raise UsageError(f"no default search space for model {model!r} ({path.name})")
     space = load_space(path)

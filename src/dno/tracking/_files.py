@@ -72,6 +72,7 @@ __all__ = [
     "SUMMARY",
     "TEST_COST",
     "TRIAL_RECORD",
+    "TUNING_FOLDER",
     "RunFolder",
     "comparison_run",
     "default_data_file",
@@ -134,6 +135,7 @@ AGGREGATE_MD = "aggregate.md"
 AGGREGATE_JSON = "aggregate.json"  # every task, normalised score, statistic and profile
 LEDGER_JSON = "ledger.json"  # the budget per model and phase (tune, retrain, test), checked
 TEST_COST = "test_cost.json"  # in a benchmark's run folder: the test evaluation's seconds
+TUNING_FOLDER = "tuning"  # a tuned benchmark's studies, one per model (dno benchmark --tune)
 REGIME_SCORES = "regime_scores.json"  # in a benchmark's run folder: the kept weights per regime
 
 
