@@ -18,7 +18,7 @@ import inspect
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 from numba.extending import register_jitable
@@ -262,24 +262,45 @@ def _declare(*families: Family) -> dict[str, Family]:
     return {family.name: family for family in families}
 
 
+class _ParameterFields(TypedDict):
+    parameters: tuple[str, ...]
+    parameter_help: dict[str, str]
+    default_priors: dict[str, tuple[float, float]]
+    domain: dict[str, Bound]
+
+
+#: One parameter: its name, default prior ``(lo, hi)``, meaning and, if it must lie in less
+#: than the real line, its :class:`Bound` (``tau > 0`` always holds).
+_Row = tuple[str, tuple[float, float], str] | tuple[str, tuple[float, float], str, Bound]
+
+
+def _parameters(*rows: _Row) -> _ParameterFields:
+    """The :class:`Family` fields that name its parameters (``parameters``, ``parameter_help``,
+    ``default_priors``, ``domain``) from one row per parameter, ``tau`` last, as ``--help``
+    shows them: each parameter is spelled once."""
+    return {
+        "parameters": tuple(row[0] for row in rows),
+        "parameter_help": {row[0]: row[2] for row in rows},
+        "default_priors": {row[0]: row[1] for row in rows},
+        "domain": {row[0]: row[3] for row in rows if len(row) == 4},
+    }
+
+
 FAMILIES: dict[str, Family] = _declare(
     Family(
         name="mackey",
         equation="x' = beta x(t-tau) / (1 + x(t-tau)^n) - gamma x",
-        parameters=("beta", "gamma", "n", "tau"),
-        parameter_help={
-            "beta": "production rate of the delayed feedback",
-            "gamma": "decay rate",
-            "n": "Hill exponent of the feedback (non-negative; x stays positive)",
-            "tau": "delay; chaotic for tau > ~16.8 at beta=0.2, gamma=0.1, n=10",
-        },
-        default_priors={
-            "beta": (0.2, 0.2),
-            "gamma": (0.1, 0.1),
-            "n": (10.0, 10.0),
-            "tau": (17.0, 30.0),
-        },
-        domain={"n": Bound(lo=0.0, closed=True)},
+        **_parameters(
+            ("beta", (0.2, 0.2), "production rate of the delayed feedback"),
+            ("gamma", (0.1, 0.1), "decay rate"),
+            (
+                "n",
+                (10.0, 10.0),
+                "Hill exponent of the feedback (non-negative; x stays positive)",
+                Bound(lo=0.0, closed=True),
+            ),
+            ("tau", (17.0, 30.0), "delay; chaotic for tau > ~16.8 at beta=0.2, gamma=0.1, n=10"),
+        ),
         kernel="retarded",
         rhs=_mackey_glass,
         prepare=_mackey_glass_prepare,
@@ -298,14 +319,11 @@ FAMILIES: dict[str, Family] = _declare(
     Family(
         name="delayed_logistic",
         equation="N' = r N (1 - N(t-tau) / K)   (Hutchinson)",
-        parameters=("r", "K", "tau"),
-        parameter_help={
-            "r": "growth rate; r tau > pi/2 gives sustained oscillation",
-            "K": "carrying capacity",
-            "tau": "delay (maturation time)",
-        },
-        default_priors={"r": (1.0, 1.25), "K": (0.5, 2.0), "tau": (1.6, 2.0)},
-        domain={"K": Bound(lo=0.0)},
+        **_parameters(
+            ("r", (1.0, 1.25), "growth rate; r tau > pi/2 gives sustained oscillation"),
+            ("K", (0.5, 2.0), "carrying capacity", Bound(lo=0.0)),
+            ("tau", (1.6, 2.0), "delay (maturation time)"),
+        ),
         kernel="retarded",
         rhs=_hutchinson,
         reference=lambda p, x, xd: p["r"] * x * (1 - xd / p["K"]),
@@ -323,20 +341,17 @@ FAMILIES: dict[str, Family] = _declare(
     Family(
         name="neutral",
         equation="x' = a x + b x(t-tau) + c x'(t-tau),  |c| < 1",
-        parameters=("a", "b", "c", "tau"),
-        parameter_help={
-            "a": "instantaneous feedback",
-            "b": "delayed feedback",
-            "c": "neutral (delayed-derivative) coefficient, |c| < 1",
-            "tau": "delay",
-        },
-        default_priors={
-            "a": (-0.5, 0.0),
-            "b": (-1.0, -0.4),
-            "c": (-0.5, 0.5),
-            "tau": (1.5, 3.0),
-        },
-        domain={"c": Bound(lo=-1.0, hi=1.0)},
+        **_parameters(
+            ("a", (-0.5, 0.0), "instantaneous feedback"),
+            ("b", (-1.0, -0.4), "delayed feedback"),
+            (
+                "c",
+                (-0.5, 0.5),
+                "neutral (delayed-derivative) coefficient, |c| < 1",
+                Bound(lo=-1.0, hi=1.0),
+            ),
+            ("tau", (1.5, 3.0), "delay"),
+        ),
         kernel="neutral",
         rhs=_linear_neutral,
         reference=lambda p, x, xd, dxd: p["a"] * x + p["b"] * xd + p["c"] * dxd,
@@ -353,14 +368,11 @@ FAMILIES: dict[str, Family] = _declare(
     Family(
         name="reaction_diffusion",
         equation="u_t = D u_xx + r u (1 - u(t-tau)),  x in [0, 1], zero-flux (Neumann) ends",
-        parameters=("D", "r", "tau"),
-        parameter_help={
-            "D": "diffusion coefficient",
-            "r": "growth rate of the delayed logistic reaction",
-            "tau": "delay",
-        },
-        default_priors={"D": (0.005, 0.05), "r": (0.8, 1.5), "tau": (1.0, 2.0)},
-        domain={"D": Bound(lo=0.0, closed=True)},
+        **_parameters(
+            ("D", (0.005, 0.05), "diffusion coefficient", Bound(lo=0.0, closed=True)),
+            ("r", (0.8, 1.5), "growth rate of the delayed logistic reaction"),
+            ("tau", (1.0, 2.0), "delay"),
+        ),
         kernel="reaction_diffusion",
         rhs=_delayed_logistic_reaction,
         reference=lambda p, u, ud: p["r"] * u * (1 - ud),

@@ -18,6 +18,7 @@ import numpy as np
 from dno.errors import DnoError
 from dno.evaluation._checks import check_pair
 from dno.evaluation._spectral import (
+    BAND_EDGES,
     BoxSize,
     SpectralDiagnostics,
     spatial_layout,
@@ -134,16 +135,14 @@ def diagnose(
     *,
     box_size: BoxSize = None,
     spatial_dims: int | None = None,
-    band_edges: Sequence[int] = (4, 12),
+    band_edges: Sequence[int] = BAND_EDGES,
 ) -> Diagnosis:
     """Amplitude ratio, all spectral diagnostics and findings for one pair of arrays.
 
     Args:
         prediction: shape ``(*batch, n_1, ..., n_d)`` (layout as in :func:`power_spectrum`).
         truth: same shape, all finite.
-        box_size: side length, one number or one per spatial axis (default: grid units).
-        spatial_dims: number of trailing spatial axes.
-        band_edges: ``(low, mid)`` shell edges of the band errors.
+        box_size, spatial_dims, band_edges: passed to :func:`spectral_diagnostics`.
 
     Returns:
         A :class:`Diagnosis`.

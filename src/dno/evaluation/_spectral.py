@@ -49,6 +49,9 @@ __all__ = [
 
 BoxSize = float | Sequence[float] | None
 
+#: The default ``(low, mid)`` shell edges of the band errors (:class:`BandErrors`).
+BAND_EDGES = (4, 12)
+
 
 def spatial_layout(shape: tuple[int, ...], spatial_dims: int | None) -> tuple[int, tuple[int, ...]]:
     """Split ``shape`` into (batch size, spatial shape) by the rule in the module doc.
@@ -202,7 +205,7 @@ class BandErrors:
     ``absolute`` error is the mean of ``E_s`` over its shells (shell 0 included in low), its
     ``relative`` error ``sqrt(sum_band |d_p - d_t|^2 / sum_band |d_t|^2)`` (scale-free).
     Bands are shells ``[0, low]``, ``[low + 1, mid]`` and ``[mid + 1, inf)`` with
-    ``edges = (low, mid)``, default (4, 12). A band without shells gives NaN.
+    ``edges = (low, mid)``, default :data:`BAND_EDGES` (4, 12). A band without shells gives NaN.
 
     Attributes:
         edges: ``(low, mid)``, inclusive upper shells of the low and mid bands.
@@ -334,7 +337,7 @@ def band_errors(
     prediction: np.ndarray,
     truth: np.ndarray,
     *,
-    edges: Sequence[int] = (4, 12),
+    edges: Sequence[int] = BAND_EDGES,
     box_size: BoxSize = None,
     spatial_dims: int | None = None,
 ) -> BandErrors:
@@ -430,7 +433,7 @@ def spectral_diagnostics(
     *,
     box_size: BoxSize = None,
     spatial_dims: int | None = None,
-    band_edges: Sequence[int] = (4, 12),
+    band_edges: Sequence[int] = BAND_EDGES,
 ) -> SpectralDiagnostics:
     """All spectral diagnostics from two FFTs (and two inverse FFTs for ``xi``).
 

@@ -21,6 +21,7 @@ A new distribution is one class here and its test.
 from __future__ import annotations
 
 import math
+import types
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -348,7 +349,23 @@ class InvLogUniform(Distribution, name="inv_log_uniform"):
 class _Quantile(Distribution):
     """A distribution Optuna has no equal of: Optuna searches a quantile u in :data:`QUANTILE`
     and the value is W&B's inverse CDF at u (its ``HyperParameter.ppf``): the same law under
-    random search. With a ``q`` setting, W&B's ``round(x / q) * q`` (an integer q: integers)."""
+    random search. With a ``q`` setting, W&B's ``round(x / q) * q`` (an integer q: integers).
+
+    ``rounded=NAME`` on the class line also declares W&B's rounded twin of the distribution:
+    the same law and settings plus ``q`` (default 1), registered as ``NAME`` right after it.
+    """
+
+    def __init_subclass__(cls, rounded: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if rounded is not None:
+            twin = {
+                "__doc__": f"round(x / q) * q of x from {cls.name}.",
+                "__module__": cls.__module__,
+                "settings": {**cls.settings, "q": 1.0},
+            }
+            types.new_class(
+                f"Q{cls.__name__}", (cls,), {"name": rounded}, lambda ns: ns.update(twin)
+            )
 
     def search(self, name: str, s: dict[str, Any], where: str) -> Parameter:
         return Parameter(name, QUANTILE, transform={"distribution": self.name, **s})
@@ -415,7 +432,7 @@ class QLogUniform(_Quantile, name="q_log_uniform"):
         return np.exp(stats.uniform.ppf(u, t["min"], t["max"] - t["min"]))
 
 
-class Normal(_Quantile, name="normal"):
+class Normal(_Quantile, name="normal", rounded="q_normal"):
     """Normal with mean ``mu`` and standard deviation ``sigma``."""
 
     settings: ClassVar[dict[str, Any]] = {"mu": 0.0, "sigma": 1.0}
@@ -426,13 +443,7 @@ class Normal(_Quantile, name="normal"):
         return stats.norm.ppf(u, loc=t["mu"], scale=t["sigma"])
 
 
-class QNormal(Normal, name="q_normal"):
-    """round(N(mu, sigma) / q) * q."""
-
-    settings: ClassVar[dict[str, Any]] = {**Normal.settings, "q": 1.0}
-
-
-class LogNormal(_Quantile, name="log_normal"):
+class LogNormal(_Quantile, name="log_normal", rounded="q_log_normal"):
     """exp(N(mu, sigma))."""
 
     settings: ClassVar[dict[str, Any]] = {"mu": 0.0, "sigma": 1.0}
@@ -444,13 +455,7 @@ class LogNormal(_Quantile, name="log_normal"):
         return stats.lognorm.ppf(u, s=t["sigma"], scale=np.exp(t["mu"]))
 
 
-class QLogNormal(LogNormal, name="q_log_normal"):
-    """round(exp(N(mu, sigma)) / q) * q."""
-
-    settings: ClassVar[dict[str, Any]] = {**LogNormal.settings, "q": 1.0}
-
-
-class Beta(_Quantile, name="beta"):
+class Beta(_Quantile, name="beta", rounded="q_beta"):
     """Beta(a, b) on [0, 1]."""
 
     settings: ClassVar[dict[str, Any]] = {"a": 1.0, "b": 1.0}
@@ -459,9 +464,3 @@ class Beta(_Quantile, name="beta"):
         from scipy import stats
 
         return stats.beta.ppf(u, a=t["a"], b=t["b"])
-
-
-class QBeta(Beta, name="q_beta"):
-    """round(Beta(a, b) / q) * q."""
-
-    settings: ClassVar[dict[str, Any]] = {**Beta.settings, "q": 1.0}
