@@ -23,7 +23,8 @@ trainer's estimate of the cost per epoch, "every" its k and "default" the measur
 
 Goal: at most 15 % at the default on every shipped protocol.
 
-Measured on 2026-12-07, 2 cores (``--epochs 5 --threads 2``), see docs/metrics.md for the table.
+Measured on 2026-12-07, 2 shared cores (``--epochs 5 --threads 1``): at most 8.4 % at the default
+(history_space, HS-FNO setting, every 4 epochs); every epoch, up to 66 %. Table: docs/metrics.md.
 """
 
 from __future__ import annotations
