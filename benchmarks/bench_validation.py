@@ -107,15 +107,13 @@ def _automatic(run: Path) -> tuple[int, float]:
     rollout's cost per epoch the trainer estimates from model steps (to check it against the
     measured one)."""
     from dno.tracking import RUN_CONFIG, RunFolder
-    from dno.training import ROLLOUT_STEP_COST, automatic_rollout_every
+    from dno.training import automatic_rollout_every, rollout_cost_share
 
     folder = RunFolder(run)
     results, config = folder.results(), folder.read_json(RUN_CONFIG)
     steps = math.ceil(results["val_horizon_delays"] * (results["S"] - 1) / results["m"])
-    val, seen = results["n_val_windows"], results["n_train_windows"]
-    unrolled = config["rollout_steps"]
-    estimate = ROLLOUT_STEP_COST * val * steps / (3 * seen * unrolled)
-    return automatic_rollout_every(val, steps, seen, unrolled), estimate
+    args = (results["n_val_windows"], steps, results["n_train_windows"], config["rollout_steps"])
+    return automatic_rollout_every(*args), rollout_cost_share(*args)
 
 
 def _windows(run: Path) -> int:

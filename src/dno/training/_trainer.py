@@ -68,6 +68,7 @@ __all__ = [
     "build_model",
     "prepare_data",
     "progress_bar",
+    "rollout_cost_share",
     "rollout_every",
     "train",
     "validation_config",
@@ -509,13 +510,18 @@ def rollout_every(config: TrainConfig, data: TrainData, m: int, seen: int) -> in
     return automatic_rollout_every(len(data.val), steps, seen, config.rollout_steps)
 
 
+def rollout_cost_share(val_windows: int, steps: int, seen: int, rollout_steps: int) -> float:
+    """The estimated time of a validation rollout of ``val_windows`` windows x ``steps`` model
+    steps over that of an epoch of ``seen`` train windows of ``rollout_steps`` steps each
+    (forward and backward: three forward passes)."""
+    return ROLLOUT_STEP_COST * val_windows * steps / (3 * seen * rollout_steps)
+
+
 def automatic_rollout_every(val_windows: int, steps: int, seen: int, rollout_steps: int) -> int:
-    """The fewest epochs apart a validation rollout of ``val_windows`` windows x ``steps`` model
-    steps can be scored within :data:`ROLLOUT_SHARE` of an epoch of ``seen`` train windows of
-    ``rollout_steps`` steps each (forward and backward: three forward passes)."""
-    rollout = ROLLOUT_STEP_COST * val_windows * steps
-    epoch = 3 * seen * rollout_steps
-    return max(1, math.ceil(rollout / (epoch * ROLLOUT_SHARE)))
+    """The fewest epochs apart that rollout can be scored within :data:`ROLLOUT_SHARE` of an
+    epoch (:func:`rollout_cost_share`)."""
+    share = rollout_cost_share(val_windows, steps, seen, rollout_steps)
+    return max(1, math.ceil(share / ROLLOUT_SHARE))
 
 
 def _rollout_due(s: Session, epoch: int) -> bool:
