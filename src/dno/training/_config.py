@@ -126,7 +126,7 @@ _RULES: tuple[Rule, ...] = (
     (("edge_quantile",), lambda v: v < 0.5, "0 <= q < 0.5"),
     (("patience", "seed"), at_least(0), "an integer >= 0"),
     (("val_rollout_every",), at_least(0, optional=True),
-     "an integer >= 0 (or null: automatic, see dno metrics' docs)"),
+     "an integer >= 0 (or null: chosen per run, see docs/metrics.md)"),
     (("val_horizon_delays",), at_least(1, optional=True), "an integer >= 1 (or null: 3)"),
     (("select",), lambda v: isinstance(v, str), "a validation metric name, e.g. val_rel_l2"),
     (("cond_params", "edge_params"),
