@@ -178,13 +178,19 @@ def test_a_search_best_config_is_a_model(tmp_path: Path) -> None:
     best = {
         "study": "s", "trial": 3, "model": "method_of_steps", "family": "neutral",
         "config": {"model": "method_of_steps", "lr": 0.003, "seed": 4, "device": "cpu",
-                   "data": {"path": "x.h5"}, "model_config": {"width": 12, "X": 1}},
+                   "data": {"path": "x.h5"}, "model_config": {"width": 12, "X": 1},
+                   "max_epochs": 3, "patience": 1, "max_windows_per_trajectory": 2,
+                   "select": "val_rollout_rel_l2"},
     }  # fmt: skip
     (tmp_path / "best_config.yaml").write_text(yaml.safe_dump(best))
     models = {**TINY["models"], "tuned": {"model": "method_of_steps", "config": "best_config.yaml"}}
     path = _write(tmp_path, {**TINY, "seeds": 5, "models": models})
-    tuned = load_protocol(path).plan.approach("tuned").config
+    protocol = load_protocol(path)
+    tuned, other = (protocol.plan.approach(name).config for name in ("tuned", "fno"))
     assert tuned.lr == 0.003 and tuned.model_config["width"] == 12 and tuned.seed == 0
+    # the search's epoch cap, patience, window cap and selection stay behind: the protocol's
+    for key in ("max_epochs", "patience", "max_windows_per_trajectory", "select"):
+        assert getattr(tuned, key) == getattr(other, key), key
 
 
 @pytest.mark.parametrize(

@@ -77,6 +77,16 @@ def test_grid_runs_exactly_the_declared_combinations(dataset: Path, tmp_path: Pa
         assert {"config.json", "metrics.csv", "final_results.json", "artifacts"} <= {
             p.name for p in folder.iterdir()
         }
+    # the prediction figure of the 3 trials a report shows, not of the worst one
+    worst = max(trials, key=lambda t: t.values[0]).number
+    drawn = {
+        t.number
+        for t in trials
+        if (
+            result["folder"] / "trials" / str(t.number) / "artifacts" / "prediction_vs_truth.png"
+        ).is_file()
+    }
+    assert drawn == {t.number for t in trials} - {worst}
 
 
 def test_same_seed_proposes_the_same_configurations(dataset: Path, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import dno.data as data
 from dno.errors import DnoError, UsageError
 from dno.evaluation import EvaluationConfig, evaluation_windows
 from dno.models import available, load_checkpoint
-from dno.training import NonFiniteLoss, resolve_config, train
+from dno.training import NonFiniteLoss, plot_prediction, resolve_config, train
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,22 @@ def test_run_folder_and_best_weights_restored(linear_dde: data.Dataset, tmp_path
     assert (
         extra["normalizer"]["cond_names"] == ["tau", "b"] and extra["epoch"] == final["best_epoch"]
     )
-    assert (run / "artifacts" / "prediction_vs_truth.png").stat().st_size > 1000
+    figure = run / "artifacts" / "prediction_vs_truth.png"
+    assert figure.stat().st_size > 1000
+    # drawn again from the kept weights alone (what a search does for the trials it shows)
+    drawn = figure.read_bytes()
+    figure.unlink()
+    assert plot_prediction(run, linear_dde) == figure and figure.read_bytes() == drawn
+
+
+def test_a_run_without_its_figure(linear_dde: data.Dataset, tmp_path: Path) -> None:
+    config = resolve_config("method_of_steps", FAST, {"max_epochs": 1})
+    train(config, linear_dde, tmp_path / "run", progress=False, figure=False)
+    artifacts = tmp_path / "run" / "artifacts"
+    assert (artifacts / "best.pt").is_file() and not (
+        artifacts / "prediction_vs_truth.png"
+    ).exists()
+    assert plot_prediction(tmp_path / "nothing", linear_dde) is None  # no kept weights
 
 
 def test_resume_continues_to_the_same_result(linear_dde: data.Dataset, tmp_path: Path) -> None:

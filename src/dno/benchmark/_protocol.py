@@ -22,6 +22,7 @@ dno ships one protocol per family and the HS-FNO delayed reaction-diffusion sett
     models:                           # name: {model, set, config, description}
       method_of_steps: {}             # model defaults to the entry's name
       tuned: {model: method_of_steps, config: best_config.yaml}   # a search's best config
+                                      # (at the protocol's epochs, patience and windows)
       fno: {description: current-state FNO}
     budgets:                          # --budget NAME merges one of these over the above
       small: {data: {n: 256}, seeds: 5, config: {max_epochs: 8, patience: 4}}
@@ -127,6 +128,13 @@ LEADERBOARD_METRICS = (
 )  # fmt: skip
 #: Keys of a search's config.json (in best_config.yaml) that are not the model's configuration.
 _RUN_ONLY = ("seed", "device", "amp", "data", "dno_version", "model", "compile")
+#: Keys a config file never brings into one model: the protocol's budget and selection, the
+#: same for every model (a search's trials ran at its own epoch cap and patience; its best
+#: configuration is retrained at the protocol's). A model entry's ``set:`` may still change them.
+_PROTOCOL_OWNED = (
+    "max_epochs", "patience", "max_windows_per_trajectory", "select", "val_horizon_delays",
+    "val_rollout_every",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -656,7 +664,9 @@ def _approach(name: str, value: Any, base: Path, source: str) -> dict[str, Any]:
 
 
 def _config_file(path: Path, model: Any, name: str, source: str) -> dict[str, Any]:
-    """The configuration in a config YAML or a search's ``best_config.yaml``."""
+    """The model's configuration in a config YAML or a search's ``best_config.yaml``: its
+    architecture and optimiser, without the run's own keys (seed, device, data) and the budget
+    (:data:`_PROTOCOL_OWNED`: the protocol's, the same for every model)."""
     try:
         data = load_config_file(path)
     except UsageError as error:
@@ -669,7 +679,9 @@ def _config_file(path: Path, model: Any, name: str, source: str) -> dict[str, An
         raise UsageError(f"{source}: model {name!r}: {path} configures {found!r}, not {model!r}")
     known = (*TRAINING_DEFAULTS, *accepted_keys(str(model))) if isinstance(model, str) else ()
     return {
-        k: v for k, v in data.items() if k not in _RUN_ONLY and k not in DATA_KEYS and k in known
+        k: v
+        for k, v in data.items()
+        if k not in (*_RUN_ONLY, *_PROTOCOL_OWNED, *DATA_KEYS) and k in known
     }
 
 

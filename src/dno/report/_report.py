@@ -41,13 +41,14 @@ from dno.tracking import (
     REPORT_INDEX,
     REPORT_JSON,
     REPORT_TABLES,
+    SHOWN_TRIALS,
     write_json,
 )
 
 __all__ = ["ReportResult", "write_report"]
 
 #: Best trials whose runs (curves, predictions, evaluations) the report shows.
-BEST_TRIALS = 3
+BEST_TRIALS = SHOWN_TRIALS
 
 
 @dataclass

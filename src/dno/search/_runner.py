@@ -128,7 +128,9 @@ class DnoModelRunner:
                 report(epoch, float(value))
 
         try:
-            results = train(config, self.dataset, folder, progress=False, on_epoch=on_epoch)
+            results = train(  # the figure only for the trials a report shows, after the study
+                config, self.dataset, folder, progress=False, on_epoch=on_epoch, figure=False
+            )
         finally:
             if tracker is not None:
                 tracker.finish(folder)

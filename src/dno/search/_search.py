@@ -45,7 +45,7 @@ from dno.search._study_lifecycle import (
     requeue_interrupted,
     run_trials,
 )
-from dno.search._summary import confirm_top, format_table, write_summary
+from dno.search._summary import confirm_top, draw_shown_figures, format_table, write_summary
 from dno.training import check_keys, progress_bar
 
 __all__ = ["SearchOptions", "build_spec", "run_search", "run_worker"]
@@ -424,6 +424,8 @@ def _search(
     log(f"study {spec.name}: {count_finished(study)}/{spec.n_trials} trials finished ({states}); "
         f"summary: {folder / 'summary.csv'}")  # fmt: skip
     _fail_if_all_failed(study, folder)
+    if isinstance(runner, DnoModelRunner):
+        draw_shown_figures(study, spec, folder, runner.dataset)
     rows = []
     # A program has no test split dno knows of: its studies end with the summary.
     if isinstance(runner, DnoModelRunner) and confirming and info["best"]:

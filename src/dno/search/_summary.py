@@ -1,5 +1,5 @@
-"""What a study leaves on disk: ``summary.csv``, ``best_config.yaml``, and the confirmation of the
-top configurations on fresh seeds.
+"""What a study leaves on disk: ``summary.csv``, ``best_config.yaml``, the prediction figures of
+the trials its report shows, and the confirmation of the top configurations on fresh seeds.
 
 The confirmation re-trains the top configurations on seeds the search never used and compares
 them on the validation split, with the leaderboard's metrics and horizon; the configuration it
@@ -29,8 +29,10 @@ from dno.tracking import (
     BEST_CONFIG,
     CONFIRMATION,
     FINAL_RESULTS,
+    PREDICTION_FIGURE,
     RETRY_ATTR,
     RUN_CONFIG,
+    SHOWN_TRIALS,
     SUMMARY,
     RunFolder,
     confirm_folder,
@@ -42,8 +44,16 @@ from dno.tracking import (
     trial_state,
     write_csv,
 )
+from dno.training import plot_prediction
 
-__all__ = ["CONFIRM_METRICS", "CONFIRM_SEED_BASE", "best_run", "confirm_top", "write_summary"]
+__all__ = [
+    "CONFIRM_METRICS",
+    "CONFIRM_SEED_BASE",
+    "best_run",
+    "confirm_top",
+    "draw_shown_figures",
+    "write_summary",
+]
 
 #: Confirmation runs use seeds from here on: never seen during the search.
 CONFIRM_SEED_BASE = 10_000
@@ -102,6 +112,23 @@ def write_summary(
     if best:
         info["best"] = _write_best_config(spec, folder, best[0], "the search (one run per seed)")
     return info
+
+
+def draw_shown_figures(
+    study: optuna.Study, spec: StudySpec, folder: Path, dataset: Dataset
+) -> list[Path]:
+    """Draw ``prediction_vs_truth.png`` for the trials a report shows (the
+    :data:`~dno.tracking.SHOWN_TRIALS` best, in their first seed's run), where it is missing:
+    the trials themselves skip it, so a search does not spend a third of a short trial's time on
+    figures nobody opens. Returns the figures drawn."""
+    drawn = []
+    for trial in best_trials(study, spec, SHOWN_TRIALS):
+        run = _first_run(folder, trial.number)
+        if run is not None and not (RunFolder(run).artifacts / PREDICTION_FIGURE).is_file():
+            path = plot_prediction(run, dataset)
+            if path is not None:
+                drawn.append(path)
+    return drawn
 
 
 def _write_best_config(

@@ -67,6 +67,7 @@ __all__ = [
     "ROLLOUT_FIGURE",
     "RUNS_FOLDER",
     "RUN_CONFIG",
+    "SHOWN_TRIALS",
     "SPECTRUM_FIGURE",
     "STUDY_JOURNAL",
     "SUMMARY",
@@ -93,6 +94,9 @@ ARTIFACTS = "artifacts"  # checkpoints and figures
 BEST_CHECKPOINT = "best.pt"  # in artifacts/, loads with dno.models.load alone
 LAST_CHECKPOINT = "last.pt"  # in artifacts/, to resume
 PREDICTION_FIGURE = "prediction_vs_truth.png"
+#: a study's best trials whose runs (curves, figures, evaluations) its report shows: the search
+#: draws ``PREDICTION_FIGURE`` for these only, not for every trial
+SHOWN_TRIALS = 3
 # dno evaluate, in a run folder (``.format(split=...)``)
 EVALUATION_JSON = "evaluation_{split}.json"
 ROLLOUTS_NPZ = "rollouts_{split}.npz"

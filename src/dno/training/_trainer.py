@@ -66,6 +66,7 @@ __all__ = [
     "TrainData",
     "automatic_rollout_every",
     "build_model",
+    "plot_prediction",
     "prepare_data",
     "progress_bar",
     "rollout_cost_share",
@@ -113,8 +114,35 @@ class TrainData:
 def validation_config(config: TrainConfig) -> EvaluationConfig:
     """The evaluation config of training's validation: ``dno evaluate``'s, at the config's
     ``val_horizon_delays`` (default: dno evaluate's 3 delays)."""
+    return _validation_at(config.val_horizon_delays)
+
+
+def _validation_at(horizon_delays: float | None) -> EvaluationConfig:
     default = EvaluationConfig()
-    return replace(default, horizon_delays=config.val_horizon_delays or default.horizon_delays)
+    return replace(default, horizon_delays=horizon_delays or default.horizon_delays)
+
+
+def _validation_windows(
+    dataset: Dataset, S: int, evaluation: EvaluationConfig, rollout_required: str | None = None
+) -> tuple[WindowSet, EvaluationConfig, bool]:
+    """The validation split's evaluation windows at ``evaluation``'s horizon, that evaluation,
+    and whether they cover the horizon; where no validation trajectory is long enough, one-step
+    windows (horizon 1) with a warning, or an error naming ``rollout_required`` (a selected
+    rollout metric) when given."""
+    what = f"the validation split of {dataset.path or 'the dataset'}"
+    try:
+        return evaluation_windows(dataset.splits["val"], S, evaluation, what=what), evaluation, True
+    except DnoError as error:
+        if rollout_required is not None:
+            raise UsageError(f"select={rollout_required}: {error}") from None
+        warning = f"{error}; training computes one-step validation scores only"
+        warnings.warn(warning, DnoWarning, stacklevel=3)
+        evaluation = replace(evaluation, horizon_delays=1)
+        return (
+            evaluation_windows(dataset.splits["val"], S, evaluation, what=what),
+            evaluation,
+            False,
+        )
 
 
 def seed_everything(seed: int) -> None:
@@ -153,17 +181,10 @@ def prepare_data(dataset: Dataset, config: TrainConfig, m: int) -> TrainData:
     train = train_windows(  # train windows end where one-step ones would: stride m unless set
         dataset.splits["train"], config.S, steps * m, config.stride or m, cap
     )
-    evaluation, rollout = validation_config(config), True
-    what = f"the validation split of {dataset.path or 'the dataset'}"
-    try:
-        val = evaluation_windows(dataset.splits["val"], config.S, evaluation, what=what)
-    except DnoError as error:
-        if parse_name(config.select)[0].rollout:
-            raise UsageError(f"select={config.select}: {error}") from None
-        warning = f"{error}; training computes one-step validation scores only"
-        warnings.warn(warning, DnoWarning, stacklevel=2)
-        evaluation, rollout = replace(evaluation, horizon_delays=1), False
-        val = evaluation_windows(dataset.splits["val"], config.S, evaluation, what=what)
+    required = config.select if parse_name(config.select)[0].rollout else None
+    val, evaluation, rollout = _validation_windows(
+        dataset, config.S, validation_config(config), required
+    )
     normalizer = fit_normalizer(train, config.cond_params)
     weights = config.channel_weights
     channels = train.channels
@@ -285,6 +306,7 @@ def train(
     resume: bool = False,
     progress: bool = True,
     on_epoch: EpochCallback | None = None,
+    figure: bool = True,
 ) -> dict[str, Any]:
     """Train ``config``'s model on ``dataset`` and write the run folder ``out``.
 
@@ -296,6 +318,8 @@ def train(
         progress: show a progress bar on stderr.
         on_epoch: called after each epoch with ``(epoch, metrics row)``; an exception it raises
             stops the run after the checkpoints of that epoch are written (used for pruning).
+        figure: draw ``artifacts/prediction_vs_truth.png`` at the end (False: a search's trial;
+            :func:`plot_prediction` draws it later for the trials a report shows).
 
     Returns:
         The final results (also written to ``out/final_results.json``).
@@ -330,7 +354,7 @@ def train(
     finally:
         if bar is not None:
             bar.close()
-    results = _finish(session)
+    results = _finish(session, figure)
     if stop is not None:
         raise stop
     if state.status == "failed":
@@ -660,9 +684,10 @@ def _stops_early(s: Session) -> bool:
     return True
 
 
-def _finish(s: Session) -> dict[str, Any]:
-    """Restore the best weights, score them with every validation metric, write the figure and
-    ``final_results.json`` (the same file, to the bit, whether or not the run was resumed).
+def _finish(s: Session, figure: bool = True) -> dict[str, Any]:
+    """Restore the best weights, score them with every validation metric, write the figure (if
+    ``figure``) and ``final_results.json`` (the same file, to the bit, whether or not the run was
+    resumed).
 
     Besides the scores, what a budget ledger needs: ``cpu_seconds`` (the epochs' CPU time),
     ``optimizer_steps`` (epochs run x steps per epoch) and ``provenance`` (the run's start; a
@@ -672,7 +697,8 @@ def _finish(s: Session) -> dict[str, Any]:
         best_model, _ = load_checkpoint(s.run.best_checkpoint, s.config.model)
         s.model.load_state_dict(best_model.state_dict())
         scores = _final_scores(s)
-        _plot_prediction(s)
+        if figure:
+            _plot_prediction(s)
     state, config = s.progress, s.config
     results = {
         "status": state.status, "reason": state.reason, "model": config.model,
@@ -708,22 +734,59 @@ def _final_scores(s: Session) -> dict[str, float | None]:
     return {k: v if v is None or math.isfinite(v) else None for k, v in values.items()}
 
 
+def plot_prediction(folder: str | Path, dataset: Dataset) -> Path | None:
+    """Draw a finished run's ``artifacts/prediction_vs_truth.png`` from its kept weights, the
+    figure :func:`train` draws at its end (three validation windows of ``dataset``, the data the
+    run trained on). A search's trials skip it (``train(..., figure=False)``: a third of a
+    short trial's time) and the search draws it this way for the trials its report shows.
+
+    Returns:
+        The figure's path, or None when the run kept no weights (``best.pt``).
+    """
+    run = RunFolder(folder)
+    if not run.best_checkpoint.exists():
+        return None
+    model, extra = load_checkpoint(run.best_checkpoint)
+    extra = extra or {}
+    horizon = (extra.get("train_config") or {}).get("val_horizon_delays")
+    with warnings.catch_warnings():  # said once when the run trained
+        warnings.simplefilter("ignore", DnoWarning)
+        windows, evaluation, _ = _validation_windows(dataset, model.S, _validation_at(horizon))
+    normalizer = Normalizer.from_dict(extra["normalizer"])
+    path = run.artifacts / PREDICTION_FIGURE
+    _draw_prediction(model, windows, normalizer, evaluation, path, dataset.family)
+    return path
+
+
 def _plot_prediction(s: Session) -> None:
     """A prediction-vs-truth figure of a few validation windows (best weights)."""
+    path = s.run.artifacts / PREDICTION_FIGURE
+    _draw_prediction(s.model, s.data.val, s.data.normalizer, s.data.evaluation, path, s.data.family)
+
+
+def _draw_prediction(
+    model: DelayOperator,
+    val: WindowSet,
+    normalizer: Normalizer,
+    evaluation: EvaluationConfig,
+    path: Path,
+    family: str,
+) -> None:
+    """Three of the validation windows ``val`` (first, middle, last): history, truth and the
+    one-step prediction of ``model``, written to ``path``."""
     from dno.plotting import draw_rollouts, save_figure
 
-    count = len(s.data.val)
-    pick = np.linspace(0, count - 1, min(3, count)).astype(int)
-    windows = s.data.val.select(pick)
-    scores = SplitScores(s.model, windows, s.data.normalizer, s.data.evaluation).one_step
+    count = len(val)
+    windows = val.select(np.linspace(0, count - 1, min(3, count)).astype(int))
+    scores = SplitScores(model, windows, normalizer, evaluation).one_step
     save_figure(
-        s.run.artifacts / PREDICTION_FIGURE,
+        path,
         draw_rollouts,
         windows.history,
         scores.truth,
         scores.prediction,
         windows.step,
-        title=f"{s.model.name} on {s.data.family} (validation windows)",
+        title=f"{model.name} on {family} (validation windows)",
     )
 
 
