@@ -110,6 +110,10 @@ def test_the_markdown_and_the_page(aggregated: Path) -> None:
     for key in ("iqm", "improvement", "profiles"):
         assert (aggregated / "report" / "figures" / IN_DISTRIBUTION / f"{key}.png").stat().st_size
         assert f"figures/{IN_DISTRIBUTION}/{key}.html" in page
+    # dno report redraws it from the folder alone, as it does a benchmark's
+    redrawn = aggregated / "redrawn"
+    assert main(["report", str(aggregated), "--out", str(redrawn), "--no-interactive"]) == 0
+    assert "Aggregate of 2 benchmarks" in (redrawn / "index.html").read_text()
 
 
 def copy_board(folder: Path, to: Path) -> Path:

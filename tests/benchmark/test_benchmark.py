@@ -19,6 +19,7 @@ import dno.benchmark._execution as bench_run
 from dno.benchmark import (
     BUDGETS,
     MIN_BENCHMARK_SEEDS,
+    Workers,
     build_leaderboard,
     load_protocol,
     parse_protocol,
@@ -109,7 +110,7 @@ def test_rerun_reads_back_without_training_or_testing_again(
 
     monkeypatch.setattr(bench_run, "evaluate_run", refuse)
     protocol = parse_protocol(TINY, source="tiny")
-    runs = run_benchmark(protocol, tiny, workers=1, threads=1)
+    runs = run_benchmark(protocol, tiny, Workers(1, threads=1))
     assert not any(r.trained_now for r in runs)
     board = build_leaderboard(protocol, runs)
     assert board.values["rollout_rel_l2"] == before["values"]["rollout_rel_l2"]
@@ -118,19 +119,19 @@ def test_rerun_reads_back_without_training_or_testing_again(
 def test_workers_run_every_job(tmp_path: Path) -> None:
     """Two worker processes (1 thread each) give every run, and the same numbers on rerun."""
     protocol = parse_protocol(TINY, source="tiny")
-    runs = run_benchmark(protocol, tmp_path, workers=2, threads=1)
+    runs = run_benchmark(protocol, tmp_path, Workers(2, threads=1))
     assert [(r.model, r.seed) for r in runs] == [
         ("method_of_steps", 0), ("fno", 0), ("method_of_steps", 1), ("fno", 1)
     ]  # fmt: skip
     assert all(r.ok and r.trained_now for r in runs)
-    again = run_benchmark(protocol, tmp_path, workers=1, threads=1)
+    again = run_benchmark(protocol, tmp_path, Workers(1, threads=1))
     assert [r.evaluation for r in again] == [r.evaluation for r in runs]
 
 
 def test_a_changed_protocol_is_refused_on_the_same_folder(tiny: Path) -> None:
     changed = {**TINY, "config": {**TINY["config"], "max_epochs": 2}}
     with pytest.raises(UsageError, match="max_epochs: 1 -> 2"):
-        run_benchmark(parse_protocol(changed, source="tiny"), tiny, workers=1, threads=1)
+        run_benchmark(parse_protocol(changed, source="tiny"), tiny, Workers(1, threads=1))
 
 
 def test_every_shipped_protocol_loads_at_every_budget() -> None:
@@ -314,9 +315,9 @@ def test_workers_end_when_the_benchmark_process_is_killed(tmp_path: Path) -> Non
 
     long = {**TINY, "config": {**TINY["config"], "max_epochs": 500, "patience": 0}}
     script = (
-        "from dno.benchmark import parse_protocol, run_benchmark\n"
-        f"run_benchmark(parse_protocol({long!r}, source='p'), {str(tmp_path)!r}, workers=2, "
-        "threads=1)\n"
+        "from dno.benchmark import Workers, parse_protocol, run_benchmark\n"
+        f"run_benchmark(parse_protocol({long!r}, source='p'), {str(tmp_path)!r}, "
+        "Workers(2, threads=1))\n"
     )
     process = subprocess.Popen([sys.executable, "-W", "ignore", "-c", script])
     try:

@@ -16,6 +16,7 @@ import torch
 
 import dno.benchmark._execution as bench_run
 from dno.benchmark import (
+    Workers,
     aggregate_benchmarks,
     build_leaderboard,
     parse_protocol,
@@ -57,7 +58,7 @@ def field(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(bench_run, "_dataset", record)
         protocol = parse_protocol(FIELD, source="field")
-        runs = run_benchmark(protocol, folder, workers=1, threads=1)
+        runs = run_benchmark(protocol, folder, Workers(1, threads=1))
     write_leaderboard(build_leaderboard(protocol, runs), folder)
     return folder, opened
 
@@ -106,7 +107,7 @@ def test_the_test_split_and_the_weights_are_the_same_without_regimes(
 ) -> None:
     folder, _ = field
     plain = {k: v for k, v in FIELD.items() if k != "regimes"}
-    run_benchmark(parse_protocol(plain, source="plain"), tmp_path, workers=1, threads=1)
+    run_benchmark(parse_protocol(plain, source="plain"), tmp_path, Workers(1, threads=1))
     for model in ("deeponet", "fno"):
         for seed in (0, 1):
             where = Path("runs") / model / f"seed-{seed}"
@@ -161,7 +162,7 @@ def test_a_rerun_reads_the_regime_scores_back(
         raise AssertionError("a finished regime was scored again")
 
     monkeypatch.setattr(bench_run, "score_run", refuse)
-    runs = run_benchmark(parse_protocol(FIELD, source="field"), folder, workers=1, threads=1)
+    runs = run_benchmark(parse_protocol(FIELD, source="field"), folder, Workers(1, threads=1))
     board = json.loads((folder / "leaderboard.json").read_text())
     for r in runs:
         value = r.regimes["held_out_delay"]["values"]["rollout_rel_l2"]

@@ -18,6 +18,7 @@ import dno.benchmark._execution as bench_run
 import dno.benchmark._protocol as bench_protocol
 from dno.benchmark import (
     FLAG_RATIO,
+    Workers,
     build_leaderboard,
     build_ledger,
     expected_best,
@@ -180,8 +181,10 @@ def test_rerun_trains_nothing_again(tuned: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(search_runner, "train", refuse)
     monkeypatch.setattr(compare_run, "train", refuse)
     monkeypatch.setattr(bench_run, "evaluate_run", refuse)
-    protocol = tune_protocol(parse_protocol(TINY, source="tiny", tune=True), tuned, threads=1)
-    runs = run_benchmark(protocol, tuned, workers=1, threads=1)
+    protocol = tune_protocol(
+        parse_protocol(TINY, source="tiny", tune=True), tuned, Workers(threads=1)
+    )
+    runs = run_benchmark(protocol, tuned, Workers(1, threads=1))
     assert not any(r.trained_now for r in runs)
     board = build_leaderboard(protocol, runs)
     assert board.values["rollout_rel_l2"] == before["values"]["rollout_rel_l2"]
@@ -193,10 +196,10 @@ def test_rerun_trains_nothing_again(tuned: Path, monkeypatch: pytest.MonkeyPatch
 def test_more_trials_resume_the_studies(tmp_path: Path) -> None:
     """A rerun with more trials keeps the finished ones and runs only the new ones."""
     one = {**TINY, "models": {"fno": {"set": {"width": 8}}, "lag_stack": {"set": {"width": 8}}}}
-    first = tune_protocol(parse_protocol(one, source="t", tune=1), tmp_path, threads=1)
+    first = tune_protocol(parse_protocol(one, source="t", tune=1), tmp_path, Workers(threads=1))
     trial = trial_folder(tmp_path / "tuning" / "fno", 0) / "final_results.json"
     written = trial.stat().st_mtime_ns
-    second = tune_protocol(parse_protocol(one, source="t", tune=2), tmp_path, threads=1)
+    second = tune_protocol(parse_protocol(one, source="t", tune=2), tmp_path, Workers(threads=1))
     assert trial.stat().st_mtime_ns == written
     assert first.tuning["fno"]["values"][0] == second.tuning["fno"]["values"][0]
     assert second.tuning["fno"]["trials"] == 2 and len(second.tuning["fno"]["values"]) == 2
@@ -272,7 +275,7 @@ def test_a_budget_sets_its_own_trials() -> None:
 
 def test_data_seeds_draw_a_dataset_per_seed(tmp_path: Path) -> None:
     protocol = parse_protocol({**TINY, "data_seeds": True}, source="t")
-    runs = run_benchmark(protocol, tmp_path, workers=1, threads=1)
+    runs = run_benchmark(protocol, tmp_path, Workers(1, threads=1))
     files = sorted(p.name for p in (tmp_path / "data").iterdir())
     assert len(files) == 2 and "seed0" in files[0] and "seed1" in files[1]
     for run in runs:

@@ -19,11 +19,12 @@ interquartile mean of the scores normalised by the baseline on each task, with r
 stratified-bootstrap intervals, probabilities of improvement and performance profiles.
 
 Example:
-    >>> from dno.benchmark import load_protocol, run_benchmark, tune_protocol  # doctest: +SKIP
+    >>> from dno.benchmark import Workers, load_protocol, run_benchmark  # doctest: +SKIP
+    >>> from dno.benchmark import tune_protocol  # doctest: +SKIP
     >>> out = "benchmark_results/mackey-tuned"
     >>> protocol = load_protocol("mackey", budget="small", tune=8)  # doctest: +SKIP
-    >>> protocol = tune_protocol(protocol, out, workers=2)  # doctest: +SKIP
-    >>> runs = run_benchmark(protocol, out, workers=2)  # doctest: +SKIP
+    >>> protocol = tune_protocol(protocol, out, Workers(2))  # doctest: +SKIP
+    >>> runs = run_benchmark(protocol, out, 2)  # doctest: +SKIP
     >>> write_leaderboard(build_leaderboard(protocol, runs), out)  # doctest: +SKIP
 """
 

@@ -75,8 +75,14 @@ from dno.tracking import (
 )
 
 __all__ = [
-    "CANNOT_CHANGE_RESOLUTION", "RunResult", "benchmark_folder", "benchmark_runs",
-    "protocol_dataset", "regime_datasets", "run_benchmark", "worker_slots",
+    "CANNOT_CHANGE_RESOLUTION",
+    "RunResult",
+    "Workers",
+    "benchmark_folder",
+    "benchmark_runs",
+    "protocol_dataset",
+    "regime_datasets",
+    "run_benchmark",
 ]  # fmt: skip
 
 Log = Callable[[str], None]
@@ -134,14 +140,43 @@ def protocol_dataset(
     return path
 
 
+@dataclass(frozen=True)
+class Workers:
+    """Where a benchmark's runs (and a tuned benchmark's trials) train.
+
+    Attributes:
+        count: local worker processes (default: one per device in ``devices``, else 1).
+        devices: ``auto`` (every visible GPU) or a list such as ``cuda:0,cuda:1``, one per
+            worker in turn; None: ``device`` for every run.
+        threads: threads per worker (default: this machine's idle cores shared by the workers).
+        device: the device of every run when ``devices`` is None.
+    """
+
+    count: int | None = None
+    devices: str | None = None
+    threads: int | None = None
+    device: str = "auto"
+
+    @classmethod
+    def of(cls, workers: Workers | int | None) -> Workers:
+        """``workers`` as given, or that many workers with the defaults."""
+        return workers if isinstance(workers, Workers) else cls(workers)
+
+    def slots(self) -> list[WorkerSlot]:
+        """The local workers (each with ``device`` unless ``devices`` names its own), checked:
+        too many workers or an unavailable device fail now, not in every run."""
+        slots = plan_workers(self.count, self.devices, self.threads)
+        slots = [WorkerSlot(s.device or self.device, s.threads, s.adaptive) for s in slots]
+        for slot in slots:
+            select_device(slot.device or "auto")
+        return slots
+
+
 def run_benchmark(
     protocol: Protocol,
     out: str | Path,
+    workers: Workers | int | None = None,
     *,
-    workers: int | None = None,
-    devices: str | None = None,
-    threads: int | None = None,
-    device: str = "auto",
     log: Log | None = None,
 ) -> list[RunResult]:
     """Train and test every model x seed of ``protocol`` into ``out`` (resumable).
@@ -149,11 +184,8 @@ def run_benchmark(
     Args:
         protocol: a validated protocol (:func:`dno.benchmark.load_protocol`).
         out: the benchmark's folder (see the module doc).
-        workers: local worker processes (default: one per device in ``devices``, else 1).
-        devices: ``auto`` (every visible GPU) or a list such as ``cuda:0,cuda:1``, one per
-            worker in turn; None: ``device`` for every run.
-        threads: threads per worker (default: this machine's idle cores shared by the workers).
-        device: the device of every run when ``devices`` is None.
+        workers: the local workers, their threads and devices (:class:`Workers`; a number:
+            that many, with the defaults).
         log: called with one line per finished run.
 
     Returns:
@@ -171,21 +203,9 @@ def run_benchmark(
             f"{protocol.name} is to be tuned first: dno.benchmark.tune_protocol(protocol, out) "
             "gives the protocol with every model's best configuration"
         )
-    slots = worker_slots(workers, devices, threads, device)
+    slots = Workers.of(workers).slots()
     with benchmark_folder(out) as folder:
         return _run(protocol, folder, slots, log)
-
-
-def worker_slots(
-    workers: int | None, devices: str | None, threads: int | None, device: str
-) -> list[WorkerSlot]:
-    """The local workers (each with ``device`` unless ``devices`` names its own), checked:
-    too many workers or an unavailable device fail now, not in every run."""
-    slots = plan_workers(workers, devices, threads)
-    slots = [WorkerSlot(s.device or device, s.threads, s.adaptive) for s in slots]
-    for slot in slots:
-        select_device(slot.device or "auto")
-    return slots
 
 
 @contextlib.contextmanager

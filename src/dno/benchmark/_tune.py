@@ -36,7 +36,7 @@ import numpy as np
 import yaml
 
 from dno._io import atomic_path, make_folder, read_yaml_mapping
-from dno.benchmark._execution import benchmark_folder, protocol_dataset, worker_slots
+from dno.benchmark._execution import Workers, benchmark_folder, protocol_dataset
 from dno.benchmark._protocol import Protocol
 from dno.compare import Approach
 from dno.errors import UsageError
@@ -104,11 +104,8 @@ def expected_best(values: Sequence[float], lower_is_better: bool) -> tuple[np.nd
 def tune_protocol(
     protocol: Protocol,
     out: str | Path,
+    workers: Workers | int | None = None,
     *,
-    workers: int | None = None,
-    devices: str | None = None,
-    threads: int | None = None,
-    device: str = "auto",
     log: Log | None = None,
 ) -> Protocol:
     """Search every model of ``protocol`` (loaded with ``tune=...``) into ``out/tuning/`` and
@@ -117,8 +114,9 @@ def tune_protocol(
     Args:
         protocol: a protocol with :attr:`Protocol.tune` set.
         out: the benchmark's folder.
-        workers, devices, threads: each study's local workers (as ``dno search``).
-        device: the trials' device when ``devices`` is None (``auto``: the protocol's).
+        workers: each study's local workers, their threads and devices (:class:`Workers`, as
+            ``dno search``; its ``device``, when ``devices`` is None, is the trials' device,
+            ``auto``: the protocol's); a number: that many, with the defaults.
         log: called with the search's lines and one line per tuned model.
 
     Raises:
@@ -130,15 +128,18 @@ def tune_protocol(
     tune = protocol.tune
     if tune is None:
         raise UsageError("tune_protocol needs a protocol loaded with tune=N (trials per model)")
-    worker_slots(workers, devices, threads, device)
+    workers = Workers.of(workers)
+    workers.slots()  # a bad request fails now, before the data are made
     say = log or (lambda _: None)
     records: dict[str, dict[str, Any]] = {}
     with benchmark_folder(out) as folder:
         data_path = protocol_dataset(protocol, folder, log, seed=protocol.tune_data_seed)
         for k, approach in enumerate(protocol.plan.approaches, 1):
             say(f"tuning {approach.name} ({k}/{len(protocol.models)}): {tune.trials} trials")
-            options = _search_options(protocol, approach, folder, data_path, device)
-            options = replace(options, workers=workers, devices=devices, threads=threads)
+            options = _search_options(protocol, approach, folder, data_path, workers.device)
+            options = replace(
+                options, workers=workers.count, devices=workers.devices, threads=workers.threads
+            )
             started = time.perf_counter()
             run_search(options, log=say)
             record = tuning_record(folder / TUNING / approach.name)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from dno.benchmark import (
     BUDGETS,
+    Workers,
     aggregate_benchmarks,
     build_leaderboard,
     format_aggregate,
@@ -155,15 +156,10 @@ class BenchmarkCommand(Command, shared="-q --device --devices --threads"):
         self.out = out
         log = None if args.quiet else print
         started = time.perf_counter()
+        workers = Workers(args.workers, args.devices, args.threads, args.device or "auto")
         if protocol.tune is not None:
-            protocol = tune_protocol(
-                protocol, out, workers=args.workers, devices=args.devices, threads=args.threads,
-                device=args.device or "auto", log=log,
-            )  # fmt: skip
-        runs = run_benchmark(
-            protocol, out, workers=args.workers, devices=args.devices, threads=args.threads,
-            device=args.device or "auto", log=log,
-        )  # fmt: skip
+            protocol = tune_protocol(protocol, out, workers, log=log)
+        runs = run_benchmark(protocol, out, workers, log=log)
         board = build_leaderboard(protocol, runs, time.perf_counter() - started)
         files = write_leaderboard(board, out)
         if not args.quiet:
@@ -193,9 +189,9 @@ class BenchmarkCommand(Command, shared="-q --device --devices --threads"):
         if not args.quiet:
             print(format_aggregate(aggregate))
         if not args.no_report:
-            from dno.report import write_aggregate_report
+            from dno.report import write_benchmark_report
 
-            files["html"] = write_aggregate_report(files["json"].parent).index
+            files["html"] = write_benchmark_report(files["json"].parent).index
         print(f"written: {', '.join(str(p) for p in files.values())}")
         return 0
 

@@ -16,8 +16,8 @@ the objects of the run that made them) and writes, into one folder:
 - ``index.html``, which works offline: plotly.js embedded once, no CDN.
 
 :func:`write_benchmark_report` draws the page of a benchmark folder (``dno benchmark``) from its
-``leaderboard.json`` and its runs' test evaluations; :func:`write_aggregate_report` the page of
-an aggregate of benchmarks (``dno benchmark --aggregate``) from its ``aggregate.json``.
+``leaderboard.json`` and its runs' test evaluations, or the page of an aggregate of benchmarks
+(``dno benchmark --aggregate``) from its ``aggregate.json``.
 
 Example:
     >>> from dno.report import write_report

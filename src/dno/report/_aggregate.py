@@ -5,28 +5,25 @@ profiles, drawn from ``aggregate.json`` and ``aggregate.md`` alone."""
 from __future__ import annotations
 
 import html
-import time
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from dno._io import atomic_path
 from dno.plotting import color, draw_intervals, draw_probabilities, draw_profiles
-from dno.report._benchmark import BenchmarkReport, open_page
-from dno.report._html import CSS, STATUS_SCRIPT, figure_block
+from dno.report._html import figure_block
+from dno.report._pages import page_top
 from dno.report._plotting import (
     Plot,
     Rendered,
-    plotly_js,
     render,
     spans_decades,
 )
 from dno.report._tables import table_html
-from dno.tracking import AGGREGATE_JSON, AGGREGATE_MD, REPORT_INDEX
+from dno.tracking import AGGREGATE_JSON, AGGREGATE_MD
 
-__all__ = ["is_aggregate", "write_aggregate_report"]
+__all__ = ["draw_aggregate", "is_aggregate"]
 
 
 def is_aggregate(folder: str | Path) -> bool:
@@ -34,20 +31,10 @@ def is_aggregate(folder: str | Path) -> bool:
     return (Path(folder) / AGGREGATE_JSON).is_file()
 
 
-def write_aggregate_report(
-    folder: str | Path, out: str | Path | None = None, *, interactive: bool = True
-) -> BenchmarkReport:
-    """Write the aggregate's page into ``out`` (default ``folder/report``).
-
-    Raises:
-        UsageError: ``folder`` holds no ``aggregate.json``.
-        DnoError: interactive figures without plotly.
-    """
-    started = time.perf_counter()
-    folder = Path(folder)
-    document, target = open_page(
-        folder, out, AGGREGATE_JSON, "dno benchmark --aggregate", interactive
-    )
+def draw_aggregate(
+    document: dict[str, Any], folder: Path, target: Path, interactive: bool
+) -> tuple[list[Rendered], str]:
+    """The aggregate's figures, per regime (rendered into ``target``), and its page."""
     colors = _colors(document)
     figures: dict[str, list[Rendered]] = {}
     for regime, content in document["regimes"].items():
@@ -58,10 +45,8 @@ def write_aggregate_report(
         ]
         figures[regime] = [render(plot, regime, target, interactive) for plot in plots]
     markdown = (folder / AGGREGATE_MD).read_text(encoding="utf-8")
-    with atomic_path(target / REPORT_INDEX) as tmp:
-        tmp.write_text(_page(document, figures, markdown, interactive), encoding="utf-8")
     every = [f for found in figures.values() for f in found]
-    return BenchmarkReport(target, target / REPORT_INDEX, every, time.perf_counter() - started)
+    return every, _page(document, figures, markdown, interactive)
 
 
 def _colors(document: dict[str, Any]) -> dict[str, str]:
@@ -256,13 +241,6 @@ def _page(
 ) -> str:
     metric = document["metric"]
     title = f"Aggregate of {len(document['folders'])} benchmarks: {metric['label']}"
-    head = (
-        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{html.escape(title)}</title><style>{CSS}</style>"
-    )
-    if interactive:
-        head += f"<script type='text/javascript'>{plotly_js()}</script>"
     boot = document["bootstrap"]
     facts = (
         f"test {metric['name']} relative to {document['baseline']}; regimes: "
@@ -270,9 +248,7 @@ def _page(
         f"{boot['seed']}); dno {document['dno_version']}"
     )
     parts = [
-        head,
-        f"</head><body>{STATUS_SCRIPT}<header><h1>{html.escape(title)}</h1>",
-        f"<p class='muted'>{html.escape(facts)}</p></header>",
+        page_top(title, facts, interactive),
         f"<p>{html.escape(document['how'])}</p>",
         *(_section(document, name, figures[name]) for name in document["regimes"]),
         "<section id='tables'><h2>The aggregate file</h2>",

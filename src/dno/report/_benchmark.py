@@ -8,16 +8,12 @@ from __future__ import annotations
 
 import html
 import math
-import time
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from dno._io import atomic_path
-from dno.errors import UsageError
 from dno.evaluation import METRICS, canonical_name
 from dno.plotting import (
     Line,
@@ -28,24 +24,22 @@ from dno.plotting import (
     draw_regime_errors,
     draw_tuning_curves,
 )
-from dno.report._html import CSS, STATUS_SCRIPT, figure_block
+from dno.report._aggregate import draw_aggregate, is_aggregate
+from dno.report._html import figure_block
+from dno.report._pages import BenchmarkReport, page_top, write_page
 from dno.report._plotting import (
     Plot,
     Rendered,
-    plotly_js,
     plotly_panels,
     render,
-    require_plotly,
     spans_decades,
-    write_plotly_js,
 )
 from dno.report._tables import table_html
 from dno.tracking import (
+    AGGREGATE_JSON,
     EVALUATION_JSON,
     LEADERBOARD_JSON,
     LEADERBOARD_MD,
-    REPORT_FOLDER,
-    REPORT_INDEX,
     read_json,
 )
 
@@ -101,57 +95,35 @@ def _columns(board: dict[str, Any]) -> dict[str, str]:
     return columns
 
 
-@dataclass
-class BenchmarkReport:
-    """What :func:`write_benchmark_report` wrote: ``out/index.html`` and its figures."""
-
-    out: Path
-    index: Path
-    figures: list[Rendered] = field(default_factory=list)
-    seconds: float = 0.0
-
-
 def is_benchmark(folder: str | Path) -> bool:
-    """Whether ``folder`` holds a benchmark's ``leaderboard.json``."""
-    return (Path(folder) / LEADERBOARD_JSON).is_file()
-
-
-def open_page(
-    folder: Path, out: str | Path | None, source: str, writer: str, interactive: bool
-) -> tuple[dict[str, Any], Path]:
-    """The JSON a page is drawn from (``folder/source``) and the page's folder (``out``, default
-    ``folder/report``), created, with plotly's script when ``interactive``.
-
-    Raises:
-        UsageError: ``folder`` holds no ``source`` (``writer`` is the command that writes it).
-        DnoError: interactive figures without plotly.
-    """
-    if not (folder / source).is_file():
-        raise UsageError(
-            f"{str(folder)!r} holds no {source}; expected a folder written by {writer}"
-        )
-    if interactive:
-        require_plotly()
-    document = read_json(folder / source)
-    target = Path(out) if out is not None else folder / REPORT_FOLDER
-    target.mkdir(parents=True, exist_ok=True)
-    if interactive:
-        write_plotly_js(target)  # for each figure's own page
-    return document, target
+    """Whether ``folder`` holds a benchmark's ``leaderboard.json`` or an aggregate's
+    ``aggregate.json`` (a page :func:`write_benchmark_report` draws)."""
+    return (Path(folder) / LEADERBOARD_JSON).is_file() or is_aggregate(folder)
 
 
 def write_benchmark_report(
     folder: str | Path, out: str | Path | None = None, *, interactive: bool = True
 ) -> BenchmarkReport:
-    """Write the benchmark's page into ``out`` (default ``folder/report``).
+    """Write the page of a benchmark folder (``dno benchmark``: its ``leaderboard.json``) or of
+    an aggregate of benchmarks (``dno benchmark --aggregate``: its ``aggregate.json``) into
+    ``out`` (default ``folder/report``).
 
     Raises:
-        UsageError: ``folder`` holds no ``leaderboard.json``.
+        UsageError: ``folder`` holds neither file.
         DnoError: interactive figures without plotly.
     """
-    started = time.perf_counter()
     folder = Path(folder)
-    document, target = open_page(folder, out, LEADERBOARD_JSON, "dno benchmark", interactive)
+    if is_aggregate(folder):
+        source, writer, draw = AGGREGATE_JSON, "dno benchmark --aggregate", draw_aggregate
+    else:
+        source, writer, draw = LEADERBOARD_JSON, "dno benchmark", _draw
+    return write_page(folder, out, source, writer, draw, interactive)
+
+
+def _draw(
+    document: dict[str, Any], folder: Path, target: Path, interactive: bool
+) -> tuple[list[Rendered], str]:
+    """The benchmark's figures (rendered into ``target``) and its page."""
     board = _canonical(document)
     group = str(board["protocol"]["name"])
     shown = dict.fromkeys([board["ranking_metric"], "rollout_rel_l2", "rel_l2"])
@@ -163,9 +135,7 @@ def write_benchmark_report(
         plots.insert(0, _tuning_curves(board))
     figures = [render(plot, group, target, interactive) for plot in plots]
     markdown = (folder / LEADERBOARD_MD).read_text(encoding="utf-8")
-    with atomic_path(target / REPORT_INDEX) as tmp:
-        tmp.write_text(_page(board, figures, markdown, interactive), encoding="utf-8")
-    return BenchmarkReport(target, target / REPORT_INDEX, figures, time.perf_counter() - started)
+    return figures, _page(board, figures, markdown, interactive)
 
 
 def _models(board: dict[str, Any]) -> list[str]:
@@ -398,13 +368,6 @@ def _page(board: dict[str, Any], figures: list[Rendered], markdown: str, interac
     title = f"Benchmark: {protocol['name']}" + (
         f" (budget {protocol['budget']})" if protocol.get("budget") else ""
     )
-    head = (
-        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{html.escape(title)}</title><style>{CSS}</style>"
-    )
-    if interactive:
-        head += f"<script type='text/javascript'>{plotly_js()}</script>"
     wall = board.get("wall_seconds")
     facts = (
         f"{protocol['family']}, {protocol['data']['n']} trajectories, "
@@ -413,9 +376,7 @@ def _page(board: dict[str, Any], figures: list[Rendered], markdown: str, interac
         + (f"; this invocation {wall / 60:.1f} min" if wall else "")
     )
     parts = [
-        head,
-        f"</head><body>{STATUS_SCRIPT}<header><h1>{html.escape(title)}</h1>",
-        f"<p class='muted'>{html.escape(facts)}</p></header>",
+        page_top(title, facts, interactive),
         f"<p>{html.escape(protocol.get('description') or '')}</p>",
         "<section id='leaderboard'><h2>Leaderboard (test split)</h2>",
         table_html(list(_columns(board).values()), _cells(board)),

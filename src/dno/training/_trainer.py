@@ -117,7 +117,7 @@ def validation_config(config: TrainConfig) -> EvaluationConfig:
     return _validation_at(config.val_horizon_delays)
 
 
-def _validation_at(horizon_delays: float | None) -> EvaluationConfig:
+def _validation_at(horizon_delays: int | None) -> EvaluationConfig:
     default = EvaluationConfig()
     return replace(default, horizon_delays=horizon_delays or default.horizon_delays)
 
