@@ -28,7 +28,8 @@ class ReportCommand(Command, shared="-q --results --storage"):
         "  - with several studies: box plots of the objective per model across families;\n"
         "  - a table of every trial (HTML and CSV), comparison tables (--compare).\n\n"
         "Given a benchmark folder (dno benchmark), the page of its leaderboard instead: the\n"
-        "table, box plots across models and rollout error curves (BENCH/report/index.html).\n\n"
+        "table, box plots across models and rollout error curves (BENCH/report/index.html);\n"
+        "given an aggregate's folder (dno benchmark --aggregate), the aggregate's page.\n\n"
         "Every figure is a PNG (matplotlib) and an interactive page (plotly); index.html shows\n"
         "them all with the headline numbers first and works offline (plotly.js embedded once,\n"
         "no CDN); visualization_report.json lists totals, models, families, the best and worst\n"
@@ -48,7 +49,8 @@ class ReportCommand(Command, shared="-q --results --storage"):
             nargs="+",
             metavar="STUDY",
             help="a study folder (RESULTS/NAME, holding study.journal) or a study name; or one "
-            "benchmark folder (holding leaderboard.json, written by dno benchmark)",
+            "benchmark folder (holding leaderboard.json, written by dno benchmark) or aggregate "
+            "folder (aggregate.json, dno benchmark --aggregate)",
         )
         parser.add_argument(
             "--out", help="report folder (default: STUDY/report, or report/ for several studies)"
