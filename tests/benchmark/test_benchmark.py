@@ -21,6 +21,7 @@ from dno.benchmark import (
     MIN_BENCHMARK_SEEDS,
     Workers,
     build_leaderboard,
+    leaderboard_document,
     load_protocol,
     parse_protocol,
     run_benchmark,
@@ -192,6 +193,10 @@ def test_a_search_best_config_is_a_model(tmp_path: Path) -> None:
     # the search's epoch cap, patience, window cap and selection stay behind: the protocol's
     for key in ("max_epochs", "patience", "max_windows_per_trajectory", "select"):
         assert getattr(tuned, key) == getattr(other, key), key
+    # the leaderboard does not call it a default configuration
+    said = leaderboard_document(build_leaderboard(protocol, []))["configurations"]
+    assert "not tuned in this benchmark" in said and "tuned: best_config.yaml" in said
+    assert "their own defaults" in said and "(default)" not in said
 
 
 @pytest.mark.parametrize(

@@ -420,9 +420,12 @@ def _paired_lines(board: Leaderboard, regime: str, level: str) -> list[str]:
 
 
 def _config_kind(board: Leaderboard, model: str) -> str:
-    """``tuned (N trials)`` or ``default``: which configuration a model's runs trained."""
+    """``tuned (N trials)``, ``config file`` or ``default``: which configuration a model's runs
+    trained (the protocol's ``config:`` and the model's ``set:`` on top of either)."""
     record = board.protocol.tuning.get(model)
-    return f"tuned ({record['trials']} trials)" if record else "default"
+    if record:
+        return f"tuned ({record['trials']} trials)"
+    return "config file" if model in board.protocol.config_files else "default"
 
 
 def _label(name: str) -> str:
@@ -586,6 +589,16 @@ def _data_seeds(protocol: Protocol) -> str:
 def configurations(protocol: Protocol) -> str:
     """One sentence: which configurations trained (default, or tuned and how)."""
     tune = protocol.tune
+    if (tune is None or not protocol.tuning) and protocol.config_files:
+        files = "; ".join(f"{model}: {path}" for model, path in protocol.config_files.items())
+        others = [m for m in protocol.models if m not in protocol.config_files]
+        rest = f" {', '.join(others)}: their own defaults." if others else ""
+        return (
+            f"Configurations: not tuned in this benchmark. From config files ({files}): a "
+            "search's best_config.yaml is a configuration tuned elsewhere, its search's budget "
+            f"is not in this benchmark's ledger, and its epochs, patience and windows are "
+            f"replaced by the protocol's.{rest}"
+        )
     if tune is None or not protocol.tuning:
         return (
             "Configurations: each model's own (default) configuration, not tuned; `dno benchmark "

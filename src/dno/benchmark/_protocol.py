@@ -210,6 +210,8 @@ class Protocol:
         match: ``params``: every model's width was scaled to the baseline's parameter count
             (:mod:`dno.benchmark._capacity`); None: the models' own widths.
         capacity: with ``match``, per model its width and parameter count (and the baseline's).
+        config_files: per model whose entry names a ``config:`` file (a config YAML or a
+            search's ``best_config.yaml``), that file as written in the protocol.
     """
 
     name: str
@@ -229,6 +231,7 @@ class Protocol:
     regimes: tuple[Regime, ...] = (Regime(IN_DISTRIBUTION),)
     match: str | None = None
     capacity: dict[str, dict[str, Any]] = field(default_factory=dict)
+    config_files: dict[str, str] = field(default_factory=dict)
 
     @property
     def regime_names(self) -> tuple[str, ...]:
@@ -462,6 +465,11 @@ def parse_protocol(
         source=source,
         data_seeds=data_seeds,
         regimes=regimes,
+        config_files={
+            str(key): str(value["config"])
+            for key, value in entries.items()
+            if isinstance(value, dict) and value.get("config") is not None
+        },
     )
     protocol = _matched(protocol, data.get("match"), tune, source)
     if tune is None or tune is False:
