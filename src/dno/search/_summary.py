@@ -119,8 +119,8 @@ def draw_shown_figures(
 ) -> list[Path]:
     """Draw ``prediction_vs_truth.png`` for the trials a report shows (the
     :data:`~dno.tracking.SHOWN_TRIALS` best, in their first seed's run), where it is missing:
-    the trials themselves skip it, so a search does not spend a third of a short trial's time on
-    figures nobody opens. Returns the figures drawn."""
+    the trials themselves skip it, so a search does not spend a tenth to a third of a short
+    trial on figures nobody opens. Returns the figures drawn."""
     drawn = []
     for trial in best_trials(study, spec, SHOWN_TRIALS):
         run = _first_run(folder, trial.number)

@@ -737,8 +737,9 @@ def _final_scores(s: Session) -> dict[str, float | None]:
 def plot_prediction(folder: str | Path, dataset: Dataset) -> Path | None:
     """Draw a finished run's ``artifacts/prediction_vs_truth.png`` from its kept weights, the
     figure :func:`train` draws at its end (three validation windows of ``dataset``, the data the
-    run trained on). A search's trials skip it (``train(..., figure=False)``: a third of a
-    short trial's time) and the search draws it this way for the trials its report shows.
+    run trained on). A search's trials skip it (``train(..., figure=False)``: a tenth to a
+    third of a short trial's time) and the search draws it this way for the trials its report
+    shows.
 
     Returns:
         The figure's path, or None when the run kept no weights (``best.pt``).
