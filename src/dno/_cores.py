@@ -45,6 +45,7 @@ __all__ = [
     "adapt_threads",
     "check_workers",
     "core_budget",
+    "exit_with_parent",
     "fit_threads",
     "idle_cores",
     "max_workers",
@@ -386,6 +387,18 @@ def sigterm_interrupts() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def exit_with_parent(parent: int, code: int = 1) -> None:
+    """End this process (exit status ``code``, no clean-up) once its parent ``parent`` is gone,
+    instead of training on as an orphan: a watch thread looks once a second."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(code)
+
+    threading.Thread(target=watch, daemon=True, name="dno-parent-watch").start()
 
 
 def _device_name(name: str) -> bool:

@@ -182,3 +182,42 @@ def test_a_study_made_before_trials_were_queued_runs_to_n_trials(tmp_path: Path)
     old.set_user_attr(SPEC_ATTR, spec.to_json())
     run_search(options, log=lambda _: None)
     check_distinct(load(None, options.results, "old"), 3)
+
+
+def test_a_second_local_worker_is_forked_and_trains_beside_the_first(tmp_path: Path) -> None:
+    """On one thread each, the further worker is forked from dno search (no start-up of its
+    own): both processes run trials, and the search says how its workers were started."""
+    space = sweep(tmp_path, sleep=0.5)
+    results = tmp_path / "r"
+    done = subprocess.run(
+        [sys.executable, "-m", "dno", "search", "--space", str(space), "--results", str(results),
+         "--study", "forked", "--n-trials", "4", "--workers", "2", "--threads", "1",
+         "--pruner", "none"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "2 local workers: this process and 1 forked from it" in done.stdout
+    study = load(None, results, "forked")
+    check_distinct(study, 4)
+    pids = {t.user_attrs["dno:worker"]["pid"] for t in study.get_trials()}
+    assert len(pids) == 2  # each process ran trials
+
+
+def test_workers_are_forked_only_where_it_is_safe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One thread a worker on the CPU and no other Python thread here: forked; a worker of two
+    threads, on a GPU, or another thread in this process: a dno worker process instead."""
+    from dno._cores import WorkerSlot
+    from dno.search._search import _can_fork
+
+    options = SearchOptions(space=sweep(tmp_path), results=tmp_path / "r", study="f",
+                            n_trials=2, progress=False, workdir=tmp_path)  # fmt: skip
+    spec, _, _ = build_spec(options)
+    one = [WorkerSlot(None, 1), WorkerSlot(None, 1)]
+    monkeypatch.setattr("threading.active_count", lambda: 1)
+    assert _can_fork(spec, one) is (sys.platform == "linux")
+    assert not _can_fork(spec, [WorkerSlot(None, 2), WorkerSlot(None, 2)])
+    assert not _can_fork(spec, [WorkerSlot("cpu", 1), WorkerSlot("cuda:1", 1)])
+    monkeypatch.setattr("threading.active_count", lambda: 2)
+    assert not _can_fork(spec, one)

@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
@@ -46,6 +45,7 @@ from typing import Any
 from dno import __version__
 from dno._cores import (
     WorkerSlot,
+    exit_with_parent,
     plan_workers,
     select_device,
     sigterm_interrupts,
@@ -351,13 +351,7 @@ def _start_worker(queue: Any, parent: int) -> None:
     slot = queue.get()
     _SLOT.append(slot)
     use_threads(slot.threads, adaptive=slot.adaptive)
-    threading.Thread(target=_end_with, args=(parent,), daemon=True).start()
-
-
-def _end_with(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(1.0)
-    os._exit(1)
+    exit_with_parent(parent)
 
 
 def _run_in_worker(

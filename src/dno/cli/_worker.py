@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import signal
-import threading
-import time
 from pathlib import Path
 
+from dno._cores import exit_with_parent
 from dno.cli._base import Command
 from dno.errors import UsageError
 from dno.search import run_worker
@@ -35,7 +33,7 @@ class WorkerCommand(Command, shared="-q --results --storage --device --threads")
         if args.storage is None:
             raise UsageError("dno worker needs --storage: the study's postgresql://... or .journal")
         if args.parent:
-            _exit_with_parent(args.parent)
+            exit_with_parent(args.parent, 3)  # its trial is run again
         # SIGTERM (from the dno search that started this worker, on Ctrl-C) ends the running
         # trial as Ctrl-C does: recorded as interrupted and queued again, never left running
         signal.signal(signal.SIGTERM, _interrupt)
@@ -60,17 +58,3 @@ class WorkerCommand(Command, shared="-q --results --storage --device --threads")
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
-
-
-def _exit_with_parent(parent: int) -> None:
-    """Stop this worker when the dno search that started it is gone (its trial is re-run)."""
-
-    def watch() -> None:
-        while True:
-            time.sleep(1.0)
-            try:
-                os.kill(parent, 0)
-            except ProcessLookupError:
-                os._exit(3)
-
-    threading.Thread(target=watch, daemon=True).start()

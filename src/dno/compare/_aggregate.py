@@ -48,7 +48,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats
 
 __all__ = [
     "Interval",
@@ -110,6 +109,8 @@ def _oriented(tasks: Sequence[ArrayLike], lower_is_better: bool) -> list[np.ndar
 
 def interquartile_mean(tasks: Sequence[ArrayLike]) -> float:
     """The 25% trimmed mean of the runs of every task pooled (``scipy.stats.trim_mean``)."""
+    from scipy import stats  # here: scipy.stats takes most of a second to import
+
     pooled = np.concatenate(_oriented(tasks, lower_is_better=False))
     return float(stats.trim_mean(pooled, _TRIM))
 
@@ -216,6 +217,8 @@ def iqm_interval(
     if sum(r.size for r in runs) < 2:
         return Interval(estimate, None, None)
     draws = _draws(_generator(random_state), [[r.size for r in runs]], resamples)[0]
+    from scipy import stats
+
     values = stats.trim_mean(_resampled(runs, draws), _TRIM, axis=1)
     low, high = _interval(values, confidence)
     return Interval(estimate, float(low), float(high))

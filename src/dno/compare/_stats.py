@@ -46,7 +46,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import special, stats
 
 __all__ = [
     "BOOTSTRAP_RESAMPLES",
@@ -213,6 +212,8 @@ def _pairs(
 
 def _wilcoxon_method(d: np.ndarray) -> tuple[Any, str]:
     """The scipy ``method`` for the non-zero differences ``d`` and its plain name."""
+    from scipy import stats  # here: scipy.stats takes most of a second to import
+
     ties = np.unique(np.abs(d)).size < d.size
     if not ties and d.size <= _EXACT_MAX:
         return "exact", "exact"
@@ -240,6 +241,8 @@ def wilcoxon_test(
         zeros = f" non-zero of {d.size} pairs" if nonzero.size < d.size else ""
         note = f"too few seeds (n={nonzero.size}{zeros}, need >= {need})"
         return TestResult("wilcoxon", None, n=int(nonzero.size), note=note)
+    from scipy import stats
+
     ranks = stats.rankdata(np.abs(nonzero))
     w_plus, w_minus = ranks[nonzero > 0].sum(), ranks[nonzero < 0].sum()
     method, name = _wilcoxon_method(nonzero)
@@ -264,6 +267,8 @@ def welch_test(approach: Sequence[float | None], baseline: Sequence[float | None
     va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
     if va + vb == 0:
         return TestResult("welch", None, n=int(a.size + b.size), note="zero variance in both")
+    from scipy import stats
+
     result = stats.ttest_ind(a, b, equal_var=False)
     df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
     return TestResult(
@@ -308,6 +313,8 @@ def hedges_g(approach: Sequence[float | None], baseline: Sequence[float | None])
     pooled = math.sqrt(((a.size - 1) * a.var(ddof=1) + (b.size - 1) * b.var(ddof=1)) / df)
     if pooled == 0:
         return None
+    from scipy import special
+
     j = math.exp(special.gammaln(df / 2) - special.gammaln((df - 1) / 2)) / math.sqrt(df / 2)
     return float(j * (a.mean() - b.mean()) / pooled)
 

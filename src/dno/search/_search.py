@@ -7,17 +7,20 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import optuna
 
 from dno._cores import (
     WorkerSlot,
     core_budget,
+    exit_with_parent,
     plan_workers,
     sigterm_interrupts,
     thread_environment,
@@ -416,9 +419,9 @@ def _search(
         log(f"{spec.n_trials - done} trials queued; run them with: dno worker --storage "
             f"{describe_url(url)} --study {spec.name}")  # fmt: skip
     else:
-        _run_workers(options, url, spec, study, slots, lambda on_trial: run_trials(
+        _run_workers(options, url, spec, study, slots, runner, lambda on_trial: run_trials(
             study, spec, space, runner, options.results, on_trial=on_trial, log=log,
-        ))  # fmt: skip
+        ), log)  # fmt: skip
     info = write_summary(study, spec, folder)
     states = ", ".join(f"{n} {state}" for state, n in info["states"].items())
     log(f"study {spec.name}: {count_finished(study)}/{spec.n_trials} trials finished ({states}); "
@@ -534,17 +537,24 @@ def run_worker(
     use_threads(core_budget(1, threads), adaptive=threads is None or adapt_threads)
     _quiet_optuna(quiet)
     with confine_writes(results):
-        storage, _ = open_storage(storage_url, results, study_name)
-        try:
-            study = optuna.load_study(study_name=study_name, storage=storage)
-        except KeyError:
-            raise DnoError(f"no study {study_name!r} in {storage_url}") from None
+        study = _join_study(storage_url, study_name, results)
         spec = load_spec(study)
         space = space_from_description(spec.space)
-        study.sampler = make_sampler(spec)  # seeded per trial: workers never share a stream
-        study.pruner = make_pruner(spec)
         run_trials(study, spec, space, make_runner(spec, wandb, device), results, log=log)
         return count_finished(study)
+
+
+def _join_study(storage_url: str, study_name: str, results: Path) -> optuna.Study:
+    """The study in its storage, with its sampler and pruner: a worker's own connection."""
+    storage, _ = open_storage(storage_url, results, study_name)
+    try:
+        study = optuna.load_study(study_name=study_name, storage=storage)
+    except KeyError:
+        raise DnoError(f"no study {study_name!r} in {storage_url}") from None
+    spec = load_spec(study)
+    study.sampler = make_sampler(spec)  # seeded per trial: workers never share a stream
+    study.pruner = make_pruner(spec)
+    return study
 
 
 def _run_workers(
@@ -553,21 +563,29 @@ def _run_workers(
     spec: StudySpec,
     study: optuna.Study,
     slots: list[WorkerSlot],
+    runner: TrialRunner,
     run_here: Callable[[Callable[[Any], None]], None],
+    log: Log,
 ) -> None:
     """Run the study's trials with one worker per slot: this process is the first (it has read
-    the data and imported torch already, so it starts training at once), and one ``dno worker``
-    process per further slot (its device and threads) joins as soon as it has started.
+    the data and imported torch already, so it starts training at once), and each further slot
+    gets a worker that joins the study as soon as it has started.
+
+    A further worker is forked from this process where that is safe (:func:`_can_fork`): it
+    has torch, the data and the runner already and trains within a fraction of a second.
+    Elsewhere it is a ``dno worker`` process, which first imports torch and reads the data (a few
+    seconds: a search of short trials may end before it joins).
 
     Args:
+        runner: this process's runner, whose data a forked worker shares.
         run_here: runs this process's share of the trials, calling its argument after each.
     """
-    command = [sys.executable, "-m", "dno", "worker", "--storage", url, "--study", spec.name,
-               "--results", str(options.results), "--parent", str(os.getpid()), "-q"]  # fmt: skip
-    if options.wandb:
-        command.append("--wandb")
-    children: list[subprocess.Popen[bytes]] = []
-    bar = progress_bar(spec.n_trials, count_finished(study), options.progress, spec.name, "trial")
+    fork = _can_fork(spec, slots)
+    if len(slots) > 1:
+        how = "forked from it" if fork else "started as dno worker processes"
+        log(f"{len(slots)} local workers: this process and {len(slots) - 1} {how}")
+    children: list[_Worker] = []
+    bar = None
 
     def show(_: Any = None) -> None:
         if bar is not None:
@@ -576,16 +594,14 @@ def _run_workers(
 
     try:
         for slot in slots[1:]:  # in the try: a failed start ends those already started
-            own = ["--threads", str(slot.threads)]
-            own += (["--device", slot.device] if slot.device else []) + (
-                ["--adapt-threads"] if slot.adaptive else []
-            )
-            env = {**os.environ, **thread_environment(slot.threads)}
-            children.append(
-                subprocess.Popen(
-                    command + own, start_new_session=True, stdout=subprocess.DEVNULL, env=env
-                )
-            )
+            if fork:
+                children.append(_fork_worker(url, spec, options, slot, runner))
+            else:
+                children.append(_start_worker(url, spec, options, slot))
+        # after the forks: the bar's monitor thread would make a fork unsafe
+        bar = progress_bar(
+            spec.n_trials, count_finished(study), options.progress, spec.name, "trial"
+        )
         use_threads(slots[0].threads, adaptive=slots[0].adaptive)
         run_here(show)
         ended = _wait_for_workers(study, children, show)
@@ -600,9 +616,118 @@ def _run_workers(
         raise DnoError(f"{len(failed)} of {len(children) + 1} workers failed (exit {failed[0]})")
 
 
+class _Worker(Protocol):
+    """A local worker process as :func:`_wait_for_workers` and :func:`_end_groups` see it
+    (a :class:`subprocess.Popen`, or a :class:`_ForkedWorker`): the leader of its own process
+    group."""
+
+    pid: int
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    def poll(self) -> int | None: ...
+
+
+class _ForkedWorker:
+    """A worker forked from this process: its pid and, once it has ended, its exit status."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                done, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:  # reaped elsewhere: its status is lost
+                self.returncode = 1
+                return self.returncode
+            if done:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+
+def _start_worker(url: str, spec: StudySpec, options: SearchOptions, slot: WorkerSlot) -> _Worker:
+    """A ``dno worker`` process for ``slot``, in a session of its own (Ctrl-C reaches only this
+    process, which ends it)."""
+    command = [sys.executable, "-m", "dno", "worker", "--storage", url, "--study", spec.name,
+               "--results", str(options.results), "--parent", str(os.getpid()), "-q",
+               "--threads", str(slot.threads)]  # fmt: skip
+    command += (["--device", slot.device] if slot.device else []) + (
+        ["--adapt-threads"] if slot.adaptive else []
+    )
+    if options.wandb:
+        command.append("--wandb")
+    env = {**os.environ, **thread_environment(slot.threads)}
+    return subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, env=env)
+
+
+def _can_fork(spec: StudySpec, slots: list[WorkerSlot]) -> bool:
+    """Whether the further workers can be forked from this process: on Linux, on the CPU (a
+    child forked after its parent touched CUDA cannot use it), one thread each, and while this
+    process runs no other Python thread.
+
+    A fork copies only the forking thread: a lock another thread held stays locked in the child,
+    and a thread pool the parent had started (OpenMP's, numba's) is gone there, so a child that
+    entered a parallel region could hang. On one thread torch enters none; the thread pools of
+    OpenBLAS that numpy and scipy start at import are rebuilt in a child (their fork handlers).
+    """
+    if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
+        return False
+    if any(slot.device not in (None, "cpu") or slot.threads != 1 for slot in slots[1:]):
+        return False
+    if spec.runner != "program" and spec.base.get("device", "auto") != "cpu":
+        import torch
+
+        if torch.cuda.is_available():
+            return False
+    return threading.active_count() == 1
+
+
+def _fork_worker(
+    url: str, spec: StudySpec, options: SearchOptions, slot: WorkerSlot, runner: TrialRunner
+) -> _ForkedWorker:
+    """Fork a worker for ``slot``: it joins the study over its own storage connection and
+    runs trials with a runner of its own on the data this process read, then exits (never
+    returning into this process's code). Its standard output is discarded (as a ``dno worker``
+    process's); its errors go to standard error as one line."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    parent = os.getpid()
+    pid = os.fork()
+    if pid:
+        with contextlib.suppress(OSError):  # the child does the same: whichever comes first
+            os.setpgid(pid, pid)
+        return _ForkedWorker(pid)
+    status = 1
+    try:
+        os.setpgid(0, 0)  # a group of its own: Ctrl-C reaches only the parent, which ends it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+        exit_with_parent(parent, 3)  # its trial is run again
+        use_threads(slot.threads, adaptive=slot.adaptive)
+        _quiet_optuna(True)
+        study = _join_study(url, spec.name, options.results)
+        dataset = runner.dataset if isinstance(runner, DnoModelRunner) else None
+        own = make_runner(spec, options.wandb, slot.device, dataset)
+        run_trials(study, spec, space_from_description(spec.space), own, options.results,
+                   log=lambda _: None)  # fmt: skip
+        status = 0
+    except KeyboardInterrupt:
+        status = 130
+    except DnoError as error:
+        print(f"dno worker: error: {error}", file=sys.stderr)
+        status = error.exit_status
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stderr.flush()
+        os._exit(status)
+
+
 def _wait_for_workers(
-    study: optuna.Study, children: list[subprocess.Popen[bytes]], show: Callable[[], None]
-) -> list[subprocess.Popen[bytes]]:
+    study: optuna.Study, children: list[_Worker], show: Callable[[], None]
+) -> list[_Worker]:
     """Wait for the workers' running trials; the workers ended because none was left to them.
 
     This process's own share ends when no trial waits and none runs, so a worker still starting
@@ -618,7 +743,7 @@ def _wait_for_workers(
     return []
 
 
-def _end_groups(children: list[subprocess.Popen[bytes]], grace: float = 5.0) -> None:
+def _end_groups(children: list[_Worker], grace: float = 5.0) -> None:
     """End each child's process group (a worker and what it started in its group; a program
     trial has a group of its own, ended by its watchdog when the worker is gone): SIGTERM, then
     SIGKILL for those still there after ``grace`` seconds."""
