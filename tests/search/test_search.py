@@ -89,6 +89,28 @@ def test_grid_runs_exactly_the_declared_combinations(dataset: Path, tmp_path: Pa
     assert drawn == {t.number for t in trials} - {worst}
 
 
+def test_two_workers_run_every_trial_and_draw_the_shown_figures(
+    dataset: Path, tmp_path: Path
+) -> None:
+    """Two local workers (the second forked where it is safe): every trial once, and the
+    figures of the trials the report shows, drawn while the other worker finished or after."""
+    space = space_file(tmp_path, {"width": {"type": "categorical", "choices": [4, 8]},
+                                  "lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True,
+                                         "grid": [1e-3, 3e-3]}})  # fmt: skip
+    opts = options(dataset, tmp_path / "r", search="grid", space=space, study="w2", workers=2,
+                   threads=1)  # fmt: skip
+    lines: list[str] = []
+    result = run_search(opts, log=lines.append)
+    assert any(line.startswith("2 local workers: this process and 1 ") for line in lines)
+    trials = study_of(opts, "w2").get_trials()
+    assert len(trials) == 4 and all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+    assert len({t.user_attrs["dno:worker"]["pid"] for t in trials}) in (1, 2)
+    shown = sorted(trials, key=lambda t: t.values[0])[:3]
+    for t in shown:
+        figure = result["folder"] / "trials" / str(t.number) / "artifacts"
+        assert (figure / "prediction_vs_truth.png").is_file()
+
+
 def test_same_seed_proposes_the_same_configurations(dataset: Path, tmp_path: Path) -> None:
     space = space_file(
         tmp_path,

@@ -12,6 +12,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -419,8 +420,14 @@ def _search(
         log(f"{spec.n_trials - done} trials queued; run them with: dno worker --storage "
             f"{describe_url(url)} --study {spec.name}")  # fmt: skip
     else:
+        # while other workers finish the last trials: the figures of the best trials so far
+        figures = (
+            partial(draw_shown_figures, study, spec, folder, runner.dataset)
+            if isinstance(runner, DnoModelRunner) else None
+        )  # fmt: skip
         _run_workers(options, url, spec, study, slots, runner, lambda on_trial: run_trials(
             study, spec, space, runner, options.results, on_trial=on_trial, log=log,
+            idle=figures,
         ), log)  # fmt: skip
     info = write_summary(study, spec, folder)
     states = ", ".join(f"{n} {state}" for state, n in info["states"].items())
@@ -710,8 +717,10 @@ def _fork_worker(
         study = _join_study(url, spec.name, options.results)
         dataset = runner.dataset if isinstance(runner, DnoModelRunner) else None
         own = make_runner(spec, options.wandb, slot.device, dataset)
+        folder = options.results / spec.name  # idle: the best trials' figures, as the parent
+        figures = partial(draw_shown_figures, study, spec, folder, dataset) if dataset else None
         run_trials(study, spec, space_from_description(spec.space), own, options.results,
-                   log=lambda _: None)  # fmt: skip
+                   log=lambda _: None, idle=figures)  # fmt: skip
         status = 0
     except KeyboardInterrupt:
         status = 130

@@ -354,12 +354,15 @@ def run_trials(
     results: Path,
     on_trial: Callable[[optuna.trial.FrozenTrial], None] | None = None,
     log: Callable[[str], None] | None = None,
+    idle: Callable[[], object] | None = None,
 ) -> None:
     """Run the study's queued trials until none is left (this process is one worker).
 
     When the queue is empty but trials still run in other processes, the worker waits for
-    them, so that a trial whose process dies is re-run (with its parameters) by a survivor.
+    them, so that a trial whose process dies is re-run (with its parameters) by a survivor;
+    meanwhile it calls ``idle`` (again each time another trial has finished).
     """
+    finished = -1
     while True:
         recover_stale(study, log)
         running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
@@ -368,6 +371,9 @@ def run_trials(
         if trial is None:
             if not running:
                 return
+            if idle is not None and count_finished(study) != finished:
+                finished = count_finished(study)
+                idle()
             time.sleep(POLL_SECONDS)
             continue
         frozen = run_one(study, trial, spec, space, runner, results)
