@@ -362,17 +362,18 @@ def run_trials(
     them, so that a trial whose process dies is re-run (with its parameters) by a survivor;
     meanwhile it calls ``idle`` (again each time another trial has finished).
     """
-    finished = -1
+    idle_at = -1  # the finished trials when idle was last called
     while True:
         recover_stale(study, log)
         running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-        wanted = count_finished(study) + len(running) < spec.n_trials  # a rerun may lower it
+        finished = count_finished(study)
+        wanted = finished + len(running) < spec.n_trials  # a rerun may lower it
         trial = claim_waiting(study) if wanted else None
         if trial is None:
             if not running:
                 return
-            if idle is not None and count_finished(study) != finished:
-                finished = count_finished(study)
+            if idle is not None and finished != idle_at:
+                idle_at = finished
                 idle()
             time.sleep(POLL_SECONDS)
             continue
